@@ -1,0 +1,12 @@
+"""tds: trusted data spaces.
+
+Compute on each other's data without handing it over: Paillier aggregation
+(:mod:`tds.he`), private set intersection (:mod:`tds.psi`) and usage policies
+that are enforced on every computation (:mod:`tds.policy`).
+"""
+
+from tds import errors
+
+__all__ = ["__version__", "errors"]
+
+__version__ = "0.1.0"
