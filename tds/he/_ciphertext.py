@@ -1,0 +1,136 @@
+"""Ciphertext: an encrypted integer that adds and scales like a number."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import gmpy2
+from gmpy2 import mpz
+
+from tds.errors import DecodeError, InvalidCiphertextError, KeyMismatchError, PlaintextTypeError
+from tds.he._integers import as_integer
+
+if TYPE_CHECKING:
+    import phe
+
+    from tds.he._keys import PublicKey
+
+
+class Ciphertext:
+    """A Paillier ciphertext under one :class:`PublicKey`.
+
+    ``a + b``, ``a + 3``, ``a - b``, ``-a``, ``a * 5`` and ``sum([a, b, c])``
+    work as on the plaintexts. Scaling by a plaintext does not re-randomize:
+    call :meth:`rerandomize` before a result leaves your hands if its
+    randomness could tell the key holder how it was computed.
+    """
+
+    __slots__ = ("_value", "public_key")
+
+    def __init__(self, public_key: PublicKey, value: int) -> None:
+        value = as_integer(value, "ciphertext value")
+        if not 0 < value < public_key.n_square or gmpy2.gcd(value, public_key.n) != 1:
+            raise InvalidCiphertextError("ciphertext is not an element of Z*_{n^2} for this key")
+        self.public_key = public_key
+        self._value = mpz(value)
+
+    @classmethod
+    def _trusted(cls, public_key: PublicKey, value: mpz) -> Ciphertext:
+        """Wrap a value this library computed itself, skipping validation."""
+        ciphertext = cls.__new__(cls)
+        ciphertext.public_key = public_key
+        ciphertext._value = value
+        return ciphertext
+
+    @property
+    def value(self) -> int:
+        """The raw ciphertext, an integer in Z*_{n^2}."""
+        return int(self._value)
+
+    def _check_same_key_as(self, public_key: PublicKey) -> None:
+        if self.public_key is not public_key and self.public_key.n != public_key.n:
+            raise KeyMismatchError("operands were encrypted under different public keys")
+
+    def __add__(self, other: Ciphertext | int) -> Ciphertext:
+        key = self.public_key
+        if isinstance(other, Ciphertext):
+            other._check_same_key_as(key)
+            return Ciphertext._trusted(key, self._value * other._value % key.n_square)
+        shift = key.encode(other) * key.n + 1
+        return Ciphertext._trusted(key, self._value * shift % key.n_square)
+
+    def __radd__(self, other: int) -> Ciphertext:
+        # sum() starts from the integer 0; adding it must not cost a multiplication.
+        if isinstance(other, int) and other == 0:
+            return self
+        return self.__add__(other)
+
+    def __neg__(self) -> Ciphertext:
+        key = self.public_key
+        return Ciphertext._trusted(key, gmpy2.invert(self._value, key.n_square))
+
+    def __sub__(self, other: Ciphertext | int) -> Ciphertext:
+        if isinstance(other, Ciphertext):
+            return self + (-other)
+        return self + (-as_integer(other, "plaintext"))
+
+    def __rsub__(self, other: int) -> Ciphertext:
+        return (-self) + other
+
+    def __mul__(self, scalar: int) -> Ciphertext:
+        if isinstance(scalar, Ciphertext):
+            raise PlaintextTypeError("Paillier cannot multiply two ciphertexts; scale by an int")
+        key = self.public_key
+        factor = as_integer(scalar, "scalar")
+        # A negative exponent makes gmpy2 invert first: cheaper than reducing mod n.
+        return Ciphertext._trusted(key, gmpy2.powmod(self._value, factor, key.n_square))
+
+    __rmul__ = __mul__
+
+    def rerandomize(self, *, strict: bool = False) -> Ciphertext:
+        """The same plaintext under fresh randomness.
+
+        ``strict=True`` uses a uniformly random ``r^n`` instead of the key's
+        short-exponent base: use it when the key holder chose that base and you
+        must hide from the key holder how this ciphertext was computed.
+        """
+        key = self.public_key
+        return Ciphertext._trusted(key, self._value * key.random_mask(strict=strict) % key.n_square)
+
+    def to_bytes(self) -> bytes:
+        """Big-endian bytes of fixed length ``public_key.ciphertext_size``."""
+        return int(self._value).to_bytes(self.public_key.ciphertext_size, "big")
+
+    @classmethod
+    def from_bytes(cls, public_key: PublicKey, data: bytes) -> Ciphertext:
+        """Parse :meth:`to_bytes` output, checking length and group membership."""
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise DecodeError(f"ciphertext must be bytes, not {type(data).__name__}")
+        if len(data) != public_key.ciphertext_size:
+            raise DecodeError(
+                f"ciphertext must be {public_key.ciphertext_size} bytes, got {len(data)}"
+            )
+        return cls(public_key, int.from_bytes(data, "big"))
+
+    def to_phe(self) -> phe.EncryptedNumber:
+        """This ciphertext as a python-paillier ``EncryptedNumber`` (exponent 0)."""
+        import phe
+
+        return phe.EncryptedNumber(self.public_key.to_phe(), int(self._value), exponent=0)
+
+    @classmethod
+    def from_phe(cls, encrypted: phe.EncryptedNumber) -> Ciphertext:
+        """Adopt a python-paillier ``EncryptedNumber`` that encodes an integer."""
+        from tds.he._keys import PublicKey
+
+        if encrypted.exponent < 0:
+            raise PlaintextTypeError(
+                "the phe number encodes a fraction (negative exponent); tds holds integers"
+            )
+        if encrypted.exponent > 0:
+            encrypted = encrypted.decrease_exponent_to(0)
+        key = PublicKey.from_phe(encrypted.public_key)
+        return cls(key, encrypted.ciphertext(be_secure=False))
+
+    def __repr__(self) -> str:
+        return f"<Ciphertext key={self.public_key.fingerprint}>"

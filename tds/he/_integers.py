@@ -1,0 +1,26 @@
+"""Integer coercion shared by the Paillier types."""
+
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+from tds.errors import PlaintextTypeError
+
+
+def as_integer(value: Any, what: str) -> int:
+    """``value`` as an int (ints and numpy integers pass), else PlaintextTypeError."""
+    if isinstance(value, float):
+        raise PlaintextTypeError(
+            f"{what} is a float; scale it to an integer (fixed point) before encrypting"
+        )
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise PlaintextTypeError(f"{what} must be an integer, not {type(value).__name__}") from None
+
+
+def to_bytes_big(value: int) -> bytes:
+    """Minimal big-endian bytes of a non-negative integer."""
+    value = int(value)
+    return value.to_bytes((value.bit_length() + 7) // 8, "big")

@@ -1,0 +1,449 @@
+"""Paillier key pairs with DJN short-exponent encryption and CRT decryption."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import secrets
+import threading
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import gmpy2
+import numpy as np
+from gmpy2 import mpz
+
+from tds.errors import (
+    DecodeError,
+    InvalidCiphertextError,
+    KeySizeError,
+    PlaintextRangeError,
+)
+from tds.he import _pool
+from tds.he._ciphertext import Ciphertext
+from tds.he._fixed_base import FixedBaseTable
+from tds.he._integers import as_integer, to_bytes_big
+from tds.he._wire import Reader, Writer
+
+if TYPE_CHECKING:
+    import phe
+
+    from tds.he._packing import EncryptedVector
+
+DEFAULT_KEY_BITS = 2048
+MIN_SECURE_KEY_BITS = 2048
+MIN_INSECURE_KEY_BITS = 512
+
+_PUBLIC_MAGIC = b"TDPK"
+_PRIVATE_MAGIC = b"TDSK"
+
+
+class PublicKey:
+    """Encrypts integers; anyone holding it can add ciphertexts under it.
+
+    ``n`` is the Paillier modulus (``g = n + 1``). ``h_s = h^n mod n^2`` is the
+    public base of DJN short-exponent encryption: a ciphertext is
+    ``(1 + m n) * h_s^r mod n^2`` with ``r`` of ``n_bits / 2`` bits, computed from
+    a fixed-base table built on first use. Two keys are equal when their ``n``
+    is: ``h_s`` only speeds up encryption and never changes what decrypts.
+    """
+
+    __slots__ = ("_lock", "_phe", "_table", "h_s", "max_int", "n", "n_square")
+
+    def __init__(self, n: int, h_s: int) -> None:
+        n = mpz(as_integer(n, "n"))
+        if n.bit_length() < MIN_INSECURE_KEY_BITS or n % 2 == 0:
+            raise KeySizeError(f"modulus must be odd with at least {MIN_INSECURE_KEY_BITS} bits")
+        n_square = n * n
+        h_s = mpz(as_integer(h_s, "h_s"))
+        if not 1 < h_s < n_square or gmpy2.gcd(h_s, n) != 1:
+            raise DecodeError("h_s is not an element of Z*_{n^2} other than 1")
+        self.n = n
+        self.n_square = n_square
+        self.h_s = h_s
+        # The same signed range as python-paillier, so both decode identically.
+        self.max_int = n // 3 - 1
+        self._table: FixedBaseTable | None = None
+        self._phe: phe.PaillierPublicKey | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_modulus(cls, n: int) -> PublicKey:
+        """A key for modulus ``n`` with a freshly drawn DJN base."""
+        n = mpz(as_integer(n, "n"))
+        x = mpz(secrets.randbelow(int(n) - 2) + 2)
+        return cls(n, gmpy2.powmod(n - x * x % n, n, n * n))
+
+    @property
+    def n_bits(self) -> int:
+        return self.n.bit_length()
+
+    @property
+    def randomness_bits(self) -> int:
+        """Bit length of the short DJN exponent ``r``."""
+        return self.n_bits // 2
+
+    @property
+    def ciphertext_size(self) -> int:
+        """Bytes in one serialized ciphertext."""
+        return (self.n_square.bit_length() + 7) // 8
+
+    @property
+    def fingerprint(self) -> str:
+        """First 16 hex digits of SHA-256 over ``n``: a short name for logs."""
+        return hashlib.sha256(to_bytes_big(self.n)).hexdigest()[:16]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PublicKey) and self.n == other.n
+
+    def __hash__(self) -> int:
+        return hash(self.n)
+
+    def __repr__(self) -> str:
+        return f"<PublicKey {self.n_bits} bits fingerprint={self.fingerprint}>"
+
+    # plaintext encoding
+
+    def encode(self, value: Any) -> mpz:
+        """Map a signed integer to Z_n, refusing anything outside ``[-max_int, max_int]``."""
+        value = as_integer(value, "plaintext")
+        if not -self.max_int <= value <= self.max_int:
+            raise PlaintextRangeError(
+                f"plaintext must lie in [-max_int, max_int] for a {self.n_bits}-bit key"
+            )
+        return mpz(value) % self.n
+
+    def decode(self, residue: int) -> int:
+        """Inverse of :meth:`encode`; a residue in the gap between ranges means overflow."""
+        if residue <= self.max_int:
+            return int(residue)
+        if residue >= self.n - self.max_int:
+            return int(residue - self.n)
+        raise PlaintextRangeError("decrypted value lies outside the signed range: an overflow")
+
+    # encryption
+
+    def random_mask(self, *, strict: bool = False) -> mpz:
+        """A fresh random n-th residue: ``h_s^r`` (DJN) or, with ``strict``, ``r^n``."""
+        if strict:
+            r = secrets.randbelow(int(self.n) - 1) + 1
+            return gmpy2.powmod(r, self.n, self.n_square)
+        return self._fixed_base().power(secrets.randbits(self.randomness_bits))
+
+    def _fixed_base(self) -> FixedBaseTable:
+        if self._table is None:
+            with self._lock:
+                if self._table is None:
+                    self._table = FixedBaseTable(self.h_s, self.n_square, self.randomness_bits)
+        return self._table
+
+    def raw_encrypt(self, residue: int, *, strict: bool = False) -> mpz:
+        """Encrypt ``0 <= residue < n`` with no signed encoding (the raw layer)."""
+        return (residue * self.n + 1) * self.random_mask(strict=strict) % self.n_square
+
+    def encrypt(self, value: int, *, strict: bool = False) -> Ciphertext:
+        """Encrypt a signed integer.
+
+        ``strict=True`` uses full ``r^n`` randomness for those who will not rely on
+        the DJN short-exponent assumption; it is about 20 times slower.
+        """
+        return Ciphertext._trusted(self, self.raw_encrypt(self.encode(value), strict=strict))
+
+    def encrypt_many(
+        self, values: Iterable[int], *, strict: bool = False, workers: int | None = None
+    ) -> list[Ciphertext]:
+        """Encrypt many integers on a process pool of ``workers`` (default: all cores)."""
+        residues = [int(self.encode(v)) for v in values]
+        raw = self.raw_encrypt_many(residues, strict=strict, workers=workers)
+        return [Ciphertext._trusted(self, c) for c in raw]
+
+    def raw_encrypt_many(
+        self, residues: list[int], *, strict: bool = False, workers: int | None = None
+    ) -> list[mpz]:
+        """:meth:`raw_encrypt` over a batch, on the process pool when it is large."""
+        raw = _pool.map_batches(
+            lambda batch: [self.raw_encrypt(m, strict=strict) for m in batch],
+            functools.partial(_pool.encrypt_chunk, self.to_bytes(), strict),
+            residues,
+            workers,
+        )
+        return [mpz(c) for c in raw]
+
+    def encrypt_vector(
+        self,
+        values: Any,
+        *,
+        bound: int | None = None,
+        max_additions: int | None = None,
+        workers: int | None = None,
+    ) -> EncryptedVector:
+        """Encrypt a one-dimensional integer array, many values per ciphertext.
+
+        ``bound`` caps ``|value|`` (default: the int64 range) and ``max_additions``
+        is how many such vectors may be summed (default 1024). Everyone who wants
+        to add vectors must use the same two numbers; smaller ones pack more
+        values into each ciphertext.
+        """
+        from tds.he._packing import PackingLayout, encrypt_packed
+
+        layout = PackingLayout.create(self, bound=bound, max_additions=max_additions)
+        return encrypt_packed(self, layout, values, workers=workers)
+
+    # serialization and interop
+
+    def to_bytes(self) -> bytes:
+        """``TDPK``, version, then length-prefixed ``n`` and ``h_s`` (see docs/concepts.md)."""
+        return Writer(_PUBLIC_MAGIC).integer(self.n).integer(self.h_s).to_bytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> PublicKey:
+        reader = Reader(data, _PUBLIC_MAGIC, "public key")
+        n, h_s = reader.integer(), reader.integer()
+        reader.finish()
+        return cls(n, h_s)
+
+    def to_phe(self) -> phe.PaillierPublicKey:
+        if self._phe is None:
+            import phe
+
+            self._phe = phe.PaillierPublicKey(int(self.n))
+        return self._phe
+
+    @classmethod
+    def from_phe(cls, public_key: phe.PaillierPublicKey) -> PublicKey:
+        """Adopt a python-paillier public key (its ``g`` must be ``n + 1``)."""
+        if public_key.g != public_key.n + 1:
+            raise DecodeError("only keys with g = n + 1 are supported")
+        return _key_for_modulus(int(public_key.n))
+
+
+@functools.lru_cache(maxsize=64)
+def _key_for_modulus(n: int) -> PublicKey:
+    # One PublicKey (and so one fixed-base table) per modulus seen through phe.
+    return PublicKey.from_modulus(n)
+
+
+class PrivateKey:
+    """Decrypts with the CRT, and encrypts faster than the public key can.
+
+    Holding ``p`` and ``q``, it computes ``h_s^r`` modulo ``p^2`` and ``q^2``
+    separately on half-size numbers and recombines; ciphertexts are identical
+    in distribution to :meth:`PublicKey.encrypt`'s.
+    """
+
+    __slots__ = ("_crt", "_lock", "_tables", "p", "public_key", "q")
+
+    def __init__(self, public_key: PublicKey, p: int, q: int) -> None:
+        p, q = mpz(as_integer(p, "p")), mpz(as_integer(q, "q"))
+        if p * q != public_key.n or p == q:
+            raise DecodeError("p and q are not the factors of the public modulus")
+        self.public_key = public_key
+        self.p, self.q = p, q
+        self._crt = _CrtParameters(p, q, public_key.n)
+        self._tables: tuple[FixedBaseTable, FixedBaseTable] | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"<PrivateKey for {self.public_key!r}>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PrivateKey) and self.public_key == other.public_key
+
+    def __hash__(self) -> int:
+        return hash(self.public_key)
+
+    # decryption
+
+    def raw_decrypt(self, value: int) -> mpz:
+        """Decrypt a raw ciphertext to its residue in Z_n (the raw layer)."""
+        return self._crt.decrypt(mpz(value))
+
+    def decrypt(self, ciphertext: Ciphertext) -> int:
+        """The signed integer inside ``ciphertext``."""
+        self._check_ciphertext(ciphertext)
+        return self.public_key.decode(self.raw_decrypt(ciphertext._value))
+
+    def decrypt_many(
+        self, ciphertexts: Sequence[Ciphertext], *, workers: int | None = None
+    ) -> list[int]:
+        """Decrypt many ciphertexts on a process pool of ``workers`` (default: all cores)."""
+        for c in ciphertexts:
+            self._check_ciphertext(c)
+        residues = self.raw_decrypt_many([c._value for c in ciphertexts], workers=workers)
+        return [self.public_key.decode(r) for r in residues]
+
+    def raw_decrypt_many(self, values: list[int], *, workers: int | None = None) -> list[mpz]:
+        """:meth:`raw_decrypt` over a batch, on the process pool when it is large."""
+        raw = _pool.map_batches(
+            lambda batch: [self.raw_decrypt(c) for c in batch],
+            functools.partial(_pool.decrypt_chunk, self.to_bytes()),
+            [int(v) for v in values],
+            workers,
+        )
+        return [mpz(m) for m in raw]
+
+    def decrypt_vector(
+        self, vector: EncryptedVector, *, dtype: Any = np.int64, workers: int | None = None
+    ) -> np.ndarray:
+        """The summed integer vector; ``dtype=object`` returns exact Python ints."""
+        from tds.he._packing import decrypt_packed
+
+        return decrypt_packed(self, vector, dtype=dtype, workers=workers)
+
+    def _check_ciphertext(self, ciphertext: Any) -> None:
+        if not isinstance(ciphertext, Ciphertext):
+            raise InvalidCiphertextError(f"expected a Ciphertext, not {type(ciphertext).__name__}")
+        ciphertext._check_same_key_as(self.public_key)
+
+    # encryption with the factors
+
+    def _crt_tables(self) -> tuple[FixedBaseTable, FixedBaseTable]:
+        if self._tables is None:
+            with self._lock:
+                if self._tables is None:
+                    bits = self.public_key.randomness_bits
+                    h_s = self.public_key.h_s
+                    crt = self._crt
+                    self._tables = (
+                        FixedBaseTable(h_s % crt.p_square, crt.p_square, bits),
+                        FixedBaseTable(h_s % crt.q_square, crt.q_square, bits),
+                    )
+        return self._tables
+
+    def raw_encrypt(self, residue: int, *, strict: bool = False) -> mpz:
+        """Encrypt ``0 <= residue < n`` through the CRT (the raw layer)."""
+        crt = self._crt
+        shift = residue * self.public_key.n + 1
+        if strict:
+            r = secrets.randbelow(int(self.public_key.n) - 1) + 1
+            mask_p = gmpy2.powmod(r, crt.n_mod_p_order, crt.p_square)
+            mask_q = gmpy2.powmod(r, crt.n_mod_q_order, crt.q_square)
+        else:
+            exponent = secrets.randbits(self.public_key.randomness_bits)
+            table_p, table_q = self._crt_tables()
+            mask_p, mask_q = table_p.power(exponent), table_q.power(exponent)
+        return crt.combine(shift * mask_p % crt.p_square, shift * mask_q % crt.q_square)
+
+    def encrypt(self, value: int, *, strict: bool = False) -> Ciphertext:
+        """Encrypt a signed integer, using the factors for speed."""
+        key = self.public_key
+        return Ciphertext._trusted(key, self.raw_encrypt(key.encode(value), strict=strict))
+
+    def encrypt_many(
+        self, values: Iterable[int], *, strict: bool = False, workers: int | None = None
+    ) -> list[Ciphertext]:
+        """Encrypt many integers through the CRT on a process pool."""
+        key = self.public_key
+        residues = [int(key.encode(v)) for v in values]
+        raw = _pool.map_batches(
+            lambda batch: [self.raw_encrypt(m, strict=strict) for m in batch],
+            functools.partial(_pool.crt_encrypt_chunk, self.to_bytes(), strict),
+            residues,
+            workers,
+        )
+        return [Ciphertext._trusted(key, mpz(c)) for c in raw]
+
+    # serialization and interop
+
+    def to_bytes(self) -> bytes:
+        """``TDSK``, version, the public key's bytes (length-prefixed), then ``p`` and ``q``.
+
+        These bytes are the secret: store them encrypted at rest.
+        """
+        public = self.public_key.to_bytes()
+        writer = Writer(_PRIVATE_MAGIC).u32(len(public)).raw(public)
+        return writer.integer(self.p).integer(self.q).to_bytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> PrivateKey:
+        reader = Reader(data, _PRIVATE_MAGIC, "private key")
+        public = PublicKey.from_bytes(reader.raw(reader.u32()))
+        p, q = reader.integer(), reader.integer()
+        reader.finish()
+        return cls(public, p, q)
+
+    def to_phe(self) -> phe.PaillierPrivateKey:
+        import phe
+
+        return phe.PaillierPrivateKey(self.public_key.to_phe(), int(self.p), int(self.q))
+
+    @classmethod
+    def from_phe(cls, private_key: phe.PaillierPrivateKey) -> PrivateKey:
+        return cls(PublicKey.from_phe(private_key.public_key), private_key.p, private_key.q)
+
+
+class _CrtParameters:
+    """Everything decryption and CRT encryption precompute from ``p`` and ``q``."""
+
+    __slots__ = (
+        "h_p",
+        "h_q",
+        "n_mod_p_order",
+        "n_mod_q_order",
+        "p",
+        "p_inverse_mod_q",
+        "p_square",
+        "p_square_inverse_mod_q_square",
+        "q",
+        "q_square",
+    )
+
+    def __init__(self, p: mpz, q: mpz, n: mpz) -> None:
+        self.p, self.q = p, q
+        self.p_square, self.q_square = p * p, q * q
+        self.p_inverse_mod_q = gmpy2.invert(p, q)
+        self.p_square_inverse_mod_q_square = gmpy2.invert(self.p_square, self.q_square)
+        # g = n + 1, so L(g^(p-1) mod p^2) = (p - 1) * n / p = (p - 1) * q (mod p).
+        self.h_p = gmpy2.invert((p - 1) * q % p, p)
+        self.h_q = gmpy2.invert((q - 1) * p % q, q)
+        # r^n mod p^2 only depends on n modulo the group order p (p - 1).
+        self.n_mod_p_order = n % (p * (p - 1))
+        self.n_mod_q_order = n % (q * (q - 1))
+
+    def decrypt(self, value: mpz) -> mpz:
+        m_p = (gmpy2.powmod(value % self.p_square, self.p - 1, self.p_square) - 1) // self.p
+        m_p = m_p * self.h_p % self.p
+        m_q = (gmpy2.powmod(value % self.q_square, self.q - 1, self.q_square) - 1) // self.q
+        m_q = m_q * self.h_q % self.q
+        return m_p + self.p * ((m_q - m_p) * self.p_inverse_mod_q % self.q)
+
+    def combine(self, mod_p_square: mpz, mod_q_square: mpz) -> mpz:
+        difference = (mod_q_square - mod_p_square) * self.p_square_inverse_mod_q_square
+        return mod_p_square + self.p_square * (difference % self.q_square)
+
+
+def generate_keypair(
+    n_bits: int = DEFAULT_KEY_BITS, *, insecure: bool = False
+) -> tuple[PublicKey, PrivateKey]:
+    """A fresh Paillier key pair with an ``n`` of exactly ``n_bits`` bits.
+
+    2048 bits is the default and 3072 is offered; anything below 2048 is refused
+    unless ``insecure=True`` (tests only), and nothing below 512 is made at all.
+    """
+    if isinstance(n_bits, bool) or not isinstance(n_bits, int):
+        raise KeySizeError("n_bits must be an integer")
+    if n_bits % 2:
+        raise KeySizeError("n_bits must be even")
+    if n_bits < MIN_INSECURE_KEY_BITS or (n_bits < MIN_SECURE_KEY_BITS and not insecure):
+        raise KeySizeError(
+            f"{n_bits}-bit keys are unsafe; use at least {MIN_SECURE_KEY_BITS} "
+            "(insecure=True allows smaller keys in tests)"
+        )
+    half = n_bits // 2
+    while True:
+        p, q = _random_prime(half), _random_prime(half)
+        n = p * q
+        # Guard against Fermat factoring and keys where g = n + 1 would not work.
+        if (p - q).bit_length() < half - 100 or gmpy2.gcd(n, (p - 1) * (q - 1)) != 1:
+            continue
+        public = PublicKey.from_modulus(n)
+        return public, PrivateKey(public, p, q)
+
+
+def _random_prime(bits: int) -> mpz:
+    # The top two bits set make the product of two such primes exactly 2 * bits long.
+    while True:
+        candidate = mpz(secrets.randbits(bits)) | (mpz(3) << (bits - 2)) | 1
+        prime = gmpy2.next_prime(candidate)
+        if prime.bit_length() == bits:
+            return prime
