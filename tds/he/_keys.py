@@ -89,9 +89,14 @@ class PublicKey:
         return (self.n_square.bit_length() + 7) // 8
 
     @property
+    def digest(self) -> bytes:
+        """SHA-256 over ``n``'s big-endian bytes: names the key inside serialized objects."""
+        return hashlib.sha256(to_bytes_big(self.n)).digest()
+
+    @property
     def fingerprint(self) -> str:
-        """First 16 hex digits of SHA-256 over ``n``: a short name for logs."""
-        return hashlib.sha256(to_bytes_big(self.n)).hexdigest()[:16]
+        """The first 16 hex digits of :attr:`digest`, for logs."""
+        return self.digest.hex()[:16]
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, PublicKey) and self.n == other.n
@@ -128,7 +133,11 @@ class PublicKey:
         if strict:
             r = secrets.randbelow(int(self.n) - 1) + 1
             return gmpy2.powmod(r, self.n, self.n_square)
-        return self._fixed_base().power(secrets.randbits(self.randomness_bits))
+        return self.djn_mask(secrets.randbits(self.randomness_bits))
+
+    def djn_mask(self, exponent: int) -> mpz:
+        """``h_s ** exponent mod n^2`` for ``0 <= exponent < 2**randomness_bits`` (raw layer)."""
+        return self._fixed_base().power(exponent)
 
     def _fixed_base(self) -> FixedBaseTable:
         if self._table is None:
@@ -319,10 +328,18 @@ class PrivateKey:
             mask_p = gmpy2.powmod(r, crt.n_mod_p_order, crt.p_square)
             mask_q = gmpy2.powmod(r, crt.n_mod_q_order, crt.q_square)
         else:
-            exponent = secrets.randbits(self.public_key.randomness_bits)
-            table_p, table_q = self._crt_tables()
-            mask_p, mask_q = table_p.power(exponent), table_q.power(exponent)
+            mask_p, mask_q = self._djn_mask_halves(
+                secrets.randbits(self.public_key.randomness_bits)
+            )
         return crt.combine(shift * mask_p % crt.p_square, shift * mask_q % crt.q_square)
+
+    def _djn_mask_halves(self, exponent: int) -> tuple[mpz, mpz]:
+        table_p, table_q = self._crt_tables()
+        return table_p.power(exponent), table_q.power(exponent)
+
+    def djn_mask(self, exponent: int) -> mpz:
+        """The public key's :meth:`PublicKey.djn_mask`, computed through the CRT (raw layer)."""
+        return self._crt.combine(*self._djn_mask_halves(exponent))
 
     def encrypt(self, value: int, *, strict: bool = False) -> Ciphertext:
         """Encrypt a signed integer, using the factors for speed."""

@@ -21,6 +21,7 @@ from gmpy2 import mpz
 from tds.errors import (
     ConfigError,
     DecodeError,
+    KeyMismatchError,
     PackingOverflowError,
     PlaintextRangeError,
     PlaintextTypeError,
@@ -167,9 +168,10 @@ class EncryptedVector:
         return EncryptedVector(self.public_key, self.layout, self.length, fresh, self.additions)
 
     def to_bytes(self) -> bytes:
-        """``TDEV``, version, length, bound, max_additions, additions, count, ciphertexts."""
+        """``TDEV``, version, key digest, length, layout, additions, count, ciphertexts."""
         writer = (
             Writer(_VECTOR_MAGIC)
+            .raw(self.public_key.digest)
             .u32(self.length)
             .integer(self.layout.bound)
             .u32(self.layout.max_additions)
@@ -181,6 +183,8 @@ class EncryptedVector:
     @classmethod
     def from_bytes(cls, public_key: PublicKey, data: bytes) -> EncryptedVector:
         reader = Reader(data, _VECTOR_MAGIC, "encrypted vector")
+        if reader.raw(len(public_key.digest)) != public_key.digest:
+            raise KeyMismatchError("the vector was encrypted under another public key")
         length, bound = reader.u32(), reader.integer()
         max_additions, additions, count = reader.u32(), reader.u32(), reader.u32()
         try:

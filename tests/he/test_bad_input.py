@@ -1,0 +1,144 @@
+"""Every bad input raises its own tds.errors exception."""
+
+import numpy as np
+import pytest
+
+import tds
+from tds.errors import (
+    ConfigError,
+    InvalidCiphertextError,
+    KeyMismatchError,
+    KeySizeError,
+    PlaintextRangeError,
+    PlaintextTypeError,
+)
+
+
+@pytest.mark.parametrize("bits", [1024, 1536, 2046])
+def test_small_keys_need_the_insecure_flag(bits: int) -> None:
+    with pytest.raises(KeySizeError, match="unsafe"):
+        tds.he.generate_keypair(bits)
+
+
+@pytest.mark.parametrize("bits", [256, 510, 1025, "2048", 2048.0, True])
+def test_invalid_key_sizes_are_refused_even_when_insecure(bits) -> None:
+    with pytest.raises(KeySizeError):
+        tds.he.generate_keypair(bits, insecure=True)
+
+
+def test_generated_keys_have_exactly_the_requested_size() -> None:
+    public, private = tds.he.generate_keypair(768, insecure=True)
+    assert public.n_bits == 768
+    assert private.p.bit_length() == private.q.bit_length() == 384
+
+
+@pytest.mark.parametrize("value", [1.5, 2.0, np.float32(1.0), "3", None, [1]])
+def test_non_integer_plaintexts_are_refused(keypair, value) -> None:
+    public, private = keypair
+    with pytest.raises(PlaintextTypeError):
+        public.encrypt(value)
+    with pytest.raises(PlaintextTypeError):
+        private.encrypt(value)
+    with pytest.raises(PlaintextTypeError):
+        public.encrypt(1) + value
+
+
+def test_numpy_integers_are_plaintexts(keypair) -> None:
+    public, private = keypair
+    assert private.decrypt(public.encrypt(np.int64(-4)) * np.int32(3)) == -12
+
+
+def test_plaintexts_outside_the_signed_range_are_refused(keypair) -> None:
+    public, _ = keypair
+    for value in (public.max_int + 1, -public.max_int - 1, public.n):
+        with pytest.raises(PlaintextRangeError):
+            public.encrypt(value)
+
+
+def test_ciphertexts_outside_z_star_n_square_are_refused(keypair) -> None:
+    public, private = keypair
+    for value in (0, -1, public.n_square, public.n_square + 5, public.n, private.p * 7):
+        with pytest.raises(InvalidCiphertextError):
+            tds.he.Ciphertext(public, value)
+    with pytest.raises(InvalidCiphertextError):
+        private.decrypt(12345)  # type: ignore[arg-type]
+
+
+def test_mixing_keys_is_refused(keypair, other_keypair) -> None:
+    public, private = keypair
+    other_public, other_private = other_keypair
+    mine, theirs = public.encrypt(1), other_public.encrypt(1)
+    with pytest.raises(KeyMismatchError):
+        mine + theirs
+    with pytest.raises(KeyMismatchError):
+        mine - theirs
+    with pytest.raises(KeyMismatchError):
+        other_private.decrypt(mine)
+    with pytest.raises(KeyMismatchError):
+        private.decrypt_many([mine, theirs])
+    vector = public.encrypt_vector(np.arange(3), bound=10, max_additions=2)
+    other_vector = other_public.encrypt_vector(np.arange(3), bound=10, max_additions=2)
+    with pytest.raises(KeyMismatchError):
+        vector + other_vector
+    with pytest.raises(KeyMismatchError):
+        other_private.decrypt_vector(vector)
+
+
+def test_ciphertexts_do_not_multiply(keypair) -> None:
+    public, _ = keypair
+    with pytest.raises(PlaintextTypeError, match="two ciphertexts"):
+        public.encrypt(2) * public.encrypt(3)
+
+
+@pytest.mark.parametrize(
+    ("values", "error"),
+    [
+        (np.array([1.5, 2.0]), PlaintextTypeError),
+        (np.array([[1, 2], [3, 4]]), PlaintextTypeError),
+        (np.array(["a"]), PlaintextTypeError),
+        (np.array([2**64 - 1], dtype=np.uint64), PlaintextRangeError),
+        (np.array([0, 11]), PlaintextRangeError),
+        (np.array([-11, 0]), PlaintextRangeError),
+    ],
+)
+def test_bad_vectors_are_refused(keypair, values, error) -> None:
+    public, _ = keypair
+    with pytest.raises(error):
+        public.encrypt_vector(values, bound=10, max_additions=2)
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        {"bound": 0},
+        {"bound": 2**63},
+        {"max_additions": 0},
+        {"max_additions": 2**33},
+        {"bound": 1.5},
+    ],
+)
+def test_bad_layouts_are_refused(keypair, layout) -> None:
+    public, _ = keypair
+    with pytest.raises((ConfigError, PlaintextTypeError)):
+        public.encrypt_vector(np.arange(3), **layout)
+
+
+def test_vectors_of_different_shape_or_layout_do_not_add(keypair) -> None:
+    public, _ = keypair
+    base = public.encrypt_vector(np.arange(3), bound=10, max_additions=4)
+    with pytest.raises(ConfigError, match="layout"):
+        base + public.encrypt_vector(np.arange(4), bound=10, max_additions=4)
+    with pytest.raises(ConfigError, match="layout"):
+        base + public.encrypt_vector(np.arange(3), bound=11, max_additions=4)
+
+
+@pytest.mark.parametrize("workers", [0, -1, 1.5, "2", True])
+def test_bad_worker_counts_are_refused(keypair, workers) -> None:
+    public, _ = keypair
+    with pytest.raises(ConfigError, match="workers"):
+        public.encrypt_many(range(300), workers=workers)
+
+
+def test_private_key_repr_hides_the_factors(keypair) -> None:
+    _, private = keypair
+    assert str(private.p) not in repr(private) and str(private.q) not in repr(private)
