@@ -13,11 +13,10 @@ Ciphertexts interoperate with python-paillier in both directions.
 """
 
 from tds.he._ciphertext import Ciphertext
-from tds.he._keys import DEFAULT_KEY_BITS, PrivateKey, PublicKey, generate_keypair
+from tds.he._keys import PrivateKey, PublicKey, generate_keypair
 from tds.he._packing import EncryptedVector, PackingLayout
 
 __all__ = [
-    "DEFAULT_KEY_BITS",
     "Ciphertext",
     "EncryptedVector",
     "PackingLayout",
