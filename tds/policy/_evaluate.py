@@ -1,0 +1,545 @@
+"""The evaluation engine: deny by default, prohibitions win, logic evaluated exactly.
+
+Constraints evaluate to True, False or None ("could not be checked": the request lacks a fact
+the constraint needs). Logical constraints combine these with Kleene's strong three-valued
+logic, which coincides with ordinary and/or/xone whenever every part is known. A permission
+grants only what it can show (None counts as failed); a prohibition forbids unless it can show
+it does not apply (None counts as applying). Missing facts therefore never widen access.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from tds.errors import PolicyEvaluationError
+from tds.policy._decision import ConstraintResult, Decision, DutyResult, RuleResult
+from tds.policy._model import (
+    AnyConstraint,
+    Constraint,
+    Duty,
+    LogicalConstraint,
+    Permission,
+    Policy,
+    Prohibition,
+)
+from tds.policy._profile import (
+    OPERANDS,
+    Action,
+    LeftOperand,
+    LogicalOperator,
+    Operator,
+    ValueKind,
+)
+from tds.policy._request import Request
+from tds.policy._state import UsageKey, UsageLedger, UsageState, Use
+from tds.policy._values import BoundingBox, Duration, Rate, format_datetime, format_decimal
+
+Verdict = bool | None
+
+
+def evaluate(
+    policy: Policy,
+    request: Request,
+    state: UsageState | None = None,
+    *,
+    consume: bool = True,
+) -> Decision:
+    """Decide whether ``request`` is permitted under ``policy``, and explain why.
+
+    With a ``state``, a permitted request spends its use (count, rate, privacy budget) in the
+    same atomic step that checks the limits; pass ``consume=False`` for a dry run. A denied
+    request never spends anything. Without a state, constraints that need one fail.
+    """
+    if not isinstance(policy, Policy):
+        raise PolicyEvaluationError(f"expected a Policy, got {type(policy).__name__}")
+    if not isinstance(request, Request):
+        raise PolicyEvaluationError(f"expected a Request, got {type(request).__name__}")
+    policy_hash = policy.content_hash
+    context = _Context(
+        request=request,
+        has_state=state is not None,
+        agreed_at=state.agreed_at(policy_hash) if state is not None else None,
+    )
+    results: list[RuleResult] = []
+    denials: list[str] = []
+
+    # Prohibitions first: a use they forbid must not spend any counter.
+    for index, prohibition in enumerate(policy.prohibitions):
+        result = _prohibition_result(policy, prohibition, f"prohibition[{index}]", context)
+        results.append(result)
+        if result.active:
+            denials.extend(result.reasons)
+    prohibited = bool(denials)
+
+    exercised: tuple[str, Permission, tuple[DutyResult, ...]] | None = None
+    consumed = False
+    permission_results: list[RuleResult] = []
+    for index, permission in enumerate(policy.permissions):
+        path = f"permission[{index}]"
+        rule_id = permission.uid or path
+        mismatch = _mismatch(policy, permission, path, request)
+        if mismatch is not None:
+            permission_results.append(
+                RuleResult(
+                    path, rule_id, "permission", applies=False, active=False, reasons=(mismatch,)
+                )
+            )
+            continue
+        duty_results = tuple(
+            _duty_result(duty, f"{path}.duty[{i}]", policy_hash, state, context)
+            for i, duty in enumerate(permission.duties)
+        )
+        prior_duties_met = all(d.fulfilled for d in duty_results if d.prior and d.owed)
+        spend = consume and not prohibited and exercised is None and prior_duties_met
+        checks, granted, spent = _check_permission(
+            permission,
+            path,
+            UsageKey(policy_hash, rule_id, request.assignee),
+            state,
+            context,
+            spend,
+        )
+        active = granted and prior_duties_met
+        reasons = tuple(
+            [c.reason for c in checks if c.satisfied is not True]
+            + [d.reason for d in duty_results if d.prior and d.owed and not d.fulfilled]
+        )
+        permission_results.append(
+            RuleResult(path, rule_id, "permission", True, active, checks, duty_results, reasons)
+        )
+        if active and exercised is None:
+            exercised = (rule_id, permission, duty_results)
+            consumed = spent
+    results[:0] = permission_results
+
+    if exercised is not None and not prohibited:
+        rule_id, permission, duty_results = exercised
+        owed = tuple(
+            duty
+            for duty, result in zip(permission.duties, duty_results, strict=True)
+            if result.owed and not result.prior
+        )
+        return Decision(
+            True, (), owed, tuple(results), policy_hash, permission=rule_id, consumed=consumed
+        )
+    reasons = list(denials)
+    if exercised is None:
+        applicable = [r for r in permission_results if r.applies]
+        if not policy.permissions:
+            reasons.append(
+                f"the policy has no permission, so {request.action} is denied by default"
+            )
+        elif not applicable:
+            reasons.append(
+                f"no permission covers {request.action} on {request.target} by {request.assignee}"
+            )
+            reasons.extend(reason for r in permission_results for reason in r.reasons)
+        else:
+            reasons.extend(reason for r in applicable for reason in r.reasons)
+    return Decision(False, tuple(reasons), (), tuple(results), policy_hash)
+
+
+@dataclass(frozen=True)
+class _Context:
+    request: Request
+    has_state: bool
+    agreed_at: datetime | None
+    ledger: UsageLedger | None = None
+
+    def with_ledger(self, ledger: UsageLedger) -> _Context:
+        return _Context(self.request, self.has_state, self.agreed_at, ledger)
+
+
+def _mismatch(
+    policy: Policy, rule: Permission | Prohibition, path: str, request: Request
+) -> str | None:
+    """Why the rule does not govern this request, or None if it does."""
+    if not rule.action.covers(request.action):
+        return f"{path} governs {rule.action}, which does not include {request.action}"
+    target = policy.target_of(rule)
+    if target != request.target:
+        return f"{path} governs target {target}, not {request.target}"
+    assignee = policy.assignee_of(rule)
+    if assignee is not None and assignee != request.assignee:
+        return f"{path} is assigned to {assignee}, not {request.assignee}"
+    return None
+
+
+def _prohibition_result(
+    policy: Policy, prohibition: Prohibition, path: str, context: _Context
+) -> RuleResult:
+    rule_id = prohibition.uid or path
+    mismatch = _mismatch(policy, prohibition, path, context.request)
+    if mismatch is not None:
+        return RuleResult(path, rule_id, "prohibition", False, False, reasons=(mismatch,))
+    checks = _check_rule(prohibition, path, context)
+    verdict = _kleene_and(c.satisfied for c in checks)
+    request = context.request
+    if verdict is False:
+        return RuleResult(path, rule_id, "prohibition", True, False, checks)
+    forbids = f"{path} forbids {prohibition.action} on {request.target}"
+    if not checks:
+        reason = forbids
+    elif verdict is None:
+        unknown = "; ".join(c.reason for c in checks if c.satisfied is None)
+        reason = f"{forbids} unless shown not to apply, and {unknown}"
+    else:
+        reason = f"{forbids} when " + "; ".join(c.reason for c in checks)
+    return RuleResult(path, rule_id, "prohibition", True, True, checks, reasons=(reason,))
+
+
+def _check_rule(
+    rule: Permission | Prohibition, path: str, context: _Context
+) -> tuple[ConstraintResult, ...]:
+    refinements = [
+        _check(c, f"{path}.action.refinement[{i}]", context) for i, c in enumerate(rule.refinements)
+    ]
+    constraints = [
+        _check(c, f"{path}.constraint[{i}]", context) for i, c in enumerate(rule.constraints)
+    ]
+    return tuple(refinements + constraints)
+
+
+def _check_permission(
+    permission: Permission,
+    path: str,
+    key: UsageKey,
+    state: UsageState | None,
+    context: _Context,
+    spend: bool,
+) -> tuple[tuple[ConstraintResult, ...], bool, bool]:
+    """(results, granted, spent): the permission's constraints against request and ledger."""
+    if state is None or not permission.is_stateful:
+        checks = _check_rule(permission, path, context)
+        return checks, _kleene_and(c.satisfied for c in checks) is True, False
+    outcome: list[tuple[ConstraintResult, ...]] = []
+
+    def check(ledger: UsageLedger) -> bool:
+        checks = _check_rule(permission, path, context.with_ledger(ledger))
+        outcome.append(checks)
+        return _kleene_and(c.satisfied for c in checks) is True
+
+    request = context.request
+    use = Use(request.time, request.epsilon or Decimal(0)) if spend else None
+    granted = state.try_consume(key, check, use)
+    return outcome[-1], granted, granted and use is not None
+
+
+def _duty_result(
+    duty: Duty, path: str, policy_hash: str, state: UsageState | None, context: _Context
+) -> DutyResult:
+    duty_id = duty.uid or path
+    checks = [_check(c, f"{path}.constraint[{i}]", context) for i, c in enumerate(duty.constraints)]
+    # A duty whose condition cannot be checked is owed: owing too much fails closed.
+    owed = _kleene_and(c.satisfied for c in checks) is not False
+    prior = duty.action.is_prior
+    if not owed:
+        reason = f"{path} ({duty.action}) is not owed: " + "; ".join(c.reason for c in checks)
+        return DutyResult(path, duty_id, duty.action.value, prior, False, None, reason)
+    if not prior:
+        reason = f"{path}: {duty.action} must be performed with the use"
+        return DutyResult(path, duty_id, duty.action.value, False, True, None, reason)
+    if state is None:
+        fulfilled = False
+        reason = (
+            f"{path}: {duty.action} must precede the use; no usage state was given to show it did"
+        )
+    else:
+        fulfilled = state.is_fulfilled(UsageKey(policy_hash, duty_id, context.request.assignee))
+        reason = f"{path}: {duty.action} ({duty_id}) " + (
+            "was fulfilled" if fulfilled else "must be fulfilled before the use and has not been"
+        )
+    return DutyResult(path, duty_id, duty.action.value, True, True, fulfilled, reason)
+
+
+# -- constraints --------------------------------------------------------------------------------
+
+
+def _kleene_and(verdicts: Iterable[Verdict]) -> Verdict:
+    result: Verdict = True
+    for verdict in verdicts:
+        if verdict is False:
+            return False
+        if verdict is None:
+            result = None
+    return result
+
+
+def _kleene_or(verdicts: Iterable[Verdict]) -> Verdict:
+    result: Verdict = False
+    for verdict in verdicts:
+        if verdict is True:
+            return True
+        if verdict is None:
+            result = None
+    return result
+
+
+def _kleene_xone(verdicts: Iterable[Verdict]) -> Verdict:
+    values = list(verdicts)
+    holding = values.count(True)
+    if holding > 1:
+        return False
+    if None in values:
+        return None
+    return holding == 1
+
+
+_COMBINE: dict[LogicalOperator, Callable[[Iterable[Verdict]], Verdict]] = {
+    LogicalOperator.AND: _kleene_and,
+    LogicalOperator.OR: _kleene_or,
+    LogicalOperator.XONE: _kleene_xone,
+}
+
+
+def _check(constraint: AnyConstraint, path: str, context: _Context) -> ConstraintResult:
+    if isinstance(constraint, LogicalConstraint):
+        return _check_logical(constraint, path, context)
+    return _check_atom(constraint, path, context)
+
+
+def _check_logical(constraint: LogicalConstraint, path: str, context: _Context) -> ConstraintResult:
+    operator = constraint.operator
+    parts = tuple(
+        _check(c, f"{path}.{operator}[{i}]", context) for i, c in enumerate(constraint.constraints)
+    )
+    verdict = _COMBINE[operator](p.satisfied for p in parts)
+    holding = [p.reason for p in parts if p.satisfied is True]
+    failing = [p.reason for p in parts if p.satisfied is not True]
+    if verdict is True:
+        reason = f"{path}: {operator} holds (" + "; ".join(holding) + ")"
+    elif verdict is None:
+        reason = f"{path}: {operator} cannot be decided (" + "; ".join(failing) + ")"
+    elif operator is LogicalOperator.AND:
+        reason = "; ".join(p.reason for p in parts if p.satisfied is False)
+    elif operator is LogicalOperator.XONE and len(holding) > 1:
+        reason = (
+            f"{path}: xone needs exactly one to hold, but {len(holding)} do ("
+            + "; ".join(holding)
+            + ")"
+        )
+    else:
+        reason = f"{path}: none of the {operator} alternatives holds (" + "; ".join(failing) + ")"
+    return ConstraintResult(path, operator.value, verdict, reason, operands=parts)
+
+
+class _Unknown(Exception):
+    """The request (or state) lacks a fact the constraint needs."""
+
+
+_LABELS = {
+    LeftOperand.PURPOSE: "purpose",
+    LeftOperand.RECIPIENT: "recipient",
+    LeftOperand.DATE_TIME: "use time",
+    LeftOperand.ELAPSED_TIME: "time since the agreement",
+    LeftOperand.COUNT: "use number",
+    LeftOperand.RATE: "use number within",
+    LeftOperand.OPERATION: "operation",
+    LeftOperand.COLUMN: "columns",
+    LeftOperand.MIN_COHORT: "smallest cohort",
+    LeftOperand.DP_EPSILON: "epsilon spent with this use",
+    LeftOperand.SPATIAL: "location",
+    LeftOperand.CLASSIFICATION: "classification level",
+    LeftOperand.RESIDENCY: "residency",
+    LeftOperand.DATA_AGE: "age of the newest record",
+}
+
+_PHRASES = {
+    Operator.EQ: "equal to",
+    Operator.NEQ: "different from",
+    Operator.GT: "more than",
+    Operator.GTEQ: "at least",
+    Operator.LT: "less than",
+    Operator.LTEQ: "at most",
+    Operator.IS_A: "a kind of",
+    Operator.HAS_PART: "including all of",
+    Operator.IS_PART_OF: "within",
+    Operator.IS_ALL_OF: "including all of",
+    Operator.IS_ANY_OF: "one of",
+    Operator.IS_NONE_OF: "none of",
+}
+
+_TIME_PHRASES = {
+    Operator.EQ: "exactly at",
+    Operator.NEQ: "not exactly at",
+    Operator.GT: "after",
+    Operator.GTEQ: "at or after",
+    Operator.LT: "before",
+    Operator.LTEQ: "at or before",
+}
+
+_SET_PHRASES = {
+    Operator.IS_ANY_OF: "including one of",
+    Operator.IS_NONE_OF: "including none of",
+}
+
+
+def _check_atom(constraint: Constraint, path: str, context: _Context) -> ConstraintResult:
+    operand, operator = constraint.left_operand, constraint.operator
+    right = constraint.right_operand
+    try:
+        left, left_text, right_text = _left_value(constraint, context)
+    except _Unknown as missing:
+        reason = f"{path}: {missing} to check {operand} {operator} {_show(right)}"
+        return ConstraintResult(path, operator.value, None, reason, operand.value)
+    holds = _OPERATORS[OPERANDS[operand].kind](operator, left, right)
+    phrase = _PHRASES[operator]
+    if operand is LeftOperand.DATE_TIME:
+        phrase = _TIME_PHRASES[operator]
+    elif operand is LeftOperand.COLUMN:
+        phrase = _SET_PHRASES.get(operator, phrase)
+    verb = (
+        ("are" if holds else "are not")
+        if operand is LeftOperand.COLUMN
+        else ("is" if holds else "is not")
+    )
+    reason = f"{path}: {_LABELS[operand]} {left_text} {verb} {phrase} {right_text}"
+    return ConstraintResult(path, operator.value, holds, reason, operand.value)
+
+
+def _left_value(constraint: Constraint, context: _Context) -> tuple[Any, str, str]:
+    """(value to compare, how to show it, how to show the right operand)."""
+    operand = constraint.left_operand
+    right = constraint.right_operand
+    request = context.request
+    right_text = _show(right)
+    if operand is LeftOperand.ELAPSED_TIME:
+        start = _agreement_time(context)
+        if request.time < start:
+            raise _Unknown(f"the use at {format_datetime(request.time)} precedes the agreement")
+        return (request.time, right.after(start)), str(request.time - start), right_text
+    if operand is LeftOperand.DATA_AGE:
+        if request.data_time is None:
+            raise _Unknown("the request gives no data_time")
+        return (
+            (request.time, right.after(request.data_time)),
+            str(request.time - request.data_time),
+            right_text,
+        )
+    if operand is LeftOperand.COUNT:
+        uses = _ledger(context).uses + 1
+        return uses, str(uses), right_text
+    if operand is LeftOperand.RATE:
+        assert isinstance(right, Rate)
+        uses = _ledger(context).uses_after(right.period.before(request.time)) + 1
+        return uses, f"{right.period} {uses}", str(right.limit)
+    if operand is LeftOperand.DP_EPSILON:
+        if request.epsilon is None:
+            raise _Unknown("the request gives no epsilon")
+        spent = _ledger(context).epsilon_spent + request.epsilon
+        return spent, format_decimal(spent), right_text
+    field = OPERANDS[operand].request_field
+    assert field is not None
+    value = getattr(request, field)
+    if value is None:
+        raise _Unknown(f"the request gives no {field}")
+    if operand is LeftOperand.COLUMN:
+        return frozenset(value), _show(tuple(sorted(set(value)))), right_text
+    return value, _show(value), right_text
+
+
+def _agreement_time(context: _Context) -> datetime:
+    if context.agreed_at is not None:
+        return context.agreed_at
+    if not context.has_state:
+        raise _Unknown("no usage state was given to tell when the policy was agreed")
+    raise _Unknown("the usage state has no agreement time for this policy")
+
+
+def _ledger(context: _Context) -> UsageLedger:
+    if context.ledger is None:
+        raise _Unknown("no usage state was given")
+    return context.ledger
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, tuple) and not isinstance(value, BoundingBox):
+        return "[" + ", ".join(_show(item) for item in value) + "]"
+    if isinstance(value, datetime):
+        return format_datetime(value)
+    if isinstance(value, Decimal):
+        return format_decimal(value)
+    if isinstance(value, Duration | Rate | BoundingBox):
+        return str(value)
+    if isinstance(value, Action):
+        return repr(value.value)
+    return repr(value)
+
+
+def _compare(operator: Operator, left: Any, right: Any) -> bool:
+    if operator is Operator.EQ:
+        return bool(left == right)
+    if operator is Operator.NEQ:
+        return bool(left != right)
+    if operator is Operator.GT:
+        return bool(left > right)
+    if operator is Operator.GTEQ:
+        return bool(left >= right)
+    if operator is Operator.LT:
+        return bool(left < right)
+    if operator is Operator.LTEQ:
+        return bool(left <= right)
+    if operator is Operator.IS_ANY_OF:
+        return left in right
+    if operator is Operator.IS_NONE_OF:
+        return left not in right
+    raise AssertionError(f"{operator} reached _compare")  # pragma: no cover - profile forbids
+
+
+def _within(left: str, ancestor: str) -> bool:
+    return left == ancestor or left.startswith(ancestor + "/")
+
+
+def _hierarchy(operator: Operator, left: str, right: Any) -> bool:
+    if operator in (Operator.IS_A, Operator.IS_PART_OF):
+        return _within(left, right)
+    return _compare(operator, left, right)
+
+
+def _action(operator: Operator, left: Action, right: Any) -> bool:
+    if operator is Operator.IS_A:
+        return bool(right.covers(left))
+    return _compare(operator, left, right)
+
+
+def _timed(operator: Operator, left: tuple[datetime, datetime], right: Any) -> bool:
+    # The elapsed time (now - start) compares with the duration exactly as now compares with
+    # start + duration, which is also how calendar months are meant.
+    now, deadline = left
+    return _compare(operator, now, deadline)
+
+
+def _rate(operator: Operator, left: int, right: Rate) -> bool:
+    return _compare(operator, left, right.limit)
+
+
+def _inside(operator: Operator, left: tuple[float, float], right: BoundingBox) -> bool:
+    return right.contains(*left)
+
+
+def _columns(operator: Operator, left: frozenset[str], right: tuple[str, ...]) -> bool:
+    if operator is Operator.IS_PART_OF:
+        return left <= set(right)
+    if operator is Operator.IS_ANY_OF:
+        return not left.isdisjoint(right)
+    if operator is Operator.IS_NONE_OF:
+        return left.isdisjoint(right)
+    return left >= set(right)  # hasPart, isAllOf
+
+
+_OPERATORS: dict[ValueKind, Callable[[Operator, Any, Any], bool]] = {
+    ValueKind.IDENTIFIER: _compare,
+    ValueKind.HIERARCHY: _hierarchy,
+    ValueKind.ACTION: _action,
+    ValueKind.INTEGER: _compare,
+    ValueKind.DECIMAL: _compare,
+    ValueKind.DATETIME: _compare,
+    ValueKind.DURATION: _timed,
+    ValueKind.RATE: _rate,
+    ValueKind.BOUNDING_BOX: _inside,
+    ValueKind.STRING_SET: _columns,
+}

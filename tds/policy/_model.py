@@ -1,0 +1,397 @@
+"""The policy model: immutable values for policies, rules, duties and constraints.
+
+Every constructor validates against the tds profile, so a policy built in Python and one read
+from JSON-LD pass the same checks, and every value is stored in one canonical form (sets sorted,
+instants in UTC, numbers normalized) so that equal policies have equal content hashes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any, TypeVar
+
+from tds.errors import PolicySyntaxError
+from tds.policy._profile import (
+    DUTY_PARAMETERS,
+    OPERANDS,
+    Action,
+    DutyAction,
+    LeftOperand,
+    LogicalOperator,
+    Operator,
+    PolicyType,
+    ValueKind,
+    resolve_term,
+)
+from tds.policy._values import BoundingBox, Duration, Rate, to_decimal
+
+_Term = TypeVar("_Term", Action, DutyAction, LeftOperand, LogicalOperator, Operator, PolicyType)
+
+
+def _term(kind: type[_Term], value: object, path: str) -> _Term:
+    if isinstance(value, kind):
+        return value
+    member = resolve_term(kind, value) if isinstance(value, str) else None
+    if member is None:
+        label = "logical operator" if kind is LogicalOperator else kind.__name__
+        raise PolicySyntaxError(f"unknown {label} {value!r} in the tds profile", path=path)
+    return member
+
+
+def _identifier(value: object, path: str, *, optional: bool = True) -> str | None:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or not value:
+        raise PolicySyntaxError(f"expected a non-empty string, got {value!r}", path=path)
+    return value
+
+
+def _scalar(kind: ValueKind, value: object, path: str) -> Any:
+    """One right-operand value in canonical form, or PolicySyntaxError."""
+    if kind in (ValueKind.IDENTIFIER, ValueKind.HIERARCHY, ValueKind.STRING_SET):
+        return _identifier(value, path, optional=False)
+    if kind is ValueKind.ACTION:
+        return _term(Action, value, path)
+    if kind is ValueKind.INTEGER:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise PolicySyntaxError(f"expected a non-negative integer, got {value!r}", path=path)
+        return value
+    if kind is ValueKind.DECIMAL:
+        return to_decimal(value, what="value")
+    if kind is ValueKind.DATETIME:
+        if not isinstance(value, datetime):
+            raise PolicySyntaxError(f"expected a datetime, got {value!r}", path=path)
+        if value.utcoffset() is None:
+            raise PolicySyntaxError("a dateTime needs a time zone", path=path)
+        return value.astimezone(UTC)
+    parsers: dict[ValueKind, Any] = {
+        ValueKind.DURATION: Duration,
+        ValueKind.RATE: Rate,
+        ValueKind.BOUNDING_BOX: BoundingBox,
+    }
+    value_type = parsers[kind]
+    if isinstance(value, str):
+        return value_type.parse(value)
+    if not isinstance(value, value_type):
+        raise PolicySyntaxError(f"expected a {value_type.__name__}, got {value!r}", path=path)
+    return value
+
+
+def takes_set(operand: LeftOperand, operator: Operator) -> bool:
+    """Whether the constraint's right operand is a set of values."""
+    return operator.takes_set or OPERANDS[operand].kind is ValueKind.STRING_SET
+
+
+def check_operator(operand: LeftOperand, operator: Operator) -> None:
+    """Raise PolicySyntaxError unless ``operator`` applies to ``operand``."""
+    allowed = OPERANDS[operand].operators
+    if operator not in allowed:
+        raise PolicySyntaxError(
+            f"operator {operator} does not apply to {operand}; use one of: "
+            + ", ".join(sorted(allowed)),
+            path="operator",
+        )
+
+
+def _right_operand(operand: LeftOperand, operator: Operator, value: object) -> Any:
+    spec = OPERANDS[operand]
+    check_operator(operand, operator)
+    if not takes_set(operand, operator):
+        if isinstance(value, list | tuple | set | frozenset):
+            raise PolicySyntaxError(f"{operator} takes one value, got {value!r}", "rightOperand")
+        return _scalar(spec.kind, value, "rightOperand")
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise PolicySyntaxError(f"{operator} takes a list of values, got {value!r}", "rightOperand")
+    members = {_scalar(spec.kind, item, "rightOperand") for item in value}
+    if not members:
+        raise PolicySyntaxError(f"{operator} needs at least one value", path="rightOperand")
+    return tuple(sorted(members))
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """An atomic constraint: ``left_operand operator right_operand``.
+
+    Set-valued right operands are stored as sorted tuples without duplicates.
+    """
+
+    left_operand: LeftOperand
+    operator: Operator
+    right_operand: Any
+    uid: str | None = None
+
+    def __post_init__(self) -> None:
+        operand = _term(LeftOperand, self.left_operand, "leftOperand")
+        operator = _term(Operator, self.operator, "operator")
+        object.__setattr__(self, "left_operand", operand)
+        object.__setattr__(self, "operator", operator)
+        object.__setattr__(
+            self, "right_operand", _right_operand(operand, operator, self.right_operand)
+        )
+        _identifier(self.uid, "uid")
+
+    def atoms(self) -> Iterator[Constraint]:
+        yield self
+
+
+@dataclass(frozen=True)
+class LogicalConstraint:
+    """``and`` / ``or`` / ``xone`` over other constraints, evaluated exactly."""
+
+    operator: LogicalOperator
+    constraints: tuple[Constraint | LogicalConstraint, ...]
+    uid: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "operator", _term(LogicalOperator, self.operator, "operator"))
+        constraints = _constraints(self.constraints, str(self.operator))
+        if not constraints:
+            raise PolicySyntaxError(f"{self.operator} needs at least one constraint", "operator")
+        object.__setattr__(self, "constraints", constraints)
+        _identifier(self.uid, "uid")
+
+    def atoms(self) -> Iterator[Constraint]:
+        for constraint in self.constraints:
+            yield from constraint.atoms()
+
+
+AnyConstraint = Constraint | LogicalConstraint
+
+
+def _constraints(values: Iterable[object], path: str) -> tuple[AnyConstraint, ...]:
+    result = tuple(values)
+    for index, value in enumerate(result):
+        if not isinstance(value, Constraint | LogicalConstraint):
+            raise PolicySyntaxError(f"expected a constraint, got {value!r}", f"{path}[{index}]")
+    return result
+
+
+def _reject_stateful(constraints: Iterable[AnyConstraint], path: str, where: str) -> None:
+    for index, constraint in enumerate(constraints):
+        for atom in constraint.atoms():
+            if OPERANDS[atom.left_operand].stateful:
+                raise PolicySyntaxError(
+                    f"{atom.left_operand} counts uses of a permission and cannot appear in {where}",
+                    path=f"{path}[{index}]",
+                )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Duty:
+    """An obligation attached to a permission.
+
+    ``refinements`` parametrize the duty's action (``delete`` within ``elapsedTime``, ``notify``
+    a ``recipient``, ``anonymize`` some ``column``s); ``constraints`` say when the duty is owed;
+    ``consequences`` are owed instead if the duty is not fulfilled.
+    """
+
+    action: DutyAction
+    refinements: tuple[Constraint, ...] = ()
+    constraints: tuple[AnyConstraint, ...] = ()
+    consequences: tuple[Duty, ...] = ()
+    uid: str | None = None
+
+    def __post_init__(self) -> None:
+        action = _term(DutyAction, self.action, "action")
+        object.__setattr__(self, "action", action)
+        refinements = _constraints(self.refinements, "action.refinement")
+        for index, refinement in enumerate(refinements):
+            path = f"action.refinement[{index}]"
+            if not isinstance(refinement, Constraint):
+                raise PolicySyntaxError("duty parameters must be atomic constraints", path)
+            if refinement.left_operand not in DUTY_PARAMETERS[action]:
+                allowed = ", ".join(sorted(DUTY_PARAMETERS[action])) or "none"
+                raise PolicySyntaxError(
+                    f"{action} takes no {refinement.left_operand} parameter (it takes: {allowed})",
+                    path=f"{path}.leftOperand",
+                )
+        object.__setattr__(self, "refinements", refinements)
+        constraints = _constraints(self.constraints, "constraint")
+        _reject_stateful(constraints, "constraint", "a duty")
+        object.__setattr__(self, "constraints", constraints)
+        consequences = tuple(self.consequences)
+        for index, consequence in enumerate(consequences):
+            if not isinstance(consequence, Duty):
+                raise PolicySyntaxError(
+                    f"expected a Duty, got {consequence!r}", f"consequence[{index}]"
+                )
+            if consequence.consequences:
+                raise PolicySyntaxError(
+                    "a consequence cannot have consequences of its own",
+                    path=f"consequence[{index}].consequence",
+                )
+        object.__setattr__(self, "consequences", consequences)
+        _identifier(self.uid, "uid")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Permission:
+    """The ability to perform ``action`` on ``target``, under constraints and duties."""
+
+    action: Action
+    target: str | None = None
+    assigner: str | None = None
+    assignee: str | None = None
+    constraints: tuple[AnyConstraint, ...] = ()
+    refinements: tuple[AnyConstraint, ...] = ()
+    duties: tuple[Duty, ...] = ()
+    uid: str | None = None
+
+    def __post_init__(self) -> None:
+        _init_rule(self)
+        duties = tuple(self.duties)
+        for index, duty in enumerate(duties):
+            if not isinstance(duty, Duty):
+                raise PolicySyntaxError(f"expected a Duty, got {duty!r}", f"duty[{index}]")
+        object.__setattr__(self, "duties", duties)
+
+    @property
+    def is_stateful(self) -> bool:
+        """Whether evaluating this permission reads or spends usage counters."""
+        return any(
+            OPERANDS[atom.left_operand].stateful
+            for constraint in self.constraints + self.refinements
+            for atom in constraint.atoms()
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Prohibition:
+    """The inability to perform ``action`` on ``target`` when its constraints hold."""
+
+    action: Action
+    target: str | None = None
+    assigner: str | None = None
+    assignee: str | None = None
+    constraints: tuple[AnyConstraint, ...] = ()
+    refinements: tuple[AnyConstraint, ...] = ()
+    uid: str | None = None
+
+    def __post_init__(self) -> None:
+        _init_rule(self)
+        _reject_stateful(self.constraints, "constraint", "a prohibition")
+        _reject_stateful(self.refinements, "action.refinement", "a prohibition")
+
+
+def _init_rule(rule: Permission | Prohibition) -> None:
+    object.__setattr__(rule, "action", _term(Action, rule.action, "action"))
+    for name in ("target", "assigner", "assignee", "uid"):
+        _identifier(getattr(rule, name), name)
+    object.__setattr__(rule, "constraints", _constraints(rule.constraints, "constraint"))
+    object.__setattr__(rule, "refinements", _constraints(rule.refinements, "action.refinement"))
+
+
+Rule = Permission | Prohibition
+_PolicyPart = TypeVar("_PolicyPart", Permission, Prohibition)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Policy:
+    """An ODRL policy (Set, Offer or Agreement) inside the tds profile.
+
+    ``target``, ``assigner`` and ``assignee`` at policy level apply to every rule that does
+    not name its own (the ODRL compact form). Policies are values: equal policies have the same
+    ``content_hash``, which is how an agreement proves it is the policy that was offered.
+    """
+
+    uid: str
+    type: PolicyType = PolicyType.SET
+    permissions: tuple[Permission, ...] = ()
+    prohibitions: tuple[Prohibition, ...] = ()
+    target: str | None = None
+    assigner: str | None = None
+    assignee: str | None = None
+
+    def __post_init__(self) -> None:
+        _identifier(self.uid, "uid", optional=False)
+        object.__setattr__(self, "type", _term(PolicyType, self.type, "@type"))
+        for name in ("target", "assigner", "assignee"):
+            _identifier(getattr(self, name), name)
+        object.__setattr__(self, "permissions", _rules(self.permissions, Permission, "permission"))
+        object.__setattr__(
+            self, "prohibitions", _rules(self.prohibitions, Prohibition, "prohibition")
+        )
+        if not self.permissions and not self.prohibitions:
+            raise PolicySyntaxError("a policy needs at least one permission or prohibition")
+        rule_ids: dict[str, str] = {}
+        for path, rule in self.rules():
+            self._check_parties(path, rule)
+            _claim_id(rule_ids, rule.uid or path, path)
+            if isinstance(rule, Permission):
+                for index, duty in enumerate(rule.duties):
+                    duty_path = f"{path}.duty[{index}]"
+                    _claim_id(rule_ids, duty.uid or duty_path, duty_path)
+
+    def _check_parties(self, path: str, rule: Rule) -> None:
+        if self.target_of(rule) is None:
+            raise PolicySyntaxError("every rule needs a target", path=f"{path}.target")
+        if self.type is not PolicyType.SET and self.assigner_of(rule) is None:
+            raise PolicySyntaxError(
+                f"every rule of an {self.type} needs an assigner", f"{path}.assigner"
+            )
+        if self.type is PolicyType.AGREEMENT and self.assignee_of(rule) is None:
+            raise PolicySyntaxError(
+                "every rule of an Agreement needs an assignee", f"{path}.assignee"
+            )
+
+    def rules(self) -> Iterator[tuple[str, Rule]]:
+        """Each permission and prohibition with its path, e.g. ``permission[0]``."""
+        for index, permission in enumerate(self.permissions):
+            yield f"permission[{index}]", permission
+        for index, prohibition in enumerate(self.prohibitions):
+            yield f"prohibition[{index}]", prohibition
+
+    def target_of(self, rule: Rule) -> str | None:
+        return rule.target or self.target
+
+    def assigner_of(self, rule: Rule) -> str | None:
+        return rule.assigner or self.assigner
+
+    def assignee_of(self, rule: Rule) -> str | None:
+        return rule.assignee or self.assignee
+
+    @classmethod
+    def from_odrl(cls, document: dict[str, Any] | str) -> Policy:
+        """Read an ODRL JSON-LD policy (a dict or its JSON text).
+
+        Raises PolicySyntaxError, naming the offending path, for anything outside the tds
+        profile: unknown terms, wrongly typed right operands, unsupported ODRL features.
+        """
+        from tds.policy._odrl import policy_from_odrl
+
+        return policy_from_odrl(document)
+
+    def to_odrl(self) -> dict[str, Any]:
+        """The policy as ODRL JSON-LD in the one canonical compact form tds emits."""
+        from tds.policy._odrl import policy_to_odrl
+
+        return policy_to_odrl(self)
+
+    @cached_property
+    def content_hash(self) -> str:
+        """SHA-256 (hex) of ``to_odrl()`` as canonical JSON (sorted keys, no spaces, UTF-8)."""
+        canonical = json.dumps(
+            self.to_odrl(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _rules(values: Iterable[object], kind: type[_PolicyPart], path: str) -> tuple[_PolicyPart, ...]:
+    rules = tuple(values)
+    for index, rule in enumerate(rules):
+        if not isinstance(rule, kind):
+            raise PolicySyntaxError(f"expected a {kind.__name__}, got {rule!r}", f"{path}[{index}]")
+    return rules
+
+
+def _claim_id(ids: dict[str, str], rule_id: str, path: str) -> None:
+    if rule_id in ids:
+        raise PolicySyntaxError(
+            f"rule id {rule_id!r} is also used by {ids[rule_id]}", f"{path}.uid"
+        )
+    ids[rule_id] = path

@@ -1,0 +1,541 @@
+"""ODRL JSON-LD in and out.
+
+tds reads the compact JSON-LD forms used throughout the ODRL 2.2 documents (bare terms,
+``odrl:``/``tds:`` prefixed names and full IRIs; typed or plain literals; a single value or an
+array) without running a JSON-LD processor, and writes one canonical compact form. Anything it
+does not understand is an error naming its path, never skipped.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from tds.errors import PolicySyntaxError
+from tds.policy._model import (
+    AnyConstraint,
+    Constraint,
+    Duty,
+    LogicalConstraint,
+    Permission,
+    Policy,
+    Prohibition,
+    check_operator,
+    takes_set,
+)
+from tds.policy._profile import (
+    CONTEXT_IRI,
+    DATATYPES,
+    ODRL_CONTEXT_IRIS,
+    OPERANDS,
+    PREFIXES,
+    PROFILE_IRI,
+    Action,
+    DutyAction,
+    LeftOperand,
+    LogicalOperator,
+    Operator,
+    PolicyType,
+    ValueKind,
+    compact_iri,
+    resolve_term,
+)
+from tds.policy._values import (
+    BoundingBox,
+    Duration,
+    Rate,
+    format_datetime,
+    format_decimal,
+    parse_date,
+    parse_datetime,
+    to_decimal,
+)
+
+_ODRL_CONTEXT = "http://www.w3.org/ns/odrl.jsonld"
+
+# ODRL features outside the tds profile: named so the error says "not supported", not "unknown".
+_UNSUPPORTED = {
+    "obligation": "policy-level obligations",
+    "inheritFrom": "policy inheritance",
+    "remedy": "remedies",
+    "andSequence": "andSequence",
+    "unit": "units",
+    "dataType": "dataType",
+    "rightOperandReference": "right operand references",
+    "status": "constraint status",
+    "output": "action outputs",
+    "attributedParty": "attributed parties",
+    "trackingParty": "tracking parties",
+    "informedParty": "informed parties",
+    "compensatedParty": "compensated parties",
+    "consentingParty": "consenting parties",
+}
+
+
+def policy_from_odrl(document: dict[str, Any] | str | bytes) -> Policy:
+    if isinstance(document, str | bytes):
+        try:
+            document = json.loads(document)
+        except ValueError as error:
+            raise PolicySyntaxError(f"not valid JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise PolicySyntaxError(f"a policy is a JSON object, got {type(document).__name__}")
+    return _policy(document)
+
+
+def policy_to_odrl(policy: Policy) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "@context": [_ODRL_CONTEXT, CONTEXT_IRI],
+        "@type": policy.type.value,
+        "uid": policy.uid,
+        "profile": PROFILE_IRI,
+        # Deny wins over permit in tds; saying so keeps other ODRL processors in agreement.
+        "conflict": "prohibit",
+    }
+    _put_parties(document, policy)
+    if policy.permissions:
+        document["permission"] = [_rule_out(rule) for rule in policy.permissions]
+    if policy.prohibitions:
+        document["prohibition"] = [_rule_out(rule) for rule in policy.prohibitions]
+    return document
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _at(path: str) -> Iterator[None]:
+    """Re-raise PolicySyntaxErrors from the model with their path inside the document."""
+    try:
+        yield
+    except PolicySyntaxError as error:
+        message = str(error)
+        if error.path and message.startswith(f"{error.path}: "):
+            message = message[len(error.path) + 2 :]
+        raise PolicySyntaxError(message, path=_join(path, error.path)) from None
+
+
+def _join(path: str, child: str) -> str:
+    if not child:
+        return path
+    if not path:
+        return child
+    return f"{path}{child}" if child.startswith("[") else f"{path}.{child}"
+
+
+def _check_keys(node: dict[str, Any], allowed: set[str], path: str) -> None:
+    for key in node:
+        if key in allowed:
+            continue
+        if key in _UNSUPPORTED:
+            message = f"{_UNSUPPORTED[key]} are not supported by the tds profile"
+        else:
+            message = f"unknown property {key!r}"
+        raise PolicySyntaxError(message, path=_join(path, key))
+
+
+def _object(value: object, path: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise PolicySyntaxError(f"expected a JSON object, got {value!r}", path=path)
+    return value
+
+
+def _many(value: object) -> list[Any]:
+    """A JSON-LD property value as a list: one value and a one-element array mean the same."""
+    if isinstance(value, dict) and set(value) == {"@list"}:
+        value = value["@list"]
+    return value if isinstance(value, list) else [value]
+
+
+def _one(value: object, path: str) -> Any:
+    values = _many(value)
+    if len(values) != 1:
+        raise PolicySyntaxError(f"expected exactly one value, got {len(values)}", path=path)
+    return values[0]
+
+
+def _uid(node: dict[str, Any], path: str) -> str | None:
+    uid, node_id = node.get("uid"), node.get("@id")
+    if uid is not None and node_id is not None and uid != node_id:
+        raise PolicySyntaxError("uid and @id differ", path=_join(path, "uid"))
+    value = uid if uid is not None else node_id
+    if value is not None and (not isinstance(value, str) or not value):
+        raise PolicySyntaxError(f"expected an IRI, got {value!r}", path=_join(path, "uid"))
+    return value
+
+
+def _iri(value: object, path: str) -> str:
+    """An IRI given as a string or as a node reference ``{"@id": ...}`` / ``{"uid": ...}``."""
+    value = _one(value, path)
+    if isinstance(value, dict):
+        keys = set(value) - {"@type"}
+        if len(keys) != 1 or not keys <= {"@id", "uid"}:
+            raise PolicySyntaxError('expected an IRI or {"@id": IRI}', path=path)
+        value = value[keys.pop()]
+    if not isinstance(value, str) or not value:
+        raise PolicySyntaxError(f"expected an IRI, got {value!r}", path=path)
+    return value
+
+
+def _term_at(kind: type[Any], value: object, path: str, label: str) -> Any:
+    spelling = value.get("@id") if isinstance(value, dict) and set(value) == {"@id"} else value
+    member = resolve_term(kind, spelling) if isinstance(spelling, str) else None
+    if member is None:
+        raise PolicySyntaxError(f"unknown {label} {spelling!r} in the tds profile", path=path)
+    return member
+
+
+def _check_context(context: object, path: str) -> None:
+    for index, entry in enumerate(_many(context)):
+        entry_path = f"{path}[{index}]" if isinstance(context, list) else path
+        if isinstance(entry, str):
+            if entry not in ODRL_CONTEXT_IRIS and entry != CONTEXT_IRI:
+                raise PolicySyntaxError(
+                    f"tds reads only the ODRL and tds contexts, not {entry!r}", entry_path
+                )
+            continue
+        for prefix, namespace in _object(entry, entry_path).items():
+            if PREFIXES.get(prefix) != namespace:
+                raise PolicySyntaxError(
+                    f"context entry {prefix!r} redefines a term tds reads with a fixed meaning",
+                    path=_join(entry_path, prefix),
+                )
+
+
+def _policy(node: dict[str, Any]) -> Policy:
+    _check_keys(
+        node,
+        {
+            "@context",
+            "@type",
+            "type",
+            "uid",
+            "@id",
+            "profile",
+            "conflict",
+            "permission",
+            "prohibition",
+            "target",
+            "assigner",
+            "assignee",
+        },
+        "",
+    )
+    if "@context" in node:
+        _check_context(node["@context"], "@context")
+    uid = _uid(node, "")
+    if uid is None:
+        raise PolicySyntaxError("a policy needs a uid", path="uid")
+    type_key = "@type" if "@type" in node else "type"
+    if type_key not in node:
+        raise PolicySyntaxError("a policy needs an @type (Set, Offer or Agreement)", "@type")
+    type_name = _one(node[type_key], type_key)
+    # ODRL: Set is the default subclass, so a plain Policy is a Set.
+    if type_name in ("Policy", "odrl:Policy", "http://www.w3.org/ns/odrl/2/Policy"):
+        type_name = PolicyType.SET.value
+    policy_type = _term_at(PolicyType, type_name, type_key, "policy type")
+    for index, profile in enumerate(_many(node.get("profile", []))):
+        _iri(profile, f"profile[{index}]")
+    if "conflict" in node:
+        conflict = _one(node["conflict"], "conflict")
+        if conflict not in ("prohibit", "odrl:prohibit", "http://www.w3.org/ns/odrl/2/prohibit"):
+            raise PolicySyntaxError(
+                f"tds always lets prohibitions win; conflict {conflict!r} is not supported",
+                path="conflict",
+            )
+    permissions = [
+        _permission(_object(item, f"permission[{index}]"), f"permission[{index}]")
+        for index, item in enumerate(_many(node.get("permission", [])))
+    ]
+    prohibitions = [
+        _prohibition(_object(item, f"prohibition[{index}]"), f"prohibition[{index}]")
+        for index, item in enumerate(_many(node.get("prohibition", [])))
+    ]
+    parties = {
+        name: _iri(node[name], name) for name in ("target", "assigner", "assignee") if name in node
+    }
+    with _at(""):
+        return Policy(
+            uid=uid,
+            type=policy_type,
+            permissions=tuple(permissions),
+            prohibitions=tuple(prohibitions),
+            **parties,
+        )
+
+
+_RULE_KEYS = {"uid", "@id", "@type", "target", "assigner", "assignee", "action", "constraint"}
+
+
+def _rule_fields(node: dict[str, Any], path: str) -> dict[str, Any]:
+    if "action" not in node:
+        raise PolicySyntaxError("a rule needs an action", path=_join(path, "action"))
+    action, refinements = _action(node["action"], _join(path, "action"), Action)
+    return {
+        "action": action,
+        "refinements": refinements,
+        "constraints": _constraints(node.get("constraint", []), _join(path, "constraint")),
+        "uid": _uid(node, path),
+        **{
+            name: _iri(node[name], _join(path, name))
+            for name in ("target", "assigner", "assignee")
+            if name in node
+        },
+    }
+
+
+def _permission(node: dict[str, Any], path: str) -> Permission:
+    _check_keys(node, _RULE_KEYS | {"duty"}, path)
+    fields = _rule_fields(node, path)
+    duties = tuple(
+        _duty(_object(item, f"{path}.duty[{index}]"), f"{path}.duty[{index}]")
+        for index, item in enumerate(_many(node.get("duty", [])))
+    )
+    with _at(path):
+        return Permission(duties=duties, **fields)
+
+
+def _prohibition(node: dict[str, Any], path: str) -> Prohibition:
+    _check_keys(node, _RULE_KEYS, path)
+    fields = _rule_fields(node, path)
+    with _at(path):
+        return Prohibition(**fields)
+
+
+def _duty(node: dict[str, Any], path: str) -> Duty:
+    _check_keys(node, {"uid", "@id", "@type", "action", "constraint", "consequence"}, path)
+    if "action" not in node:
+        raise PolicySyntaxError("a duty needs an action", path=_join(path, "action"))
+    action, refinements = _action(node["action"], _join(path, "action"), DutyAction)
+    consequences = tuple(
+        _duty(_object(item, f"{path}.consequence[{index}]"), f"{path}.consequence[{index}]")
+        for index, item in enumerate(_many(node.get("consequence", [])))
+    )
+    with _at(path):
+        return Duty(
+            action=action,
+            refinements=refinements,
+            constraints=_constraints(node.get("constraint", []), _join(path, "constraint")),
+            consequences=consequences,
+            uid=_uid(node, path),
+        )
+
+
+def _action(value: object, path: str, kind: type[Any]) -> tuple[Any, tuple[AnyConstraint, ...]]:
+    value = _one(value, path)
+    if isinstance(value, dict) and "rdf:value" in value:
+        _check_keys(value, {"rdf:value", "refinement", "@type"}, path)
+        action = _term_at(kind, _one(value["rdf:value"], path), _join(path, "rdf:value"), "action")
+        refinements = _constraints(value.get("refinement", []), _join(path, "refinement"))
+        return action, refinements
+    return _term_at(kind, value, path, "action"), ()
+
+
+def _constraints(value: object, path: str) -> tuple[AnyConstraint, ...]:
+    items = _many(value)
+    return tuple(
+        _constraint(_object(item, f"{path}[{index}]"), f"{path}[{index}]")
+        for index, item in enumerate(items)
+    )
+
+
+def _constraint(node: dict[str, Any], path: str) -> AnyConstraint:
+    logical = [key for key in node if resolve_term(LogicalOperator, key) is not None]
+    if logical:
+        return _logical_constraint(node, logical, path)
+    _check_keys(node, {"uid", "@id", "@type", "leftOperand", "operator", "rightOperand"}, path)
+    if set(node) <= {"@id", "uid"}:
+        raise PolicySyntaxError("referenced constraints are not supported; write them inline", path)
+    for key in ("leftOperand", "operator", "rightOperand"):
+        if key not in node:
+            raise PolicySyntaxError(f"a constraint needs a {key}", path=_join(path, key))
+    operand = _term_at(
+        LeftOperand, _one(node["leftOperand"], path), _join(path, "leftOperand"), "left operand"
+    )
+    operator = _term_at(Operator, _one(node["operator"], path), _join(path, "operator"), "operator")
+    with _at(path):
+        check_operator(operand, operator)
+    right = _right_operand(node["rightOperand"], operand, operator, _join(path, "rightOperand"))
+    with _at(path):
+        return Constraint(operand, operator, right, uid=_uid(node, path))
+
+
+def _logical_constraint(node: dict[str, Any], logical: list[str], path: str) -> LogicalConstraint:
+    if len(logical) != 1:
+        raise PolicySyntaxError("a logical constraint has exactly one of and, or, xone", path)
+    key = logical[0]
+    _check_keys(node, {key, "uid", "@id", "@type"}, path)
+    operator = resolve_term(LogicalOperator, key)
+    operands = _constraints(node[key], _join(path, key))
+    with _at(path):
+        return LogicalConstraint(operator, operands, uid=_uid(node, path))
+
+
+def _right_operand(value: object, operand: LeftOperand, operator: Operator, path: str) -> Any:
+    kind = OPERANDS[operand].kind
+    values = _many(value)
+    if not values:
+        raise PolicySyntaxError("rightOperand has no value", path=path)
+    if takes_set(operand, operator):
+        if len(values) == 1:
+            return [_literal(values[0], kind, path)]
+        return [_literal(item, kind, f"{path}[{index}]") for index, item in enumerate(values)]
+    if len(values) != 1:
+        raise PolicySyntaxError(f"{operator} takes one value, got {len(values)}", path=path)
+    return _literal(values[0], kind, path)
+
+
+_ACCEPTED_TYPES: dict[ValueKind, frozenset[str | None]] = {
+    ValueKind.IDENTIFIER: frozenset({None, "@id", "string", "anyURI"}),
+    ValueKind.HIERARCHY: frozenset({None, "@id", "string", "anyURI"}),
+    ValueKind.STRING_SET: frozenset({None, "string"}),
+    ValueKind.ACTION: frozenset({None, "@id"}),
+    ValueKind.INTEGER: frozenset({None, "integer", "nonNegativeInteger"}),
+    ValueKind.DECIMAL: frozenset({None, "decimal", "double", "integer"}),
+    ValueKind.DATETIME: frozenset({None, "dateTime", "date"}),
+    ValueKind.DURATION: frozenset({None, "duration", "dayTimeDuration", "yearMonthDuration"}),
+    ValueKind.RATE: frozenset({None, "Rate"}),
+    ValueKind.BOUNDING_BOX: frozenset({None, "BoundingBox"}),
+}
+
+
+def _datatype(spelling: object, path: str) -> str:
+    for local, namespace in DATATYPES.items():
+        prefix = next(p for p, ns in PREFIXES.items() if ns == namespace)
+        if spelling in (f"{prefix}:{local}", f"{namespace}{local}"):
+            return local
+    raise PolicySyntaxError(f"unknown datatype {spelling!r}", path=_join(path, "@type"))
+
+
+def _literal(raw: object, kind: ValueKind, path: str) -> Any:
+    datatype: str | None = None
+    if isinstance(raw, dict):
+        if set(raw) == {"@id"}:
+            raw, datatype = raw["@id"], "@id"
+        elif "@value" in raw and set(raw) <= {"@value", "@type"}:
+            if "@type" in raw:
+                datatype = _datatype(raw["@type"], path)
+            raw = raw["@value"]
+        else:
+            raise PolicySyntaxError(
+                f'expected a literal, {{"@value": ...}} or {{"@id": ...}}, got {raw!r}', path
+            )
+    if datatype not in _ACCEPTED_TYPES[kind]:
+        raise PolicySyntaxError(f"a {kind.value} value cannot have datatype {datatype}", path)
+    with _at(path):
+        return _typed_value(raw, kind, datatype)
+
+
+def _typed_value(raw: object, kind: ValueKind, datatype: str | None) -> Any:
+    if kind is ValueKind.ACTION:
+        return _term_at(Action, raw, "", "action")
+    if kind is ValueKind.INTEGER:
+        if isinstance(raw, str) and datatype is not None and raw.isdigit():
+            return int(raw)
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            raise PolicySyntaxError(f"expected a non-negative integer, got {raw!r}")
+        return raw
+    if kind is ValueKind.DECIMAL:
+        if isinstance(raw, str) and datatype is None:
+            raise PolicySyntaxError(f"expected a number or an xsd:decimal literal, got {raw!r}")
+        if not isinstance(raw, int | float | str):
+            raise PolicySyntaxError(f"expected a number, got {raw!r}")
+        return to_decimal(raw, what="value")
+    if not isinstance(raw, str):
+        raise PolicySyntaxError(f"expected a string, got {raw!r}")
+    if kind is ValueKind.DATETIME:
+        if datatype == "date" or (datatype is None and "T" not in raw):
+            return parse_date(raw)
+        return parse_datetime(raw)
+    if kind is ValueKind.DURATION:
+        return Duration.parse(raw)
+    if kind is ValueKind.RATE:
+        return Rate.parse(raw)
+    if kind is ValueKind.BOUNDING_BOX:
+        return BoundingBox.parse(raw)
+    return raw
+
+
+# -- writing ------------------------------------------------------------------------------------
+
+
+def _put_parties(node: dict[str, Any], owner: Policy | Permission | Prohibition) -> None:
+    for name in ("target", "assigner", "assignee"):
+        value = getattr(owner, name)
+        if value is not None:
+            node[name] = value
+
+
+def _rule_out(rule: Permission | Prohibition) -> dict[str, Any]:
+    node: dict[str, Any] = {}
+    if rule.uid is not None:
+        node["uid"] = rule.uid
+    _put_parties(node, rule)
+    node["action"] = _action_out(rule.action, rule.refinements)
+    if rule.constraints:
+        node["constraint"] = [_constraint_out(c) for c in rule.constraints]
+    if isinstance(rule, Permission) and rule.duties:
+        node["duty"] = [duty_to_odrl(duty) for duty in rule.duties]
+    return node
+
+
+def duty_to_odrl(duty: Duty) -> dict[str, Any]:
+    node: dict[str, Any] = {}
+    if duty.uid is not None:
+        node["uid"] = duty.uid
+    node["action"] = _action_out(duty.action, duty.refinements)
+    if duty.constraints:
+        node["constraint"] = [_constraint_out(c) for c in duty.constraints]
+    if duty.consequences:
+        node["consequence"] = [duty_to_odrl(consequence) for consequence in duty.consequences]
+    return node
+
+
+def _action_out(action: Action | DutyAction, refinements: tuple[AnyConstraint, ...]) -> Any:
+    if not refinements:
+        return action.value
+    return {
+        "rdf:value": {"@id": compact_iri(action)},
+        "refinement": [_constraint_out(c) for c in refinements],
+    }
+
+
+def _constraint_out(constraint: AnyConstraint) -> dict[str, Any]:
+    node: dict[str, Any] = {}
+    if constraint.uid is not None:
+        node["uid"] = constraint.uid
+    if isinstance(constraint, LogicalConstraint):
+        node[constraint.operator.value] = {
+            "@list": [_constraint_out(c) for c in constraint.constraints]
+        }
+        return node
+    kind = OPERANDS[constraint.left_operand].kind
+    value = constraint.right_operand
+    node["leftOperand"] = constraint.left_operand.value
+    node["operator"] = constraint.operator.value
+    if isinstance(value, tuple):
+        node["rightOperand"] = [_value_out(kind, item) for item in value]
+    else:
+        node["rightOperand"] = _value_out(kind, value)
+    return node
+
+
+_TYPED_OUT = {
+    ValueKind.DURATION: "xsd:duration",
+    ValueKind.RATE: "tds:Rate",
+    ValueKind.BOUNDING_BOX: "tds:BoundingBox",
+}
+
+
+def _value_out(kind: ValueKind, value: Any) -> Any:
+    if kind is ValueKind.DECIMAL:
+        return {"@value": format_decimal(value), "@type": "xsd:decimal"}
+    if kind is ValueKind.DATETIME:
+        return {"@value": format_datetime(value), "@type": "xsd:dateTime"}
+    if kind in _TYPED_OUT:
+        return {"@value": str(value), "@type": _TYPED_OUT[kind]}
+    if kind is ValueKind.ACTION:
+        return value.value
+    return value

@@ -1,0 +1,109 @@
+"""The request: one intended use, described by the enforcing connector."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from tds.errors import PolicyEvaluationError, PolicySyntaxError
+from tds.policy._profile import Action, resolve_term
+from tds.policy._values import to_decimal
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Request:
+    """One intended use of a target by an assignee.
+
+    Only ``assignee``, ``action`` and ``target`` are required; ``time`` defaults to now. Leave
+    a field ``None`` when the use does not say: a constraint that needs it then fails with a
+    reason (and a prohibition that needs it applies, so that missing facts never widen access).
+    ``columns=()`` is a use that reads no column, which is not the same as ``None``.
+    """
+
+    assignee: str
+    action: Action
+    target: str
+    time: datetime = field(default_factory=_now)
+    purpose: str | None = None
+    columns: tuple[str, ...] | None = None
+    cohort_size: int | None = None
+    epsilon: Decimal | None = None
+    location: tuple[float, float] | None = None
+    classification: int | None = None
+    recipient: str | None = None
+    residency: str | None = None
+    data_time: datetime | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("assignee", "target"):
+            _check_text(name, getattr(self, name), optional=False)
+        for name in ("purpose", "recipient", "residency"):
+            _check_text(name, getattr(self, name), optional=True)
+        action = resolve_term(Action, self.action) if isinstance(self.action, str) else None
+        if action is None:
+            raise PolicyEvaluationError(f"unknown action {self.action!r}")
+        object.__setattr__(self, "action", action)
+        _check_instant("time", self.time)
+        if self.data_time is not None:
+            _check_instant("data_time", self.data_time)
+        if self.columns is not None:
+            object.__setattr__(self, "columns", _columns(self.columns))
+        for name in ("cohort_size", "classification"):
+            value = getattr(self, name)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 0
+            ):
+                raise PolicyEvaluationError(f"{name} must be a non-negative int, got {value!r}")
+        if self.epsilon is not None:
+            try:
+                epsilon = to_decimal(self.epsilon, what="epsilon")
+            except PolicySyntaxError as error:
+                raise PolicyEvaluationError(str(error)) from None
+            object.__setattr__(self, "epsilon", epsilon)
+        if self.location is not None:
+            object.__setattr__(self, "location", _location(self.location))
+
+
+def _check_text(name: str, value: object, *, optional: bool) -> None:
+    if value is None and optional:
+        return
+    if not isinstance(value, str) or not value:
+        raise PolicyEvaluationError(f"{name} must be a non-empty string, got {value!r}")
+
+
+def _check_instant(name: str, value: object) -> None:
+    if not isinstance(value, datetime):
+        raise PolicyEvaluationError(f"{name} must be a datetime, got {value!r}")
+    if value.utcoffset() is None:
+        raise PolicyEvaluationError(f"{name} must be timezone-aware, got naive {value!r}")
+
+
+def _columns(value: object) -> tuple[str, ...]:
+    # A bare string would iterate as single characters; that is always a mistake here.
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise PolicyEvaluationError(f"columns must be a list of names, got {value!r}")
+    columns = tuple(value)
+    if not all(isinstance(column, str) and column for column in columns):
+        raise PolicyEvaluationError(f"columns must be non-empty strings, got {columns!r}")
+    return columns
+
+
+def _location(value: object) -> tuple[float, float]:
+    if not isinstance(value, tuple | list) or len(value) != 2:
+        raise PolicyEvaluationError(f"location must be (latitude, longitude), got {value!r}")
+    latitude, longitude = value
+    for coordinate in (latitude, longitude):
+        if isinstance(coordinate, bool) or not isinstance(coordinate, int | float):
+            raise PolicyEvaluationError(f"location must be two numbers, got {value!r}")
+        if not math.isfinite(coordinate):
+            raise PolicyEvaluationError(f"location must be finite, got {value!r}")
+    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        raise PolicyEvaluationError(f"location out of range (latitude, longitude): {value!r}")
+    return float(latitude), float(longitude)

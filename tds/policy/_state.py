@@ -1,0 +1,143 @@
+"""Usage state: counters, budgets, agreement times and fulfilled duties.
+
+Stateful operands (``count``, ``rate``, ``dpEpsilon``) are checked and spent in one atomic step,
+``UsageState.try_consume``, which runs the evaluator's check against the current ledger and
+records the use only if the check passes. An implementation must make that step atomic with
+respect to every other ``try_consume`` on the same key: the in-memory state holds a lock; a
+SQLite state runs it inside one ``BEGIN IMMEDIATE`` transaction. Two concurrent requests can then
+never both spend the last use.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Protocol
+
+from tds.errors import PolicyEvaluationError
+
+
+@dataclass(frozen=True)
+class UsageKey:
+    """Scope of one counter or one fulfilled duty.
+
+    ``policy`` is the policy's content hash, so two agreements never share counters even if
+    they reuse a uid; ``rule`` is the permission's or duty's uid, or its path such as
+    ``permission[0]`` or ``permission[0].duty[1]``; counters are kept per ``assignee``.
+    """
+
+    policy: str
+    rule: str
+    assignee: str
+
+
+@dataclass(frozen=True)
+class Use:
+    """One use to record: when it happened and how much privacy budget it spent."""
+
+    time: datetime
+    epsilon: Decimal = Decimal(0)
+
+
+class UsageLedger(Protocol):
+    """Read-only view of one key's recorded uses, as of the current transaction."""
+
+    @property
+    def uses(self) -> int: ...
+
+    @property
+    def epsilon_spent(self) -> Decimal: ...
+
+    def uses_after(self, instant: datetime) -> int:
+        """Recorded uses strictly later than ``instant``."""
+        ...
+
+
+class UsageState(ABC):
+    """Where counters, budgets, agreement times and fulfilled duties are kept."""
+
+    @abstractmethod
+    def agreed_at(self, policy: str) -> datetime | None:
+        """When the policy with this content hash was agreed, if known."""
+
+    @abstractmethod
+    def is_fulfilled(self, duty: UsageKey) -> bool:
+        """Whether a duty that must precede use (e.g. obtaining consent) was fulfilled."""
+
+    @abstractmethod
+    def try_consume(
+        self, key: UsageKey, check: Callable[[UsageLedger], bool], use: Use | None
+    ) -> bool:
+        """Atomically run ``check`` on the key's ledger and, if it passes, record ``use``.
+
+        Returns ``check``'s result. With ``use=None`` nothing is recorded (a dry run). ``check``
+        may run more than once if the implementation retries, and must not call back into the
+        state.
+        """
+
+
+@dataclass
+class _Ledger:
+    times: list[datetime] = field(default_factory=list)  # kept sorted
+    epsilon_spent: Decimal = Decimal(0)
+
+    @property
+    def uses(self) -> int:
+        return len(self.times)
+
+    def uses_after(self, instant: datetime) -> int:
+        return len(self.times) - bisect.bisect_right(self.times, instant)
+
+
+class InMemoryUsageState(UsageState):
+    """A thread-safe UsageState in process memory, for tests and single-process use."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ledgers: dict[UsageKey, _Ledger] = {}
+        self._agreements: dict[str, datetime] = {}
+        self._fulfilled: set[UsageKey] = set()
+
+    def record_agreement(self, policy: str, at: datetime) -> None:
+        """Record when the policy with content hash ``policy`` was agreed."""
+        if at.utcoffset() is None:
+            raise PolicyEvaluationError(f"agreement time must be timezone-aware, got {at!r}")
+        with self._lock:
+            self._agreements[policy] = at
+
+    def record_fulfilment(self, duty: UsageKey) -> None:
+        """Record that a duty which must precede use (such as obtaining consent) is fulfilled."""
+        with self._lock:
+            self._fulfilled.add(duty)
+
+    def ledger(self, key: UsageKey) -> UsageLedger:
+        """A snapshot of the key's ledger."""
+        with self._lock:
+            ledger = self._ledgers.get(key, _Ledger())
+            return _Ledger(list(ledger.times), ledger.epsilon_spent)
+
+    def agreed_at(self, policy: str) -> datetime | None:
+        with self._lock:
+            return self._agreements.get(policy)
+
+    def is_fulfilled(self, duty: UsageKey) -> bool:
+        with self._lock:
+            return duty in self._fulfilled
+
+    def try_consume(
+        self, key: UsageKey, check: Callable[[UsageLedger], bool], use: Use | None
+    ) -> bool:
+        with self._lock:
+            ledger = self._ledgers.get(key) or _Ledger()
+            if not check(ledger):
+                return False
+            if use is not None:
+                bisect.insort(ledger.times, use.time)
+                ledger.epsilon_spent += use.epsilon
+                self._ledgers[key] = ledger
+            return True

@@ -1,0 +1,234 @@
+"""Literal values of the tds profile that Python has no type for: durations, rates, boxes.
+
+Also the one place that reads and writes the XML Schema literals used as right operands
+(``xsd:dateTime``, ``xsd:date``, ``xsd:duration``, ``xsd:decimal``), so that the parser, the
+model and the evaluator agree on a single canonical form.
+"""
+
+from __future__ import annotations
+
+import calendar
+import math
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta, timezone
+from decimal import Decimal, InvalidOperation
+
+from tds.errors import PolicySyntaxError
+
+_DURATION = re.compile(
+    r"P(?!$)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?"
+    r"(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?"
+)
+_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(Z|[+-]\d{2}:\d{2})?")
+_SECONDS_PER_DAY = 86400
+
+
+@dataclass(frozen=True)
+class Duration:
+    """An ``xsd:duration``: a number of calendar months plus an exact number of seconds.
+
+    Months and seconds are kept apart because a month has no fixed length: ``P1M`` added to
+    31 January is 28 or 29 February. Days, hours and minutes fold into seconds, so ``P1D`` and
+    ``PT24H`` are the same value. Durations are added to instants in UTC.
+    """
+
+    months: int = 0
+    seconds: Decimal = Decimal(0)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.months, bool) or not isinstance(self.months, int) or self.months < 0:
+            raise PolicySyntaxError(f"duration months must be a non-negative int: {self.months!r}")
+        seconds = to_decimal(self.seconds, what="duration seconds")
+        object.__setattr__(self, "seconds", seconds)
+
+    @classmethod
+    def parse(cls, text: str) -> Duration:
+        """Read an ISO 8601 / ``xsd:duration`` such as ``P1Y``, ``P30D`` or ``PT1H30M``."""
+        match = _DURATION.fullmatch(text) if isinstance(text, str) else None
+        if match is None:
+            raise PolicySyntaxError(f"not a non-negative xsd:duration: {text!r}")
+        years, months, weeks, days, hours, minutes, seconds = match.groups()
+        whole_days = 7 * int(weeks or 0) + int(days or 0)
+        whole_seconds = 3600 * int(hours or 0) + 60 * int(minutes or 0)
+        return cls(
+            months=12 * int(years or 0) + int(months or 0),
+            seconds=Decimal(whole_days * _SECONDS_PER_DAY + whole_seconds) + Decimal(seconds or 0),
+        )
+
+    def __str__(self) -> str:
+        years, months = divmod(self.months, 12)
+        whole, fraction = divmod(self.seconds, 1)
+        days, rest = divmod(int(whole), _SECONDS_PER_DAY)
+        hours, rest = divmod(rest, 3600)
+        minutes, seconds = divmod(rest, 60)
+        date_part = "".join(
+            f"{amount}{unit}"
+            for amount, unit in ((years, "Y"), (months, "M"), (days, "D"))
+            if amount
+        )
+        time_part = "".join(
+            f"{amount}{unit}" for amount, unit in ((hours, "H"), (minutes, "M")) if amount
+        )
+        if seconds or fraction:
+            time_part += f"{format_decimal(seconds + fraction)}S"
+        if not date_part and not time_part:
+            return "PT0S"
+        return f"P{date_part}" + (f"T{time_part}" if time_part else "")
+
+    @property
+    def is_zero(self) -> bool:
+        return self.months == 0 and self.seconds == 0
+
+    def after(self, instant: datetime) -> datetime:
+        """The instant this duration after ``instant`` (calendar months, then seconds)."""
+        return _add_months(instant.astimezone(UTC), self.months) + self._timedelta()
+
+    def before(self, instant: datetime) -> datetime:
+        """The instant this duration before ``instant``."""
+        return _add_months(instant.astimezone(UTC) - self._timedelta(), -self.months)
+
+    def _timedelta(self) -> timedelta:
+        return timedelta(seconds=float(self.seconds))
+
+
+def _add_months(instant: datetime, months: int) -> datetime:
+    if months == 0:
+        return instant
+    month_index = instant.year * 12 + instant.month - 1 + months
+    year, month = divmod(month_index, 12)
+    # Clamp the day, as xsd does: 31 January plus one month is the last day of February.
+    day = min(instant.day, calendar.monthrange(year, month + 1)[1])
+    return instant.replace(year=year, month=month + 1, day=day)
+
+
+@dataclass(frozen=True)
+class Rate:
+    """At most ``limit`` uses in any window of length ``period``; written ``10/PT1H``."""
+
+    limit: int
+    period: Duration
+
+    def __post_init__(self) -> None:
+        if isinstance(self.limit, bool) or not isinstance(self.limit, int) or self.limit < 0:
+            raise PolicySyntaxError(f"rate limit must be a non-negative int: {self.limit!r}")
+        if not isinstance(self.period, Duration) or self.period.is_zero:
+            raise PolicySyntaxError(f"rate period must be a non-zero Duration: {self.period!r}")
+
+    @classmethod
+    def parse(cls, text: str) -> Rate:
+        limit, slash, period = text.partition("/") if isinstance(text, str) else ("", "", "")
+        if not slash or not limit.isdigit():
+            raise PolicySyntaxError(f"not a rate of the form N/DURATION: {text!r}")
+        return cls(int(limit), Duration.parse(period))
+
+    def __str__(self) -> str:
+        return f"{self.limit}/{self.period}"
+
+
+@dataclass(frozen=True)
+class BoundingBox:
+    """A latitude/longitude box in WGS 84 degrees, edges included.
+
+    Written in GeoJSON order ``west,south,east,north``. A box whose west edge lies east of
+    its east edge crosses the antimeridian (e.g. ``170,-20,-170,20`` around Fiji).
+    """
+
+    west: float
+    south: float
+    east: float
+    north: float
+
+    def __post_init__(self) -> None:
+        for name in ("west", "south", "east", "north"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise PolicySyntaxError(f"bounding box {name} must be a number: {value!r}")
+            object.__setattr__(self, name, float(value))
+        if not all(-180.0 <= lon <= 180.0 for lon in (self.west, self.east)):
+            raise PolicySyntaxError(f"longitudes must lie in [-180, 180]: {self}")
+        if not -90.0 <= self.south <= self.north <= 90.0:
+            raise PolicySyntaxError(f"latitudes must satisfy -90 <= south <= north <= 90: {self}")
+
+    @classmethod
+    def parse(cls, text: str) -> BoundingBox:
+        parts = text.split(",") if isinstance(text, str) else []
+        try:
+            numbers = [float(part) for part in parts]
+        except ValueError:
+            numbers = []
+        if len(numbers) != 4 or not all(math.isfinite(n) for n in numbers):
+            raise PolicySyntaxError(f"not a bounding box west,south,east,north: {text!r}")
+        return cls(*numbers)
+
+    def __str__(self) -> str:
+        return f"{self.west!r},{self.south!r},{self.east!r},{self.north!r}"
+
+    def contains(self, latitude: float, longitude: float) -> bool:
+        if not self.south <= latitude <= self.north:
+            return False
+        if self.west <= self.east:
+            return self.west <= longitude <= self.east
+        return longitude >= self.west or longitude <= self.east
+
+
+def to_decimal(value: object, *, what: str) -> Decimal:
+    """A finite, non-negative number as a normalized Decimal (floats via their repr)."""
+    if isinstance(value, bool):
+        raise PolicySyntaxError(f"{what} must be a number, not a bool")
+    try:
+        if isinstance(value, Decimal):
+            number = value
+        elif isinstance(value, int):
+            number = Decimal(value)
+        elif isinstance(value, float | str):
+            # repr, not the binary expansion: 0.1 must mean one tenth, or budgets drift.
+            number = Decimal(repr(value) if isinstance(value, float) else value.strip())
+        else:
+            raise PolicySyntaxError(f"{what} must be a number: {value!r}")
+    except InvalidOperation:
+        raise PolicySyntaxError(f"{what} must be a number: {value!r}") from None
+    if not number.is_finite() or number < 0:
+        raise PolicySyntaxError(f"{what} must be finite and non-negative: {value!r}")
+    return number.normalize() if number else Decimal(0)
+
+
+def format_decimal(number: Decimal) -> str:
+    return format(number.normalize(), "f")
+
+
+def parse_datetime(text: str) -> datetime:
+    """An ``xsd:dateTime`` with an explicit offset, as an aware datetime in UTC."""
+    if not isinstance(text, str) or "T" not in text:
+        raise PolicySyntaxError(f"not an xsd:dateTime: {text!r}")
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError:
+        raise PolicySyntaxError(f"not an xsd:dateTime: {text!r}") from None
+    if instant.utcoffset() is None:
+        raise PolicySyntaxError(f"xsd:dateTime needs a time zone offset (e.g. Z): {text!r}")
+    return instant.astimezone(UTC)
+
+
+def parse_date(text: str) -> datetime:
+    """An ``xsd:date`` as the instant its day begins; a date without offset is read as UTC."""
+    match = _DATE.fullmatch(text) if isinstance(text, str) else None
+    if match is None:
+        raise PolicySyntaxError(f"not an xsd:date: {text!r}")
+    year, month, day, offset = match.groups()
+    zone = UTC if offset in (None, "Z") else _offset_zone(offset)
+    try:
+        day_start = datetime.combine(datetime(int(year), int(month), int(day)).date(), time())
+    except ValueError:
+        raise PolicySyntaxError(f"not an xsd:date: {text!r}") from None
+    return day_start.replace(tzinfo=zone).astimezone(UTC)
+
+
+def _offset_zone(offset: str) -> timezone:
+    sign = -1 if offset[0] == "-" else 1
+    hours, minutes = int(offset[1:3]), int(offset[4:6])
+    return timezone(sign * timedelta(hours=hours, minutes=minutes))
+
+
+def format_datetime(instant: datetime) -> str:
+    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
