@@ -1,6 +1,6 @@
 """Side-by-side benchmarks: every group times a peer and tds in one run.
 
-Each benchmark calls :func:`record` with its group, implementation and how
+Each benchmark calls :func:`compare` with its group, implementation and how
 many items one round processes. At the end of the session a table per group
 gives time per item and the speed-up of tds over the peer measured in the
 same run (also stored in each tds benchmark's ``extra_info``).
@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import os
 import platform
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -35,8 +37,27 @@ class Group:
 _groups: dict[str, Group] = {}
 
 
-def record(benchmark, group: str, implementation: str, items: int, *, unit: str = "item") -> None:
-    """File this benchmark's median time per item; the first implementation filed is the peer."""
+def compare(
+    benchmark,
+    group: str,
+    implementation: str,
+    function: Callable[[], Any],
+    *,
+    items: int,
+    unit: str = "item",
+    rounds: int = 3,
+) -> Any:
+    """Time ``function`` (which handles ``items`` items) as one implementation in ``group``.
+
+    The first implementation timed in a group is the peer the others are compared with.
+    """
+    benchmark.group = group
+    result = benchmark.pedantic(function, rounds=rounds)
+    _record(benchmark, group, implementation, items, unit)
+    return result
+
+
+def _record(benchmark, group: str, implementation: str, items: int, unit: str) -> None:
     stats = getattr(benchmark, "stats", None)
     if stats is None:  # --benchmark-disable: nothing was timed
         return
@@ -54,7 +75,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         return
     write = terminalreporter.write_line
     write("")
-    write(f"side by side ({platform.machine()}, {os.cpu_count()} cores, {platform.python_version()})")
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    write(f"side by side ({machine})")
     for name, group in _groups.items():
         write(f"  {name}")
         peer_time = group.per_item.get(group.peer)

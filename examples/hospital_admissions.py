@@ -59,7 +59,8 @@ def main() -> None:
 
     expected = sum(hospital_records(seed) for seed in range(len(HOSPITALS)))
     assert np.array_equal(region, expected), "decrypted total differs from the plain sum"
-    print(f"check: equals the plain sum of all hospitals' records ({time.perf_counter() - started:.2f} s)")
+    elapsed = time.perf_counter() - started
+    print(f"check: equals the plain sum of all hospitals' records ({elapsed:.2f} s)")
 
 
 if __name__ == "__main__":
