@@ -142,3 +142,9 @@ def test_bad_worker_counts_are_refused(keypair, workers) -> None:
 def test_private_key_repr_hides_the_factors(keypair) -> None:
     _, private = keypair
     assert str(private.p) not in repr(private) and str(private.q) not in repr(private)
+
+
+def test_3072_bit_keys_are_offered() -> None:
+    public, private = tds.he.generate_keypair(3072)
+    assert public.n_bits == 3072 and public.ciphertext_size == 768
+    assert private.decrypt(public.encrypt(-31, strict=True) + private.encrypt(1, strict=True)) == -30
