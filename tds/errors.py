@@ -13,6 +13,7 @@ about bad input also derive from the matching builtin (``ValueError`` or
     │   ├── InvalidCiphertextError  (ValueError) not an element of Z*_{n^2}
     │   └── PackingOverflowError    (ValueError) a packed slot could carry into its neighbour
     ├── DecodeError                 (ValueError) malformed serialized bytes or documents
+    ├── ItemTypeError               (TypeError)  a set item is not str, bytes, int or a tuple of them
     ├── ProtocolError
     │   ├── UnexpectedMessageError  message out of order for the party's state
     │   ├── JobMismatchError        message belongs to another job or session
@@ -43,6 +44,7 @@ __all__ = [
     "DecodeError",
     "InvalidCiphertextError",
     "InvalidPointError",
+    "ItemTypeError",
     "JobMismatchError",
     "KeyMismatchError",
     "KeySizeError",
@@ -96,6 +98,10 @@ class PackingOverflowError(CryptoError, ValueError):
 
 class DecodeError(TdsError, ValueError):
     """Serialized bytes or a document are malformed."""
+
+
+class ItemTypeError(TdsError, TypeError):
+    """A set item for a secure join is not str, bytes, int or a tuple of those."""
 
 
 class ProtocolError(TdsError):
