@@ -33,13 +33,22 @@ from tds.policy._values import BoundingBox, Duration, Rate, to_decimal
 _Term = TypeVar("_Term", Action, DutyAction, LeftOperand, LogicalOperator, Operator, PolicyType)
 
 
+_LABELS: dict[type, str] = {
+    Action: "action",
+    DutyAction: "action",
+    LeftOperand: "left operand",
+    LogicalOperator: "logical operator",
+    Operator: "operator",
+    PolicyType: "policy type",
+}
+
+
 def _term(kind: type[_Term], value: object, path: str) -> _Term:
     if isinstance(value, kind):
         return value
     member = resolve_term(kind, value) if isinstance(value, str) else None
     if member is None:
-        label = "logical operator" if kind is LogicalOperator else kind.__name__
-        raise PolicySyntaxError(f"unknown {label} {value!r} in the tds profile", path=path)
+        raise PolicySyntaxError(f"unknown {_LABELS[kind]} {value!r} in the tds profile", path)
     return member
 
 

@@ -1,0 +1,679 @@
+"""ODRL JSON-LD in and out: accepted forms, errors that name their path, canonical output."""
+
+import copy
+import hashlib
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tds.errors import PolicySyntaxError
+from tds.policy import (
+    Action,
+    Constraint,
+    Duration,
+    LeftOperand,
+    Permission,
+    Policy,
+    PolicyType,
+    profile_context,
+)
+from tds.policy._profile import TDS_NS, DutyAction, term_iri
+from tds.sectors import healthcare
+
+REPO = Path(__file__).resolve().parents[2]
+ODRL = "http://www.w3.org/ns/odrl.jsonld"
+
+
+def policy_with(constraint: object = None, **permission: object) -> dict:
+    """A minimal Set whose single permission carries ``constraint`` and ``permission`` fields."""
+    rule = {"target": "urn:ds:1", "action": "use", **permission}
+    if constraint is not None:
+        rule["constraint"] = [constraint]
+    return {"@context": ODRL, "@type": "Set", "uid": "urn:policy:1", "permission": [rule]}
+
+
+def only_constraint(document: dict) -> Constraint:
+    return Policy.from_odrl(document).permissions[0].constraints[0]
+
+
+# -- examples from the ODRL 2.2 Information Model ------------------------------------------------
+
+
+def test_odrl_example_set_with_use_is_read():
+    policy = Policy.from_odrl(
+        {
+            "@context": "http://www.w3.org/ns/odrl.jsonld",
+            "@type": "Set",
+            "uid": "http://example.com/policy:1010",
+            "permission": [{"target": "http://example.com/asset:9898.movie", "action": "use"}],
+        }
+    )
+    assert policy.type is PolicyType.SET
+    assert policy.uid == "http://example.com/policy:1010"
+    assert policy.permissions == (
+        Permission(action=Action.USE, target="http://example.com/asset:9898.movie"),
+    )
+
+
+def test_odrl_example_compact_policy_with_policy_level_parties():
+    policy = Policy.from_odrl(
+        {
+            "@context": "http://www.w3.org/ns/odrl.jsonld",
+            "@type": "Agreement",
+            "uid": "http://example.com/policy:8888",
+            "target": "http://example.com/music/1999.mp3",
+            "assigner": "http://example.com/org/sony-music",
+            "assignee": "http://example.com/people/billie",
+            "permission": [{"action": "use"}],
+        }
+    )
+    (permission,) = policy.permissions
+    assert permission.target is None
+    assert policy.target_of(permission) == "http://example.com/music/1999.mp3"
+    assert policy.assignee_of(permission) == "http://example.com/people/billie"
+
+
+def test_odrl_example_date_constraint_with_a_profile_action():
+    # ODRL IM: permission "valid until the end of the year 2017", with the action in the profile.
+    policy = Policy.from_odrl(
+        {
+            "@context": "http://www.w3.org/ns/odrl.jsonld",
+            "@type": "Offer",
+            "uid": "http://example.com/policy:9090",
+            "profile": "http://example.com/odrl:profile:07",
+            "permission": [
+                {
+                    "target": "http://example.com/game:9090",
+                    "assigner": "http://example.com/org:xyz",
+                    "action": "use",
+                    "constraint": [
+                        {
+                            "leftOperand": "dateTime",
+                            "operator": "lteq",
+                            "rightOperand": {"@value": "2017-12-31", "@type": "xsd:date"},
+                        }
+                    ],
+                }
+            ],
+        }
+    )
+    constraint = policy.permissions[0].constraints[0]
+    assert constraint == Constraint("dateTime", "lteq", datetime(2017, 12, 31, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(
+    ("document", "path", "message"),
+    [
+        (  # ODRL IM Offer: "play" is an ODRL action outside the tds profile.
+            {
+                "@context": ODRL,
+                "@type": "Offer",
+                "uid": "http://example.com/policy:1011",
+                "permission": [
+                    {
+                        "target": "http://example.com/asset:9898.movie",
+                        "assigner": "http://example.com/party:org:abc",
+                        "action": "play",
+                    }
+                ],
+            },
+            "permission[0].action",
+            "unknown action 'play'",
+        ),
+        (  # ODRL IM Set: permission to read, prohibition to reproduce.
+            {
+                "@context": ODRL,
+                "@type": "Set",
+                "uid": "http://example.com/policy:1010",
+                "permission": [{"target": "http://example.com/asset:9898", "action": "read"}],
+                "prohibition": [{"target": "http://example.com/asset:9898", "action": "reproduce"}],
+            },
+            "prohibition[0].action",
+            "unknown action 'reproduce'",
+        ),
+        (  # ODRL IM Agreement with conflict "perm": tds always lets prohibitions win.
+            {
+                "@context": ODRL,
+                "@type": "Agreement",
+                "uid": "http://example.com/policy:5555",
+                "conflict": "perm",
+                "permission": [
+                    {
+                        "target": "http://example.com/photoAlbum:55",
+                        "action": "use",
+                        "assigner": "http://example.com/MyPix:55",
+                        "assignee": "http://example.com/assignee:55",
+                    }
+                ],
+            },
+            "conflict",
+            "not supported",
+        ),
+        (  # ODRL IM: action refinement with a unit, on "print".
+            policy_with(
+                action=[
+                    {
+                        "rdf:value": {"@id": "odrl:print"},
+                        "refinement": [
+                            {
+                                "leftOperand": "resolution",
+                                "operator": "lteq",
+                                "rightOperand": {"@value": "1200", "@type": "xsd:integer"},
+                                "unit": "http://dbpedia.org/resource/Dots_per_inch",
+                            }
+                        ],
+                    }
+                ]
+            ),
+            "permission[0].action.rdf:value",
+            "unknown action 'odrl:print'",
+        ),
+        (  # ODRL IM: xone over constraints referenced by IRI.
+            policy_with(
+                {
+                    "xone": {
+                        "@list": [
+                            {"@id": "http://example.com/p:88/C1"},
+                            {"@id": "http://example.com/p:88/C2"},
+                        ]
+                    }
+                }
+            ),
+            "permission[0].constraint[0].xone[0]",
+            "referenced constraints are not supported",
+        ),
+        (  # ODRL IM: a compensate duty with payAmount.
+            policy_with(
+                duty=[
+                    {
+                        "action": "compensate",
+                        "constraint": [
+                            {"leftOperand": "payAmount", "operator": "eq", "rightOperand": "5.00"}
+                        ],
+                    }
+                ]
+            ),
+            "permission[0].duty[0].action",
+            "unknown action 'compensate'",
+        ),
+    ],
+)
+def test_odrl_examples_outside_the_profile_are_rejected_with_their_path(document, path, message):
+    with pytest.raises(PolicySyntaxError, match=message) as caught:
+        Policy.from_odrl(document)
+    assert caught.value.path == path
+
+
+# -- accepted spellings ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "left_operand",
+    ["minCohort", "tds:minCohort", f"{TDS_NS}minCohort", {"@id": "tds:minCohort"}],
+)
+@pytest.mark.parametrize("operator", ["gteq", "odrl:gteq", "http://www.w3.org/ns/odrl/2/gteq"])
+@pytest.mark.parametrize(
+    "right_operand",
+    [
+        10,
+        [10],
+        {"@value": 10, "@type": "xsd:integer"},
+        {"@value": "10", "@type": "xsd:integer"},
+        {"@value": "10", "@type": "http://www.w3.org/2001/XMLSchema#nonNegativeInteger"},
+    ],
+)
+def test_terms_and_literals_in_every_compact_form(left_operand, operator, right_operand):
+    constraint = {"leftOperand": left_operand, "operator": operator, "rightOperand": right_operand}
+    assert only_constraint(policy_with(constraint)) == Constraint("minCohort", "gteq", 10)
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        "join-sum",
+        "tds:join-sum",
+        f"{TDS_NS}join-sum",
+        {"@id": "tds:join-sum"},
+        ["join-sum"],
+        {"rdf:value": {"@id": "tds:join-sum"}},
+        [{"rdf:value": {"@id": "tds:join-sum"}, "refinement": []}],
+    ],
+)
+def test_actions_in_every_compact_form(action):
+    assert Policy.from_odrl(policy_with(action=action)).permissions[0].action is Action.JOIN_SUM
+
+
+def test_odrl_namespace_terms_accept_the_odrl_prefix():
+    constraint = {"leftOperand": "odrl:purpose", "operator": "eq", "rightOperand": "research"}
+    assert only_constraint(policy_with(constraint, action="odrl:use")).left_operand is (
+        LeftOperand.PURPOSE
+    )
+
+
+@pytest.mark.parametrize(
+    ("right_operand", "expected"),
+    [
+        (
+            {"@value": "2026-06-30T16:00:00Z", "@type": "xsd:dateTime"},
+            datetime(2026, 6, 30, 16, tzinfo=UTC),
+        ),
+        (
+            {"@value": "2026-07-01T00:00:00+08:00", "@type": "xsd:dateTime"},
+            datetime(2026, 6, 30, 16, tzinfo=UTC),
+        ),
+        ("2026-07-01T00:00:00+08:00", datetime(2026, 6, 30, 16, tzinfo=UTC)),
+        (
+            {"@value": "2026-07-01+08:00", "@type": "xsd:date"},
+            datetime(2026, 6, 30, 16, tzinfo=UTC),
+        ),
+    ],
+)
+def test_date_time_literals_are_stored_as_the_same_utc_instant(right_operand, expected):
+    constraint = {"leftOperand": "dateTime", "operator": "lt", "rightOperand": right_operand}
+    assert only_constraint(policy_with(constraint)).right_operand == expected
+
+
+@pytest.mark.parametrize(
+    ("operand", "operator", "right_operand", "expected"),
+    [
+        ("dpEpsilon", "lteq", 0.5, Decimal("0.5")),
+        ("dpEpsilon", "lteq", {"@value": "0.50", "@type": "xsd:decimal"}, Decimal("0.5")),
+        ("dpEpsilon", "lteq", {"@value": 1, "@type": "xsd:double"}, Decimal(1)),
+        ("elapsedTime", "lteq", {"@value": "P1Y", "@type": "xsd:duration"}, Duration(months=12)),
+        ("elapsedTime", "lteq", "PT24H", Duration(seconds=Decimal(86400))),
+        ("rate", "lteq", {"@value": "10/PT1H", "@type": "tds:Rate"}, None),
+        ("spatial", "isPartOf", {"@value": "120,30,123,32", "@type": "tds:BoundingBox"}, None),
+        ("purpose", "eq", {"@id": "https://w3id.org/dpv#ResearchAndDevelopment"}, None),
+        ("purpose", "eq", {"@value": "research", "@type": "xsd:string"}, "research"),
+        ("column", "isPartOf", {"@list": ["b", "a", "b"]}, ("a", "b")),
+        ("column", "isPartOf", "age", ("age",)),
+        (
+            "operation",
+            "isAnyOf",
+            ["join-sum", "tds:aggregate"],
+            (Action.AGGREGATE, Action.JOIN_SUM),
+        ),
+        ("classification", "isNoneOf", [4, 3], (3, 4)),
+    ],
+)
+def test_right_operand_forms(operand, operator, right_operand, expected):
+    constraint = {"leftOperand": operand, "operator": operator, "rightOperand": right_operand}
+    parsed = only_constraint(policy_with(constraint)).right_operand
+    if expected is not None:
+        assert parsed == expected
+    assert (
+        Policy.from_odrl(policy_with(constraint)).to_odrl()
+        == Policy.from_odrl(Policy.from_odrl(policy_with(constraint)).to_odrl()).to_odrl()
+    )
+
+
+def test_json_text_and_bytes_are_read_like_dicts():
+    document = policy_with({"leftOperand": "purpose", "operator": "eq", "rightOperand": "x"})
+    expected = Policy.from_odrl(document)
+    assert Policy.from_odrl(json.dumps(document)) == expected
+    assert Policy.from_odrl(json.dumps(document).encode()) == expected
+
+
+def test_plain_policy_type_means_set_and_type_alias_is_accepted():
+    document = policy_with()
+    document["@type"] = "Policy"
+    assert Policy.from_odrl(document).type is PolicyType.SET
+    del document["@type"]
+    document["type"] = "odrl:Offer"
+    document["assigner"] = "urn:party:a"
+    assert Policy.from_odrl(document).type is PolicyType.OFFER
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        ODRL,
+        [ODRL, "https://w3id.org/tds/policy.jsonld"],
+        [ODRL, {"tds": TDS_NS}],
+        {"odrl": "http://www.w3.org/ns/odrl/2/", "xsd": "http://www.w3.org/2001/XMLSchema#"},
+    ],
+)
+def test_contexts_naming_the_odrl_and_tds_vocabularies_are_accepted(context):
+    document = policy_with()
+    document["@context"] = context
+    assert Policy.from_odrl(document).uid == "urn:policy:1"
+
+
+def test_from_odrl_does_not_modify_its_input():
+    document = healthcare.medical_research(uid="u", assigner="a", target="t").to_odrl()
+    before = copy.deepcopy(document)
+    Policy.from_odrl(document)
+    assert document == before
+
+
+# -- errors name their path -----------------------------------------------------------------------
+
+
+def with_constraint(operand, operator, right_operand):
+    return policy_with(
+        {"leftOperand": operand, "operator": operator, "rightOperand": right_operand}
+    )
+
+
+C = "permission[0].constraint[0]"
+
+
+@pytest.mark.parametrize(
+    ("document", "path", "message"),
+    [
+        (with_constraint("foo", "eq", "x"), f"{C}.leftOperand", "unknown left operand 'foo'"),
+        (with_constraint("odrl:minCohort", "gteq", 1), f"{C}.leftOperand", "unknown"),
+        (with_constraint("tds:purpose", "eq", "x"), f"{C}.leftOperand", "unknown"),
+        (with_constraint("purpose", "like", "x"), f"{C}.operator", "unknown operator 'like'"),
+        (with_constraint("purpose", "gt", "x"), f"{C}.operator", "does not apply to purpose"),
+        (with_constraint("count", "gteq", 5), f"{C}.operator", "does not apply to count"),
+        (with_constraint("spatial", "eq", "0,0,1,1"), f"{C}.operator", "does not apply"),
+        (with_constraint("minCohort", "gteq", "10"), f"{C}.rightOperand", "integer"),
+        (with_constraint("minCohort", "gteq", 10.5), f"{C}.rightOperand", "integer"),
+        (with_constraint("minCohort", "gteq", -1), f"{C}.rightOperand", "non-negative"),
+        (with_constraint("minCohort", "gteq", True), f"{C}.rightOperand", "integer"),
+        (
+            with_constraint("minCohort", "gteq", {"@value": "ten", "@type": "xsd:integer"}),
+            f"{C}.rightOperand",
+            "integer",
+        ),
+        (with_constraint("dateTime", "lt", "2026-01-01T00:00:00"), f"{C}.rightOperand", "offset"),
+        (
+            with_constraint("dateTime", "lt", {"@value": "2026-01-01", "@type": "xsd:integer"}),
+            f"{C}.rightOperand",
+            "datatype integer",
+        ),
+        (with_constraint("dateTime", "lt", 20260101), f"{C}.rightOperand", "string"),
+        (with_constraint("elapsedTime", "lt", "30 days"), f"{C}.rightOperand", "xsd:duration"),
+        (with_constraint("dpEpsilon", "lteq", "0.5"), f"{C}.rightOperand", "xsd:decimal"),
+        (with_constraint("dpEpsilon", "lteq", -0.1), f"{C}.rightOperand", "non-negative"),
+        (with_constraint("spatial", "isPartOf", "1,2,3"), f"{C}.rightOperand", "bounding box"),
+        (with_constraint("rate", "lteq", "ten per hour"), f"{C}.rightOperand", "rate"),
+        (with_constraint("column", "isPartOf", ["a", 2]), f"{C}.rightOperand[1]", "string"),
+        (
+            with_constraint("operation", "isAnyOf", ["aggregate", "play"]),
+            f"{C}.rightOperand[1]",
+            "unknown action 'play'",
+        ),
+        (with_constraint("purpose", "eq", ["a", "b"]), f"{C}.rightOperand", "takes one value"),
+        (with_constraint("purpose", "isAnyOf", []), f"{C}.rightOperand", "no value"),
+        (
+            with_constraint("purpose", "eq", {"@value": "x", "@type": "xsd:foo"}),
+            f"{C}.rightOperand.@type",
+            "unknown datatype",
+        ),
+        (
+            with_constraint("purpose", "eq", {"@value": "x", "@language": "en"}),
+            f"{C}.rightOperand",
+            "expected a literal",
+        ),
+        (policy_with({"leftOperand": "purpose", "operator": "eq"}), f"{C}.rightOperand", "needs a"),
+        (
+            policy_with(
+                {"leftOperand": "count", "operator": "lteq", "rightOperand": 1, "unit": "x"}
+            ),
+            f"{C}.unit",
+            "units are not supported",
+        ),
+        (
+            policy_with({"and": [], "or": []}),
+            C,
+            "exactly one of and, or, xone",
+        ),
+        (policy_with({"and": []}), f"{C}.operator", "at least one constraint"),
+        (
+            policy_with(
+                {"andSequence": [{"leftOperand": "count", "operator": "lt", "rightOperand": 1}]}
+            ),
+            f"{C}.andSequence",
+            "not supported",
+        ),
+        (
+            policy_with({"or": [{"leftOperand": "purpose", "operator": "eq", "rightOperand": 1}]}),
+            f"{C}.or[0].rightOperand",
+            "string",
+        ),
+        (policy_with(action="play"), "permission[0].action", "unknown action 'play'"),
+        (policy_with(action=["use", "read"]), "permission[0].action", "exactly one value"),
+        (
+            policy_with(duty=[{"action": "compensate"}]),
+            "permission[0].duty[0].action",
+            "unknown action",
+        ),
+        (
+            policy_with(duty=[{"action": "log", "target": "urn:x"}]),
+            "permission[0].duty[0].target",
+            "unknown property",
+        ),
+        (
+            policy_with(
+                duty=[
+                    {
+                        "action": {
+                            "rdf:value": {"@id": "odrl:delete"},
+                            "refinement": [
+                                {"leftOperand": "recipient", "operator": "eq", "rightOperand": "x"}
+                            ],
+                        }
+                    }
+                ]
+            ),
+            "permission[0].duty[0].action.refinement[0].leftOperand",
+            "delete takes no recipient parameter",
+        ),
+        (
+            policy_with(
+                duty=[
+                    {
+                        "action": "log",
+                        "constraint": [
+                            {"leftOperand": "count", "operator": "lt", "rightOperand": 1}
+                        ],
+                    }
+                ]
+            ),
+            "permission[0].duty[0].constraint[0]",
+            "cannot appear in a duty",
+        ),
+        (
+            policy_with(
+                duty=[
+                    {
+                        "action": "log",
+                        "consequence": [{"action": "notify", "consequence": [{"action": "log"}]}],
+                    }
+                ]
+            ),
+            "permission[0].duty[0].consequence[0].consequence",
+            "consequences of its own",
+        ),
+        (policy_with(target=["urn:a", "urn:b"]), "permission[0].target", "exactly one value"),
+        (policy_with(target={"href": "urn:a"}), "permission[0].target", "IRI"),
+        (policy_with(foo=1), "permission[0].foo", "unknown property 'foo'"),
+    ],
+)
+def test_syntax_errors_name_the_offending_path(document, path, message):
+    with pytest.raises(PolicySyntaxError, match=message) as caught:
+        Policy.from_odrl(document)
+    assert caught.value.path == path
+    assert str(caught.value).startswith(f"{path}: ")
+
+
+def prohibition_policy(constraint):
+    return {
+        "@context": ODRL,
+        "@type": "Set",
+        "uid": "urn:p",
+        "prohibition": [{"target": "urn:ds", "action": "read", "constraint": [constraint]}],
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "path", "message"),
+    [
+        (lambda d: d.pop("uid"), "uid", "needs a uid"),
+        (lambda d: d.update({"@id": "urn:other"}), "uid", "differ"),
+        (lambda d: d.pop("@type"), "@type", "needs an @type"),
+        (lambda d: d.update({"@type": "Ticket"}), "@type", "unknown policy type 'Ticket'"),
+        (lambda d: d.update({"obligation": []}), "obligation", "not supported"),
+        (lambda d: d.update({"inheritFrom": "urn:x"}), "inheritFrom", "not supported"),
+        (lambda d: d.update({"conflict": "invalid"}), "conflict", "not supported"),
+        (lambda d: d.update({"@context": "http://example.com/ctx"}), "@context", "only the ODRL"),
+        (
+            lambda d: d.update({"@context": [ODRL, {"purpose": "http://example.com/p"}]}),
+            "@context[1].purpose",
+            "redefines",
+        ),
+        (lambda d: d.update({"@type": "Offer"}), "permission[0].assigner", "needs an assigner"),
+        (
+            lambda d: d.update({"@type": "Agreement", "assigner": "urn:a"}),
+            "permission[0].assignee",
+            "needs an assignee",
+        ),
+        (lambda d: d["permission"][0].pop("target"), "permission[0].target", "needs a target"),
+        (lambda d: d["permission"][0].pop("action"), "permission[0].action", "needs an action"),
+        (lambda d: d.pop("permission"), "", "at least one permission or prohibition"),
+        (
+            lambda d: d["permission"].append(dict(d["permission"][0])),
+            "permission[1].uid",
+            r"also used by permission\[0\]",
+        ),
+        (lambda d: d.update({"permission": ["use"]}), "permission[0]", "JSON object"),
+    ],
+)
+def test_policy_level_errors_name_the_offending_path(change, path, message):
+    document = policy_with(uid="urn:rule:1")
+    change(document)
+    with pytest.raises(PolicySyntaxError, match=message) as caught:
+        Policy.from_odrl(document)
+    assert caught.value.path == path
+
+
+def test_stateful_operands_are_rejected_in_prohibitions():
+    with pytest.raises(PolicySyntaxError, match="cannot appear in a prohibition") as caught:
+        Policy.from_odrl(
+            prohibition_policy({"leftOperand": "count", "operator": "lt", "rightOperand": 3})
+        )
+    assert caught.value.path == "prohibition[0].constraint[0]"
+
+
+@pytest.mark.parametrize("document", ["{not json", "[]", "3", b"\xff"])
+def test_documents_that_are_not_json_objects_are_rejected(document):
+    with pytest.raises(PolicySyntaxError):
+        Policy.from_odrl(document)
+
+
+# -- canonical output -----------------------------------------------------------------------------
+
+
+def test_to_odrl_declares_contexts_profile_and_conflict_strategy():
+    document = Policy.from_odrl(policy_with()).to_odrl()
+    assert document["@context"] == [ODRL, "https://w3id.org/tds/policy.jsonld"]
+    assert document["profile"] == "https://w3id.org/tds/policy"
+    assert document["conflict"] == "prohibit"
+    assert document["permission"] == [{"target": "urn:ds:1", "action": "use"}]
+
+
+def test_to_odrl_writes_refinements_and_typed_literals_canonically():
+    document = with_constraint("dpEpsilon", "lteq", 0.50)
+    document["permission"][0]["action"] = {
+        "rdf:value": {"@id": "aggregate"},
+        "refinement": [
+            {"leftOperand": "column", "operator": "isPartOf", "rightOperand": ["b", "a"]}
+        ],
+    }
+    rule = Policy.from_odrl(document).to_odrl()["permission"][0]
+    assert rule["action"] == {
+        "rdf:value": {"@id": "tds:aggregate"},
+        "refinement": [
+            {"leftOperand": "column", "operator": "isPartOf", "rightOperand": ["a", "b"]}
+        ],
+    }
+    assert rule["constraint"] == [
+        {
+            "leftOperand": "dpEpsilon",
+            "operator": "lteq",
+            "rightOperand": {"@value": "0.5", "@type": "xsd:decimal"},
+        }
+    ]
+
+
+def test_equivalent_documents_have_the_same_content_hash():
+    plain = with_constraint("operation", "isAnyOf", ["aggregate", "join-sum"])
+    spelled_out = with_constraint(
+        "tds:operation",
+        "odrl:isAnyOf",
+        [{"@id": "tds:join-sum"}, "https://w3id.org/tds/policy#aggregate"],
+    )
+    spelled_out["@type"] = "odrl:Set"
+    spelled_out["@id"] = spelled_out.pop("uid")
+    assert Policy.from_odrl(plain) == Policy.from_odrl(spelled_out)
+    assert Policy.from_odrl(plain).content_hash == Policy.from_odrl(spelled_out).content_hash
+
+
+def test_content_hash_is_sha256_hex_and_changes_with_any_term():
+    base = Policy.from_odrl(with_constraint("minCohort", "gteq", 10))
+    changed = Policy.from_odrl(with_constraint("minCohort", "gteq", 11))
+    assert len(base.content_hash) == 64 and int(base.content_hash, 16) >= 0
+    assert base.content_hash != changed.content_hash
+
+
+def test_content_hash_is_sha256_of_the_documented_canonical_json():
+    # Pinned byte for byte: a change here changes the hash of every signed agreement.
+    canonical = (
+        '{"@context":["http://www.w3.org/ns/odrl.jsonld","https://w3id.org/tds/policy.jsonld"],'
+        '"@type":"Set","conflict":"prohibit","permission":[{"action":"use","constraint":'
+        '[{"leftOperand":"minCohort","operator":"gteq","rightOperand":10}],"target":"urn:ds:1"}],'
+        '"profile":"https://w3id.org/tds/policy","uid":"urn:policy:1"}'
+    )
+    policy = Policy.from_odrl(with_constraint("minCohort", "gteq", 10))
+    assert policy.content_hash == hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def test_round_trip_of_every_sector_template():
+    from tds.policy import BoundingBox
+    from tds.sectors import ocean, power
+
+    templates = [
+        healthcare.medical_research(uid="urn:h", assigner="urn:hospital", target="urn:visits"),
+        power.household_aggregates(
+            uid="urn:p",
+            assigner="urn:grid",
+            target="urn:meters",
+            assignee="urn:bank",
+            epsilon_budget=1,
+        ),
+        ocean.observations(
+            uid="urn:o", assigner="urn:buoys", target="urn:obs", area=BoundingBox(120, 30, 123, 32)
+        ),
+    ]
+    for policy in templates:
+        document = policy.to_odrl()
+        assert Policy.from_odrl(document) == policy
+        assert Policy.from_odrl(json.dumps(document)).content_hash == policy.content_hash
+
+
+# -- the published JSON-LD context ----------------------------------------------------------------
+
+
+def test_docs_context_is_the_packaged_context():
+    packaged = REPO / "tds" / "policy" / "tds-profile.jsonld"
+    assert (REPO / "docs" / "tds-profile.jsonld").read_bytes() == packaged.read_bytes()
+
+
+def test_context_defines_exactly_the_tds_terms():
+    context = profile_context()["@context"]
+    assert context["tds"] == TDS_NS
+    tds_terms = {
+        member.value
+        for member in [*LeftOperand, *Action, *DutyAction]
+        if term_iri(member).startswith(TDS_NS)
+    }
+    defined = {term for term in context if term not in ("odrl", "tds", "xsd")}
+    # ODRL's own terms (use, read, purpose, count, ...) come from the ODRL context unchanged.
+    assert defined == tds_terms | {"Rate", "BoundingBox"}
+    for term in defined:
+        assert context[term] == f"tds:{term}"

@@ -1,0 +1,163 @@
+"""Literal values of the profile: durations, rates, bounding boxes, dates and decimals."""
+
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+
+from tds.errors import PolicySyntaxError
+from tds.policy import BoundingBox, Duration, Rate
+from tds.policy._values import format_datetime, parse_date, parse_datetime, to_decimal
+
+CST = timezone(timedelta(hours=8))
+
+
+@pytest.mark.parametrize(
+    ("text", "canonical", "months", "seconds"),
+    [
+        ("P1Y", "P1Y", 12, 0),
+        ("P18M", "P1Y6M", 18, 0),
+        ("P30D", "P30D", 0, 30 * 86400),
+        ("P1W", "P7D", 0, 7 * 86400),
+        ("PT24H", "P1D", 0, 86400),
+        ("PT90M", "PT1H30M", 0, 5400),
+        ("PT0.5S", "PT0.5S", 0, Decimal("0.5")),
+        ("P1Y2M3DT4H5M6.25S", "P1Y2M3DT4H5M6.25S", 14, 3 * 86400 + 4 * 3600 + 5 * 60 + 6.25),
+        ("P0D", "PT0S", 0, 0),
+    ],
+)
+def test_duration_parses_to_months_and_seconds(text, canonical, months, seconds):
+    duration = Duration.parse(text)
+    assert (duration.months, duration.seconds) == (months, Decimal(str(seconds)))
+    assert str(duration) == canonical
+    assert Duration.parse(canonical) == duration
+
+
+@pytest.mark.parametrize("text", ["", "P", "PT", "1D", "-P1D", "P1.5D", "P1H", "PT1D", "p1d", 30])
+def test_duration_rejects_malformed_text(text):
+    with pytest.raises(PolicySyntaxError):
+        Duration.parse(text)
+
+
+@pytest.mark.parametrize(
+    ("duration", "start", "after"),
+    [
+        ("P1M", datetime(2024, 1, 31, tzinfo=UTC), datetime(2024, 2, 29, tzinfo=UTC)),
+        ("P1M", datetime(2023, 1, 31, tzinfo=UTC), datetime(2023, 2, 28, tzinfo=UTC)),
+        ("P1Y", datetime(2024, 2, 29, tzinfo=UTC), datetime(2025, 2, 28, tzinfo=UTC)),
+        ("P1D", datetime(2026, 1, 1, 23, tzinfo=UTC), datetime(2026, 1, 2, 23, tzinfo=UTC)),
+        # Offsets are honoured: 08:00 at +08:00 is midnight UTC.
+        ("PT1H", datetime(2026, 1, 1, 8, tzinfo=CST), datetime(2026, 1, 1, 1, tzinfo=UTC)),
+    ],
+)
+def test_duration_adds_calendar_months_then_seconds(duration, start, after):
+    assert Duration.parse(duration).after(start) == after
+
+
+def test_duration_before_is_the_inverse_for_day_times():
+    instant = datetime(2026, 5, 5, 12, tzinfo=UTC)
+    assert Duration.parse("PT1H").before(instant) == instant - timedelta(hours=1)
+    assert Duration.parse("P1M").before(datetime(2026, 3, 31, tzinfo=UTC)) == datetime(
+        2026, 2, 28, tzinfo=UTC
+    )
+
+
+def test_rate_round_trips_and_rejects_bad_forms():
+    rate = Rate.parse("10/PT1H")
+    assert (rate.limit, rate.period) == (10, Duration(seconds=Decimal(3600)))
+    assert str(rate) == "10/PT1H"
+    for bad in ["10", "/PT1H", "x/PT1H", "10/P", "10/PT0S", "-1/PT1H"]:
+        with pytest.raises(PolicySyntaxError):
+            Rate.parse(bad)
+
+
+@pytest.mark.parametrize(
+    ("box", "point", "inside"),
+    [
+        ("120,30,123,32", (31.0, 121.5), True),
+        ("120,30,123,32", (30.0, 120.0), True),  # edges are inside
+        ("120,30,123,32", (32.0, 123.0), True),
+        ("120,30,123,32", (29.999, 121.0), False),
+        ("120,30,123,32", (31.0, 123.001), False),
+        ("170,-20,-170,20", (0.0, 179.5), True),  # crosses the antimeridian
+        ("170,-20,-170,20", (0.0, -175.0), True),
+        ("170,-20,-170,20", (0.0, 0.0), False),
+    ],
+)
+def test_bounding_box_contains(box, point, inside):
+    assert BoundingBox.parse(box).contains(*point) is inside
+
+
+@pytest.mark.parametrize(
+    "text", ["1,2,3", "a,b,c,d", "0,10,1,5", "-181,0,0,1", "0,-91,1,0", "0,0,1,nan", "0,0,1,inf"]
+)
+def test_bounding_box_rejects_malformed_text(text):
+    with pytest.raises(PolicySyntaxError):
+        BoundingBox.parse(text)
+
+
+def test_bounding_box_rejects_bool_coordinates():
+    with pytest.raises(PolicySyntaxError):
+        BoundingBox(True, 0, 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("text", "instant"),
+    [
+        ("2026-01-01T00:00:00Z", datetime(2026, 1, 1, tzinfo=UTC)),
+        ("2026-01-01T08:00:00+08:00", datetime(2026, 1, 1, tzinfo=UTC)),
+        ("2026-01-01T00:00:00.5-01:00", datetime(2026, 1, 1, 1, 0, 0, 500000, tzinfo=UTC)),
+    ],
+)
+def test_datetimes_need_an_offset_and_become_utc(text, instant):
+    parsed = parse_datetime(text)
+    assert parsed == instant and parsed.tzinfo is UTC
+
+
+@pytest.mark.parametrize(
+    "text", ["2026-01-01T00:00:00", "2026-01-01", "yesterday", "2026-13-01T00:00Z"]
+)
+def test_datetime_rejects_naive_or_malformed(text):
+    with pytest.raises(PolicySyntaxError):
+        parse_datetime(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "instant"),
+    [
+        ("2017-12-31", datetime(2017, 12, 31, tzinfo=UTC)),
+        ("2017-12-31Z", datetime(2017, 12, 31, tzinfo=UTC)),
+        ("2017-12-31+08:00", datetime(2017, 12, 30, 16, tzinfo=UTC)),
+    ],
+)
+def test_dates_start_at_midnight_utc_unless_an_offset_says_otherwise(text, instant):
+    assert parse_date(text) == instant
+
+
+@pytest.mark.parametrize("text", ["2017-02-30", "2017-1-1", "20171231"])
+def test_date_rejects_malformed(text):
+    with pytest.raises(PolicySyntaxError):
+        parse_date(text)
+
+
+def test_format_datetime_writes_utc_with_z():
+    assert format_datetime(datetime(2026, 1, 1, 8, tzinfo=CST)) == "2026-01-01T00:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (0.1, Decimal("0.1")),
+        (1, Decimal(1)),
+        ("2.50", Decimal("2.5")),
+        (Decimal("1E+2"), Decimal(100)),
+    ],
+)
+def test_to_decimal_reads_floats_by_their_repr(value, expected):
+    assert to_decimal(value, what="x") == expected
+
+
+@pytest.mark.parametrize("value", [-1, float("nan"), float("inf"), True, "abc", None, [1]])
+def test_to_decimal_rejects_non_numbers_and_negatives(value):
+    with pytest.raises(PolicySyntaxError):
+        to_decimal(value, what="x")
