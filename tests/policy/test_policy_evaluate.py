@@ -214,6 +214,7 @@ def test_the_table_covers_every_stateless_operand_and_operator_both_ways():
             assert verdicts.get((operand, operator), set()) >= {True, False}, (operand, operator)
         if operand not in (LeftOperand.DATE_TIME, LeftOperand.OPERATION):  # always in a request
             assert any(None in v for (o, _), v in verdicts.items() if o == operand), operand
+    assert {operator for _, operator in verdicts} == set(Operator)
 
 
 # -- logical constraints --------------------------------------------------------------------------
