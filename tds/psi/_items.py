@@ -1,0 +1,107 @@
+"""Set items: a canonical byte encoding, and deduplication with counts.
+
+An item is a ``str``, ``bytes``, ``int`` or a ``tuple`` of items (one element per key column,
+nesting allowed). Two items are the same key exactly when their encodings are equal. The
+encoding is a tag, a 4-byte big-endian length and the payload; tuples give their element count
+and the elements' encodings. Every encoding therefore announces its own end, so no two different
+items, and no two different tuples of items, encode alike::
+
+    str    01 | len(utf8)  | utf-8 bytes
+    bytes  02 | len(bytes) | bytes
+    int    03 | len(body)  | body: two's complement, big-endian, shortest form
+    tuple  04 | element count | encoding of each element
+
+``bool`` is refused: ``True == 1`` in Python, so accepting it would make the key of ``True``
+a matter of taste.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TypeAlias
+
+import numpy as np
+
+from tds.errors import ConfigError, ItemTypeError, PlaintextTypeError
+
+__all__ = ["DistinctItems", "Item", "deduplicate", "encode_item"]
+
+Item: TypeAlias = "str | bytes | int | tuple[Item, ...]"
+
+_STR, _BYTES, _INT, _TUPLE = b"\x01", b"\x02", b"\x03", b"\x04"
+
+
+def encode_item(item: object) -> bytes:
+    """The canonical encoding of one item (the message that is hashed to the curve)."""
+    if isinstance(item, str):
+        data = item.encode("utf-8")
+        return _STR + len(data).to_bytes(4, "big") + data
+    if isinstance(item, bytes | bytearray | memoryview):
+        data = bytes(item)
+        return _BYTES + len(data).to_bytes(4, "big") + data
+    if isinstance(item, bool | np.bool_):
+        raise ItemTypeError("bool is not a set item (True == 1 would be ambiguous); use int")
+    if isinstance(item, int | np.integer):
+        value = operator.index(item)
+        body = value.to_bytes(value.bit_length() // 8 + 1, "big", signed=True)
+        return _INT + len(body).to_bytes(4, "big") + body
+    if isinstance(item, tuple):
+        parts = [_TUPLE, len(item).to_bytes(4, "big")]
+        parts.extend(encode_item(element) for element in item)
+        return b"".join(parts)
+    raise ItemTypeError(
+        f"set items must be str, bytes, int or tuples of them, not {type(item).__name__}"
+    )
+
+
+@dataclass(frozen=True)
+class DistinctItems:
+    """One party's input after deduplication, in order of first occurrence.
+
+    ``encoded[i]`` is the key of ``originals[i]`` (the first row that carried it), ``counts[i]``
+    how many input rows carried it, and in intersection-sum ``totals[i]`` the sum of those
+    rows' values.
+    """
+
+    encoded: tuple[bytes, ...]
+    originals: tuple[object, ...]
+    counts: tuple[int, ...]
+    totals: tuple[int, ...] | None = None
+
+    def __len__(self) -> int:
+        return len(self.encoded)
+
+
+def deduplicate(items: Iterable[object], values: Sequence[int] | None = None) -> DistinctItems:
+    """Collapse equal keys, counting rows and (when ``values`` is given) adding their values."""
+    items = list(items)
+    if values is not None and len(values) != len(items):
+        raise ConfigError(f"{len(values)} values for {len(items)} items; give one value per item")
+    position: dict[bytes, int] = {}
+    encoded: list[bytes] = []
+    originals: list[object] = []
+    counts: list[int] = []
+    totals: list[int] = []
+    for row, item in enumerate(items):
+        key = encode_item(item)
+        index = position.setdefault(key, len(encoded))
+        if index == len(encoded):
+            encoded.append(key)
+            originals.append(item)
+            counts.append(1)
+            totals.append(0)
+        else:
+            counts[index] += 1
+        if values is not None:
+            totals[index] += _integer_value(values[row])
+    return DistinctItems(
+        tuple(encoded), tuple(originals), tuple(counts), None if values is None else tuple(totals)
+    )
+
+
+def _integer_value(value: object) -> int:
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
+        raise PlaintextTypeError(f"values must be integers, not {type(value).__name__}")
+    return operator.index(value)

@@ -1,0 +1,368 @@
+"""The messages of a secure join and their binary format.
+
+Every message starts with the same header and ends exactly where its lengths say::
+
+    offset  size  field
+    0       1     format version, 1
+    1       1     message type (the TYPE of each class below)
+    2       1     mode: 1 intersection, 2 both, 3 cardinality, 4 sum
+    3       1     J, the length of the job id (1..64)
+    4       J     job id
+
+Integers are unsigned big-endian; ``u32``/``u64`` name their widths. Streams (points, digests)
+are cut into chunks of at most ``MAX_CHUNK_ITEMS`` items, and each chunk carries its ``offset``
+(index of its first item in the stream) and the stream's ``total``, so the receiver can check
+order and completeness. An empty stream is one chunk with offset 0, total 0 and no items.
+Decoding checks every length and raises :class:`~tds.errors.DecodeError`; whether a
+well-formed message fits the protocol at that moment is for the receiving party to judge.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar
+
+from tds.errors import DecodeError
+from tds.psi._group import DIGEST_BYTES, POINT_BYTES
+from tds.psi._result import Mode
+
+__all__ = [
+    "FORMAT_VERSION",
+    "MAX_CHUNK_ITEMS",
+    "MAX_JOB_ID_BYTES",
+    "EncryptedSum",
+    "LeftDigests",
+    "LeftPoints",
+    "MatchBitmap",
+    "Message",
+    "RightKey",
+    "RightPoints",
+    "decode_message",
+]
+
+FORMAT_VERSION = 1
+MAX_CHUNK_ITEMS = 1 << 16
+MAX_JOB_ID_BYTES = 64
+_U32 = 1 << 32
+_U64 = 1 << 64
+_MODE_CODES = {Mode.INTERSECTION: 1, Mode.BOTH: 2, Mode.CARDINALITY: 3, Mode.SUM: 4}
+_MODES_BY_CODE = {code: mode for mode, code in _MODE_CODES.items()}
+
+
+class _Reader:
+    def __init__(self, data: bytes) -> None:
+        self._data = bytes(data)
+        self._position = 0
+
+    def take(self, size: int, what: str) -> bytes:
+        end = self._position + size
+        if end > len(self._data):
+            raise DecodeError(f"message ends inside {what}")
+        chunk = self._data[self._position : end]
+        self._position = end
+        return chunk
+
+    def uint(self, size: int, what: str) -> int:
+        return int.from_bytes(self.take(size, what), "big")
+
+    def finish(self) -> None:
+        if self._position != len(self._data):
+            raise DecodeError(f"{len(self._data) - self._position} bytes after the message")
+
+
+@dataclass(frozen=True)
+class _Message(ABC):
+    """Fields every message carries: the job it belongs to and the job's mode."""
+
+    TYPE: ClassVar[int]
+
+    job_id: bytes
+    mode: Mode
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.job_id, bytes) or not 1 <= len(self.job_id) <= MAX_JOB_ID_BYTES:
+            raise DecodeError(f"job id must be 1 to {MAX_JOB_ID_BYTES} bytes")
+        if not isinstance(self.mode, Mode):
+            raise DecodeError(f"mode must be a Mode, not {self.mode!r}")
+
+    def _header(self) -> bytes:
+        return (
+            bytes([FORMAT_VERSION, self.TYPE, _MODE_CODES[self.mode], len(self.job_id)])
+            + self.job_id
+        )
+
+    def to_bytes(self) -> bytes:
+        return self._header() + self._body()
+
+    @abstractmethod
+    def _body(self) -> bytes: ...
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Message:
+        """Decode a message of this class (``decode_message`` accepts any)."""
+        message = decode_message(data)
+        if not isinstance(message, cls):
+            raise DecodeError(f"expected {cls.__name__}, got {type(message).__name__}")
+        return message
+
+
+def _check_uint(value: object, limit: int, what: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < limit:
+        raise DecodeError(f"{what} must be an integer in [0, {limit})")
+
+
+def _check_bytes(value: object, what: str) -> None:
+    if not isinstance(value, bytes):
+        raise DecodeError(f"{what} must be bytes")
+
+
+@dataclass(frozen=True)
+class _Chunk(_Message):
+    """A slice of a stream: items ``offset .. offset + count - 1`` of ``total``."""
+
+    offset: int
+    total: int
+
+    ITEM_BYTES: ClassVar[int]
+
+    @property
+    def count(self) -> int:
+        return len(self._items()) // self.ITEM_BYTES
+
+    @abstractmethod
+    def _items(self) -> bytes: ...
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_uint(self.offset, _U64, "offset")
+        _check_uint(self.total, _U64, "total")
+        items = self._items()
+        _check_bytes(items, "items")
+        if len(items) % self.ITEM_BYTES:
+            raise DecodeError(f"items must be whole {self.ITEM_BYTES}-byte units")
+        count = len(items) // self.ITEM_BYTES
+        if count > MAX_CHUNK_ITEMS:
+            raise DecodeError(f"a chunk holds at most {MAX_CHUNK_ITEMS} items, not {count}")
+        if self.offset + count > self.total:
+            raise DecodeError("chunk runs past the stream's total")
+        if count == 0 and self.total != 0:
+            raise DecodeError("only an empty stream has an empty chunk")
+
+    def _chunk_header(self) -> bytes:
+        return (
+            self.offset.to_bytes(8, "big")
+            + self.total.to_bytes(8, "big")
+            + self.count.to_bytes(4, "big")
+        )
+
+
+@dataclass(frozen=True)
+class LeftPoints(_Chunk):
+    """Left to right: ``a·H(x)`` for a chunk of the left's shuffled distinct items.
+
+    Body: offset u64, total u64, count u32, count x 32-byte u-coordinates.
+    """
+
+    TYPE: ClassVar[int] = 1
+    ITEM_BYTES: ClassVar[int] = POINT_BYTES
+
+    points: bytes
+
+    def _items(self) -> bytes:
+        return self.points
+
+    def _body(self) -> bytes:
+        return self._chunk_header() + self.points
+
+
+@dataclass(frozen=True)
+class LeftDigests(_Chunk):
+    """Right to left: digests of ``b·(a·H(x))`` for the left's points.
+
+    In ``intersection`` and ``both`` they follow the order of :class:`LeftPoints`, so the left
+    knows which of its items each belongs to; in ``cardinality`` and ``sum`` the right
+    shuffles the whole stream first, so the left can only count matches.
+
+    Body: offset u64, total u64, count u32, count x 16-byte digests.
+    """
+
+    TYPE: ClassVar[int] = 2
+    ITEM_BYTES: ClassVar[int] = DIGEST_BYTES
+
+    digests: bytes
+
+    def _items(self) -> bytes:
+        return self.digests
+
+    def _body(self) -> bytes:
+        return self._chunk_header() + self.digests
+
+
+@dataclass(frozen=True)
+class RightKey(_Message):
+    """Right to left, ``sum`` only: the right's Paillier public key (``tds.he`` bytes).
+
+    Body: length u32, key bytes.
+    """
+
+    TYPE: ClassVar[int] = 3
+
+    public_key: bytes
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_bytes(self.public_key, "public key")
+        _check_uint(len(self.public_key), _U32, "public key length")
+
+    def _body(self) -> bytes:
+        return len(self.public_key).to_bytes(4, "big") + self.public_key
+
+
+@dataclass(frozen=True)
+class RightPoints(_Chunk):
+    """Right to left: ``b·H(y)`` for a chunk of the right's shuffled distinct items.
+
+    In ``sum`` each point comes with the Paillier encryption of that item's value (the same
+    position in ``ciphertexts``); otherwise ``ciphertext_size`` is 0.
+
+    Body: offset u64, total u64, count u32, ciphertext_size u32, count x 32-byte points,
+    count x ciphertext_size bytes of ciphertexts.
+    """
+
+    TYPE: ClassVar[int] = 4
+    ITEM_BYTES: ClassVar[int] = POINT_BYTES
+
+    points: bytes
+    ciphertext_size: int = 0
+    ciphertexts: bytes = b""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_uint(self.ciphertext_size, _U32, "ciphertext size")
+        _check_bytes(self.ciphertexts, "ciphertexts")
+        if len(self.ciphertexts) != self.count * self.ciphertext_size:
+            raise DecodeError("ciphertexts must be count x ciphertext_size bytes")
+
+    def _items(self) -> bytes:
+        return self.points
+
+    def ciphertext(self, index: int) -> bytes:
+        """The ciphertext that travels with point ``index`` of this chunk."""
+        start = index * self.ciphertext_size
+        return self.ciphertexts[start : start + self.ciphertext_size]
+
+    def _body(self) -> bytes:
+        return (
+            self._chunk_header()
+            + self.ciphertext_size.to_bytes(4, "big")
+            + self.points
+            + self.ciphertexts
+        )
+
+
+@dataclass(frozen=True)
+class MatchBitmap(_Message):
+    """Left to right, ``both`` only: which of the right's points matched.
+
+    Bit ``j`` (byte ``j // 8``, bit ``j % 8`` counted from the least significant) is set when
+    point ``j`` of the right's :class:`RightPoints` stream matched.
+
+    Body: total u64 (bits), length u32, ceil(total / 8) bytes; the unused bits are zero.
+    """
+
+    TYPE: ClassVar[int] = 5
+
+    total: int
+    bitmap: bytes
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_uint(self.total, _U64, "total")
+        _check_bytes(self.bitmap, "bitmap")
+        if len(self.bitmap) != -(-self.total // 8):
+            raise DecodeError(f"a bitmap of {self.total} bits has {-(-self.total // 8)} bytes")
+        if self.total % 8 and self.bitmap[-1] >> (self.total % 8):
+            raise DecodeError("bits past the bitmap's total are set")
+
+    def _body(self) -> bytes:
+        return self.total.to_bytes(8, "big") + len(self.bitmap).to_bytes(4, "big") + self.bitmap
+
+
+@dataclass(frozen=True)
+class EncryptedSum(_Message):
+    """Left to right, ``sum`` only: the intersection size and the re-randomized encrypted sum.
+
+    Body: size u64, length u32, ciphertext bytes (``tds.he`` fixed-length big-endian).
+    """
+
+    TYPE: ClassVar[int] = 6
+
+    size: int
+    ciphertext: bytes
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_uint(self.size, _U64, "size")
+        _check_bytes(self.ciphertext, "ciphertext")
+        _check_uint(len(self.ciphertext), _U32, "ciphertext length")
+
+    def _body(self) -> bytes:
+        return (
+            self.size.to_bytes(8, "big") + len(self.ciphertext).to_bytes(4, "big") + self.ciphertext
+        )
+
+
+Message = LeftPoints | LeftDigests | RightKey | RightPoints | MatchBitmap | EncryptedSum
+
+
+def decode_message(data: bytes) -> Message:
+    """Decode any secure-join message from its bytes."""
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise DecodeError(f"a message is bytes, not {type(data).__name__}")
+    reader = _Reader(data)
+    version = reader.uint(1, "the version")
+    if version != FORMAT_VERSION:
+        raise DecodeError(f"unknown message format version {version}")
+    type_code = reader.uint(1, "the message type")
+    mode_code = reader.uint(1, "the mode")
+    if mode_code not in _MODES_BY_CODE:
+        raise DecodeError(f"unknown mode code {mode_code}")
+    mode = _MODES_BY_CODE[mode_code]
+    job_id = reader.take(reader.uint(1, "the job id length"), "the job id")
+    match type_code:
+        case LeftPoints.TYPE | LeftDigests.TYPE:
+            cls = LeftPoints if type_code == LeftPoints.TYPE else LeftDigests
+            offset, total, count = _chunk_fields(reader)
+            items = reader.take(count * cls.ITEM_BYTES, "the items")
+            message: Message = cls(job_id, mode, offset, total, items)
+        case RightKey.TYPE:
+            message = RightKey(job_id, mode, reader.take(reader.uint(4, "a length"), "the key"))
+        case RightPoints.TYPE:
+            offset, total, count = _chunk_fields(reader)
+            ciphertext_size = reader.uint(4, "the ciphertext size")
+            points = reader.take(count * POINT_BYTES, "the points")
+            ciphertexts = reader.take(count * ciphertext_size, "the ciphertexts")
+            message = RightPoints(job_id, mode, offset, total, points, ciphertext_size, ciphertexts)
+        case MatchBitmap.TYPE:
+            total = reader.uint(8, "the total")
+            message = MatchBitmap(
+                job_id, mode, total, reader.take(reader.uint(4, "a length"), "the bitmap")
+            )
+        case EncryptedSum.TYPE:
+            size = reader.uint(8, "the size")
+            ciphertext = reader.take(reader.uint(4, "a length"), "the ciphertext")
+            message = EncryptedSum(job_id, mode, size, ciphertext)
+        case _:
+            raise DecodeError(f"unknown message type {type_code}")
+    reader.finish()
+    return message
+
+
+def _chunk_fields(reader: _Reader) -> tuple[int, int, int]:
+    offset = reader.uint(8, "the offset")
+    total = reader.uint(8, "the total")
+    count = reader.uint(4, "the count")
+    if count > MAX_CHUNK_ITEMS:
+        raise DecodeError(f"a chunk holds at most {MAX_CHUNK_ITEMS} items, not {count}")
+    return offset, total, count

@@ -1,0 +1,103 @@
+"""Modes, what each mode reveals to whom, and the result a party ends with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from tds.errors import ConfigError
+from tds.psi._group import DIGEST_BYTES
+
+__all__ = ["Disclosure", "Mode", "PsiResult", "Revealed", "parse_mode"]
+
+
+class Mode(StrEnum):
+    """What a secure join computes."""
+
+    INTERSECTION = "intersection"  # the left party learns the shared items
+    BOTH = "both"  # both parties learn the shared items
+    CARDINALITY = "cardinality"  # the left party learns how many items are shared
+    SUM = "sum"  # both learn how many; the right learns the sum of its values over them
+
+
+class Revealed(StrEnum):
+    """One thing a party learns about the other's input."""
+
+    ITEMS = "items"  # which items are shared (the learner's own items, so it knows them)
+    SIZE = "size"  # how many distinct keys are shared
+    SUM = "sum"  # the sum of the right party's values over the shared keys
+    PEER_SET_SIZE = "peer_set_size"  # how many distinct keys the other party holds
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    """The privacy parameters of a job: everything each party learns beyond its own input.
+
+    Nothing else leaks under the semi-honest assumption (see docs/protocol.md): in particular not
+    the peer's items outside the intersection, nor how often the peer holds a key, nor the order
+    of the peer's rows. ``false_match_bound`` is the chance, per pair of items, that two
+    different items are reported as shared.
+    """
+
+    left_learns: frozenset[Revealed]
+    right_learns: frozenset[Revealed]
+    false_match_bound: float = 2.0 ** (-8 * DIGEST_BYTES)
+
+    @classmethod
+    def for_mode(cls, mode: Mode) -> Disclosure:
+        return _DISCLOSURES[mode]
+
+
+_DISCLOSURES = {
+    Mode.INTERSECTION: Disclosure(
+        frozenset({Revealed.ITEMS, Revealed.SIZE, Revealed.PEER_SET_SIZE}),
+        frozenset({Revealed.PEER_SET_SIZE}),
+    ),
+    Mode.BOTH: Disclosure(
+        frozenset({Revealed.ITEMS, Revealed.SIZE, Revealed.PEER_SET_SIZE}),
+        frozenset({Revealed.ITEMS, Revealed.SIZE, Revealed.PEER_SET_SIZE}),
+    ),
+    Mode.CARDINALITY: Disclosure(
+        frozenset({Revealed.SIZE, Revealed.PEER_SET_SIZE}),
+        frozenset({Revealed.PEER_SET_SIZE}),
+    ),
+    Mode.SUM: Disclosure(
+        frozenset({Revealed.SIZE, Revealed.PEER_SET_SIZE}),
+        frozenset({Revealed.SIZE, Revealed.SUM, Revealed.PEER_SET_SIZE}),
+    ),
+}
+
+
+def parse_mode(mode: Mode | str) -> Mode:
+    try:
+        return Mode(mode)
+    except ValueError:
+        choices = ", ".join(m.value for m in Mode)
+        raise ConfigError(f"unknown PSI mode {mode!r}; choose one of {choices}") from None
+
+
+@dataclass(frozen=True)
+class PsiResult:
+    """What a secure join produced; a field is ``None`` where its holder did not learn it.
+
+    A party's :meth:`result` holds that party's view. :func:`run_local` returns the joint view:
+    items and counts as the left party learned them, the sum as the right party decrypted it.
+
+    * ``size``: the number of distinct keys in both inputs.
+    * ``items``: those keys, each as the holder's first row carried it, in the holder's order.
+    * ``counts``: for each of ``items``, how many rows of the holder's own input carry it.
+    * ``sum``: the sum of the right party's values over every right row whose key the left
+      party also holds (duplicate right rows all count; duplicate left rows change nothing):
+      ``SELECT SUM(value) FROM right WHERE key IN (SELECT key FROM left)``.
+    * ``left_set_size`` / ``right_set_size``: distinct keys of each input; both parties
+      learn both.
+    """
+
+    mode: Mode
+    disclosure: Disclosure
+    left_set_size: int
+    right_set_size: int
+    size: int | None = None
+    items: tuple[object, ...] | None = None
+    counts: tuple[int, ...] | None = None
+    sum: int | None = None
