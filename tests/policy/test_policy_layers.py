@@ -1,0 +1,48 @@
+"""The policy layer imports only the standard library and tds.errors."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import tds.policy
+
+POLICY_DIR = Path(tds.policy.__file__).parent
+
+
+def test_importing_the_policy_layer_pulls_in_no_other_layer():
+    # The parent package may import its other layers; only what tds.policy adds is checked.
+    code = (
+        "import sys, tds\n"
+        "before = set(sys.modules)\n"
+        "import tds.policy\n"
+        "added = sorted(set(sys.modules) - before)\n"
+        "foreign = [m for m in added if not m.startswith('tds.policy')"
+        " and m.split('.')[0] in ('tds', 'grpc', 'numpy', 'gmpy2', 'cryptography')]\n"
+        "assert not foreign, foreign\n"
+        "assert 'grpc' not in sys.modules\n"
+        "assert any(m.startswith('tds.policy._') for m in added), added\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_policy_modules_import_only_stdlib_errors_and_each_other():
+    for path in POLICY_DIR.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                allowed = name == "tds.errors" or name.startswith("tds.policy")
+                assert allowed or (top != "tds" and top in sys.stdlib_module_names), (path, name)
+
+
+def test_public_api_is_curated_and_sorted():
+    exported = tds.policy.__all__
+    assert exported == sorted(exported) and len(set(exported)) == len(exported)
+    for name in exported:
+        assert getattr(tds.policy, name).__module__.startswith("tds.policy")

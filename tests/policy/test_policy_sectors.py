@@ -1,0 +1,186 @@
+"""Sector templates: the healthcare, power and ocean terms do what their docstrings say."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tds.policy import (
+    Action,
+    BoundingBox,
+    DutyAction,
+    InMemoryUsageState,
+    PolicyType,
+    Request,
+    UsageKey,
+    evaluate,
+)
+from tds.sectors import healthcare, ocean, power
+
+HOSPITAL, UNIVERSITY = "urn:party:hospital", "urn:party:university"
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def research_setup(max_uses=100, consent=True):
+    policy = healthcare.medical_research(
+        uid="urn:policy:visits-research",
+        assigner=HOSPITAL,
+        assignee=UNIVERSITY,
+        target="urn:ds:visits",
+        max_uses=max_uses,
+    )
+    state = InMemoryUsageState()
+    state.record_agreement(policy.content_hash, T0)
+    if consent:
+        state.record_fulfilment(
+            UsageKey(policy.content_hash, "urn:policy:visits-research#consent", UNIVERSITY)
+        )
+    return policy, state
+
+
+def research_request(**fields):
+    values = {
+        "assignee": UNIVERSITY,
+        "action": "aggregate",
+        "target": "urn:ds:visits",
+        "time": T0 + timedelta(days=30),
+        "purpose": "medical-research/oncology",
+        "cohort_size": 12,
+    }
+    values.update(fields)
+    return Request(**values)
+
+
+def test_healthcare_permits_research_aggregates_and_owes_a_log():
+    policy, state = research_setup()
+    assert policy.type is PolicyType.AGREEMENT
+    for action in ("aggregate", "join-sum"):
+        decision = evaluate(policy, research_request(action=action), state)
+        assert decision.permitted, decision.reasons
+        assert [duty.action for duty in decision.duties] == [DutyAction.LOG]
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"action": "read"}, "operation 'read' is not one of ['aggregate', 'join-sum']"),
+        ({"action": "join"}, "operation 'join' is not one of"),
+        ({"purpose": "marketing"}, "purpose 'marketing' is not a kind of 'medical-research'"),
+        ({"cohort_size": 9}, "smallest cohort 9 is not at least 10"),
+        ({"cohort_size": None}, "the request gives no cohort_size"),
+        ({"time": T0 + timedelta(days=365, seconds=1)}, "is not at most P1Y"),
+        ({"assignee": "urn:party:insurer"}, "is assigned to urn:party:university"),
+    ],
+)
+def test_healthcare_denies_everything_else(fields, reason):
+    policy, state = research_setup()
+    decision = evaluate(policy, research_request(**fields), state)
+    assert not decision.permitted
+    assert any(reason in line for line in decision.reasons), decision.reasons
+
+
+def test_healthcare_requires_recorded_consent_and_caps_uses():
+    policy, state = research_setup(consent=False)
+    assert "obtainConsent" in evaluate(policy, research_request(), state).reasons[0]
+    policy, state = research_setup(max_uses=2)
+    outcomes = [evaluate(policy, research_request(), state).permitted for _ in range(3)]
+    assert outcomes == [True, True, False]
+
+
+def test_healthcare_without_consent_requirement_has_no_prior_duty():
+    policy = healthcare.medical_research(
+        uid="urn:p", assigner=HOSPITAL, target="urn:ds:visits", consent_required=False
+    )
+    assert policy.type is PolicyType.OFFER
+    assert [duty.action for duty in policy.permissions[0].duties] == [DutyAction.LOG]
+
+
+def meters_request(**fields):
+    values = {
+        "assignee": "urn:party:bank",
+        "action": "aggregate",
+        "target": "urn:ds:meters",
+        "purpose": "credit-assessment",
+        "cohort_size": 20,
+        "time": T0,
+    }
+    values.update(fields)
+    return Request(**values)
+
+
+@pytest.mark.parametrize(
+    ("fields", "permitted"),
+    [
+        ({}, True),
+        ({"cohort_size": 19}, False),
+        ({"purpose": "marketing"}, False),
+        ({"action": "read"}, False),
+        ({"action": "join"}, False),
+        ({"action": "cardinality"}, False),
+    ],
+)
+def test_power_household_readings_only_in_aggregates_over_20_meters(fields, permitted):
+    policy = power.household_aggregates(uid="urn:p", assigner="urn:grid", target="urn:ds:meters")
+    assert evaluate(policy, meters_request(**fields)).permitted is permitted
+
+
+def test_power_prohibits_rows_and_joins_even_beside_a_broad_permission():
+    policy = power.household_aggregates(uid="urn:p", assigner="urn:grid", target="urn:ds:meters")
+    decision = evaluate(policy, meters_request(action="read"))
+    assert decision.reasons[0] == "prohibition[0] forbids read on urn:ds:meters"
+
+
+def test_power_epsilon_budget_is_spent_and_noise_is_owed():
+    policy = power.household_aggregates(
+        uid="urn:p", assigner="urn:grid", target="urn:ds:meters", epsilon_budget=1.0
+    )
+    state = InMemoryUsageState()
+    first = evaluate(policy, meters_request(epsilon=0.6), state)
+    assert first.permitted
+    assert [duty.action for duty in first.duties] == [DutyAction.LOG, DutyAction.ADD_NOISE]
+    assert not evaluate(policy, meters_request(epsilon=0.6), state).permitted
+
+
+AREA = BoundingBox(120.0, 29.0, 123.0, 31.5)  # waters off Zhoushan
+
+
+def observation_request(**fields):
+    values = {
+        "assignee": "urn:party:institute",
+        "action": "read",
+        "target": "urn:ds:buoys",
+        "time": T0,
+        "location": (30.0, 122.2),
+        "data_time": T0 - timedelta(days=30),
+    }
+    values.update(fields)
+    return Request(**values)
+
+
+@pytest.mark.parametrize(
+    ("fields", "permitted"),
+    [
+        ({}, True),
+        ({"data_time": T0 - timedelta(days=29)}, False),
+        ({"location": (35.0, 122.2)}, False),
+        ({"data_time": None}, False),
+        ({"action": "aggregate", "data_time": T0}, True),  # aggregates carry no embargo
+        ({"action": "aggregate", "location": (0.0, 0.0)}, False),
+        ({"action": "join"}, False),
+    ],
+)
+def test_ocean_area_and_embargo(fields, permitted):
+    policy = ocean.observations(uid="urn:p", assigner="urn:buoys", target="urn:ds:buoys", area=AREA)
+    decision = evaluate(policy, observation_request(**fields))
+    assert decision.permitted is permitted
+    if permitted:
+        assert [duty.action for duty in decision.duties] == [DutyAction.LOG]
+
+
+def test_templates_return_offers_or_agreements():
+    offer = ocean.observations(uid="urn:p", assigner="urn:a", target="urn:t", area=AREA)
+    agreement = ocean.observations(
+        uid="urn:p", assigner="urn:a", target="urn:t", area=AREA, assignee="urn:b"
+    )
+    assert (offer.type, agreement.type) == (PolicyType.OFFER, PolicyType.AGREEMENT)
+    assert offer.content_hash != agreement.content_hash
+    assert [p.action for p in offer.permissions] == [Action.READ, Action.AGGREGATE]
