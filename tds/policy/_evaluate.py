@@ -9,6 +9,7 @@ it does not apply (None counts as applying). Missing facts therefore never widen
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -324,7 +325,7 @@ def _check_logical(constraint: LogicalConstraint, path: str, context: _Context) 
         )
     else:
         reason = f"{path}: none of the {operator} alternatives holds (" + "; ".join(failing) + ")"
-    return ConstraintResult(path, operator.value, verdict, reason, operands=parts)
+    return ConstraintResult(path, operator, verdict, reason, operands=parts)
 
 
 class _Unknown(Exception):
@@ -380,66 +381,77 @@ _SET_PHRASES = {
 
 def _check_atom(constraint: Constraint, path: str, context: _Context) -> ConstraintResult:
     operand, operator = constraint.left_operand, constraint.operator
-    right = constraint.right_operand
+    right_text = _right_text(constraint)
     try:
-        left, left_text, right_text = _left_value(constraint, context)
+        left, left_text = _left_value(constraint, context)
     except _Unknown as missing:
-        reason = f"{path}: {missing} to check {operand} {operator} {_show(right)}"
-        return ConstraintResult(path, operator.value, None, reason, operand.value)
-    holds = _OPERATORS[OPERANDS[operand].kind](operator, left, right)
+        reason = f"{path}: {missing} to check {operand} {operator} {right_text}"
+        return ConstraintResult(path, operator, None, reason, operand)
+    holds = _OPERATORS[OPERANDS[operand].kind](operator, left, constraint.right_operand)
+    label, holding, failing = _WORDING[operand, operator]
+    reason = f"{path}: {label} {left_text} {holding if holds else failing} {right_text}"
+    return ConstraintResult(path, operator, holds, reason, operand)
+
+
+def _wording(operand: LeftOperand, operator: Operator) -> tuple[str, str, str]:
+    """(label, verb phrase when it holds, verb phrase when it does not)."""
     phrase = _PHRASES[operator]
     if operand is LeftOperand.DATE_TIME:
         phrase = _TIME_PHRASES[operator]
     elif operand is LeftOperand.COLUMN:
         phrase = _SET_PHRASES.get(operator, phrase)
-    verb = (
-        ("are" if holds else "are not")
-        if operand is LeftOperand.COLUMN
-        else ("is" if holds else "is not")
-    )
-    reason = f"{path}: {_LABELS[operand]} {left_text} {verb} {phrase} {right_text}"
-    return ConstraintResult(path, operator.value, holds, reason, operand.value)
+        return _LABELS[operand], f"are {phrase}", f"are not {phrase}"
+    return _LABELS[operand], f"is {phrase}", f"is not {phrase}"
 
 
-def _left_value(constraint: Constraint, context: _Context) -> tuple[Any, str, str]:
-    """(value to compare, how to show it, how to show the right operand)."""
+_WORDING = {
+    (operand, operator): _wording(operand, operator)
+    for operand, spec in OPERANDS.items()
+    for operator in spec.operators
+}
+
+
+@functools.lru_cache(maxsize=1024)
+def _right_text(constraint: Constraint) -> str:
+    # Constraints are immutable, so how the right operand reads can be computed once.
+    if isinstance(constraint.right_operand, Rate):
+        return str(constraint.right_operand.limit)
+    return _show(constraint.right_operand)
+
+
+def _left_value(constraint: Constraint, context: _Context) -> tuple[Any, str]:
+    """The value the constraint compares, and how to show it in a reason."""
     operand = constraint.left_operand
     right = constraint.right_operand
     request = context.request
-    right_text = _show(right)
     if operand is LeftOperand.ELAPSED_TIME:
         start = _agreement_time(context)
         if request.time < start:
             raise _Unknown(f"the use at {format_datetime(request.time)} precedes the agreement")
-        return (request.time, right.after(start)), str(request.time - start), right_text
+        return (request.time, right.after(start)), str(request.time - start)
     if operand is LeftOperand.DATA_AGE:
         if request.data_time is None:
             raise _Unknown("the request gives no data_time")
-        return (
-            (request.time, right.after(request.data_time)),
-            str(request.time - request.data_time),
-            right_text,
-        )
+        return (request.time, right.after(request.data_time)), str(request.time - request.data_time)
     if operand is LeftOperand.COUNT:
         uses = _ledger(context).uses + 1
-        return uses, str(uses), right_text
+        return uses, str(uses)
     if operand is LeftOperand.RATE:
-        assert isinstance(right, Rate)
         uses = _ledger(context).uses_after(right.period.before(request.time)) + 1
-        return uses, f"{right.period} {uses}", str(right.limit)
+        return uses, f"{right.period} {uses}"
     if operand is LeftOperand.DP_EPSILON:
         if request.epsilon is None:
             raise _Unknown("the request gives no epsilon")
         spent = _ledger(context).epsilon_spent + request.epsilon
-        return spent, format_decimal(spent), right_text
+        return spent, format_decimal(spent)
     field = OPERANDS[operand].request_field
     assert field is not None
     value = getattr(request, field)
     if value is None:
         raise _Unknown(f"the request gives no {field}")
     if operand is LeftOperand.COLUMN:
-        return frozenset(value), _show(tuple(sorted(set(value)))), right_text
-    return value, _show(value), right_text
+        return frozenset(value), _show(tuple(sorted(set(value))))
+    return value, _show(value)
 
 
 def _agreement_time(context: _Context) -> datetime:

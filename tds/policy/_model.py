@@ -259,7 +259,7 @@ class Permission:
                 raise PolicySyntaxError(f"expected a Duty, got {duty!r}", f"duty[{index}]")
         object.__setattr__(self, "duties", duties)
 
-    @property
+    @cached_property
     def is_stateful(self) -> bool:
         """Whether evaluating this permission reads or spends usage counters."""
         return any(
