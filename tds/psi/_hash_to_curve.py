@@ -189,20 +189,42 @@ def _u_of_sums(pairs: Sequence[tuple[int, int]]) -> list[bytes]:
             gxd = xd_sq * xd % p
             gx1 = (two_j_cubed * u_sq - j * xd_sq) % p
             gxd_sq = gxd * gxd % p
-            tv3 = gxd_sq * gxd % p * gx1 % p  # gx1 * gxd^3
-            bases.append(gxd_sq * gxd_sq % p * tv3 % p)  # gx1 * gxd^7
+            tv3 = gxd_sq * gxd * gx1 % p  # gx1 * gxd^3
+            bases.append(tv3 * gxd_sq * gxd_sq % p)  # gx1 * gxd^7
             maps.append((u, u_sq, xd, gxd, gx1, tv3))
     powers = gmpy2.powmod_base_list(bases, _C4, p)
-    # Stage 2, per message: finish both maps, then x(Q0 + Q1) as a fraction. With x_i = n_i / d_i:
+    # Stage 2, per message: finish both maps (G.2.1 steps 16-38), then x(Q0 + Q1) as a
+    # fraction. With x_i = n_i / d_i:
     #   slope = (y1 - y0) d0 d1 / (n1 d0 - n0 d1),  x = slope^2 - J - n0 / d0 - n1 / d1.
+    minus_j = _MINUS_J
+    minus_two_j = 2 * _MINUS_J
+    c2 = _C2
+    c3 = _C3
     numerators = []
     denominators = []
     exceptional = []
+    finished = [None, None]
     for index in range(len(pairs)):
-        n0, d0, y0 = _finish_map(*maps[2 * index], powers[2 * index])
-        n1, d1, y1 = _finish_map(*maps[2 * index + 1], powers[2 * index + 1])
-        n0_d1 = n0 * d1 % p
-        n1_d0 = n1 * d0 % p
+        for side in (0, 1):
+            u, u_sq, xd, gxd, gx1, tv3 = maps[2 * index + side]
+            y = powers[2 * index + side] * tv3 % p
+            check = y * y * gxd % p
+            if check == gx1:  # g(x1) is a square and y11 its root
+                xn, y_is_odd = minus_j, True
+            elif check + gx1 == p:  # g(x1) is a square and c3 * y11 its root
+                xn, y, y_is_odd = minus_j, y * c3 % p, True
+            else:  # g(x2) is: y21 = y11 u c2, and the check y21^2 gxd == gx2 simplifies
+                xn = minus_two_j * u_sq % p
+                y = y * u * c2 % p
+                if check * c3 % p != gx1:
+                    y = y * c3 % p
+                y_is_odd = False
+            if y.is_odd() != y_is_odd:  # sgn0(y) must equal e3
+                y = (p - y) % p
+            finished[side] = (xn, xd, y)
+        (n0, d0, y0), (n1, d1, y1) = finished
+        n0_d1 = n0 * d1
+        n1_d0 = n1 * d0
         difference = (n1_d0 - n0_d1) % p
         if difference == 0:  # Q1 = ±Q0: the chord formula does not apply
             exceptional.append(index)
@@ -213,45 +235,17 @@ def _u_of_sums(pairs: Sequence[tuple[int, int]]) -> list[bytes]:
         dy = y1 - y0
         difference_sq = difference * difference % p
         numerators.append(
-            (dy * dy % p * (d01 * d01 % p) * d01 - (j * d01 + n0_d1 + n1_d0) * difference_sq) % p
+            (dy * dy * d01 % p * d01 * d01 - (j * d01 + n0_d1 + n1_d0) * difference_sq) % p
         )
         denominators.append(difference_sq * d01 % p)
     inverses = _batch_invert(denominators)
     encoded = [
-        int(numerator * inverse % p).to_bytes(32, "little")
+        (numerator * inverse % p).to_bytes(32, "little")
         for numerator, inverse in zip(numerators, inverses, strict=True)
     ]
     for index in exceptional:
         encoded[index] = _u_of_sum_reference(pairs[index])
     return encoded
-
-
-def _finish_map(
-    u: gmpy2.mpz,
-    u_sq: gmpy2.mpz,
-    xd: gmpy2.mpz,
-    gxd: gmpy2.mpz,
-    gx1: gmpy2.mpz,
-    tv3: gmpy2.mpz,
-    power: gmpy2.mpz,
-) -> tuple[gmpy2.mpz, gmpy2.mpz, gmpy2.mpz]:
-    """G.2.1 steps 17-38 for one map: (xn, xd, y) with the x-coordinate xn / xd."""
-    p = _P
-    y = power * tv3 % p
-    check = y * y % p * gxd % p
-    if check == gx1:  # g(x1) is a square and y11 its root
-        xn, y_is_odd = _MINUS_J, True
-    elif check + gx1 == p:  # g(x1) is a square and c3 * y11 its root
-        xn, y, y_is_odd = _MINUS_J, y * _C3 % p, True
-    else:  # g(x2) is the square; y21 = y11 u c2 and the RFC's check y21^2 gxd == gx2 simplifies
-        xn = 2 * _MINUS_J * u_sq % p
-        y = y * u % p * _C2 % p
-        if check * _C3 % p != gx1:
-            y = y * _C3 % p
-        y_is_odd = False
-    if (y & 1 == 1) != y_is_odd:  # sgn0(y) must equal e3
-        y = (p - y) % p
-    return xn, xd, y
 
 
 def _u_of_sum_reference(pair: tuple[int, int]) -> bytes:
