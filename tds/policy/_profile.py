@@ -223,7 +223,7 @@ OPERANDS: MappingProxyType[LeftOperand, OperandSpec] = MappingProxyType(
             "time",
             Enforcer.PROVIDER,
             False,
-            "time since the agreement (in a permission) or since the use (in a duty)",
+            "time since the agreement (as a delete parameter: the time allowed after the use)",
         ),
         LeftOperand.COUNT: OperandSpec(
             ODRL_NS,
