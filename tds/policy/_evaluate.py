@@ -76,72 +76,75 @@ def evaluate(
             denials.extend(result.reasons)
     prohibited = bool(denials)
 
-    exercised: tuple[str, Permission, tuple[DutyResult, ...]] | None = None
+    exercised: tuple[Permission, RuleResult] | None = None
     consumed = False
     permission_results: list[RuleResult] = []
     for index, permission in enumerate(policy.permissions):
-        path = f"permission[{index}]"
-        rule_id = permission.uid or path
-        mismatch = _mismatch(policy, permission, path, request)
-        if mismatch is not None:
-            permission_results.append(
-                RuleResult(
-                    path, rule_id, "permission", applies=False, active=False, reasons=(mismatch,)
-                )
-            )
-            continue
-        duty_results = tuple(
-            _duty_result(duty, f"{path}.duty[{i}]", policy_hash, state, context)
-            for i, duty in enumerate(permission.duties)
+        # Only the first permission that grants is exercised; later ones are only reported.
+        spend = consume and not prohibited and exercised is None
+        result, spent = _permission_result(
+            policy, permission, f"permission[{index}]", state, context, spend
         )
-        prior_duties_met = all(d.fulfilled for d in duty_results if d.prior and d.owed)
-        spend = consume and not prohibited and exercised is None and prior_duties_met
-        checks, granted, spent = _check_permission(
-            permission,
-            path,
-            UsageKey(policy_hash, rule_id, request.assignee),
-            state,
-            context,
-            spend,
-        )
-        active = granted and prior_duties_met
-        reasons = tuple(
-            [c.reason for c in checks if c.satisfied is not True]
-            + [d.reason for d in duty_results if d.prior and d.owed and not d.fulfilled]
-        )
-        permission_results.append(
-            RuleResult(path, rule_id, "permission", True, active, checks, duty_results, reasons)
-        )
-        if active and exercised is None:
-            exercised = (rule_id, permission, duty_results)
-            consumed = spent
+        permission_results.append(result)
+        if result.active and exercised is None:
+            exercised, consumed = (permission, result), spent
     results[:0] = permission_results
 
     if exercised is not None and not prohibited:
-        rule_id, permission, duty_results = exercised
+        permission, result = exercised
         owed = tuple(
             duty
-            for duty, result in zip(permission.duties, duty_results, strict=True)
-            if result.owed and not result.prior
+            for duty, duty_result in zip(permission.duties, result.duties, strict=True)
+            if duty_result.owed and not duty_result.prior
         )
         return Decision(
-            True, (), owed, tuple(results), policy_hash, permission=rule_id, consumed=consumed
+            True, (), owed, tuple(results), policy_hash, permission=result.id, consumed=consumed
         )
-    reasons = list(denials)
+    reasons = denials
     if exercised is None:
-        applicable = [r for r in permission_results if r.applies]
-        if not policy.permissions:
-            reasons.append(
-                f"the policy has no permission, so {request.action} is denied by default"
-            )
-        elif not applicable:
-            reasons.append(
-                f"no permission covers {request.action} on {request.target} by {request.assignee}"
-            )
-            reasons.extend(reason for r in permission_results for reason in r.reasons)
-        else:
-            reasons.extend(reason for r in applicable for reason in r.reasons)
+        reasons += _why_no_permission_grants(policy, request, permission_results)
     return Decision(False, tuple(reasons), (), tuple(results), policy_hash)
+
+
+def _why_no_permission_grants(
+    policy: Policy, request: Request, results: list[RuleResult]
+) -> list[str]:
+    if not policy.permissions:
+        return [f"the policy has no permission, so {request.action} is denied by default"]
+    applicable = [result for result in results if result.applies]
+    if applicable:
+        return [reason for result in applicable for reason in result.reasons]
+    summary = f"no permission covers {request.action} on {request.target} by {request.assignee}"
+    return [summary] + [reason for result in results for reason in result.reasons]
+
+
+def _permission_result(
+    policy: Policy,
+    permission: Permission,
+    path: str,
+    state: UsageState | None,
+    context: _Context,
+    spend: bool,
+) -> tuple[RuleResult, bool]:
+    """How the permission fares, and whether a use was spent under it."""
+    rule_id = permission.uid or path
+    request = context.request
+    mismatch = _mismatch(policy, permission, path, request)
+    if mismatch is not None:
+        return RuleResult(path, rule_id, "permission", False, False, reasons=(mismatch,)), False
+    policy_hash = policy.content_hash
+    duties = tuple(
+        _duty_result(duty, f"{path}.duty[{index}]", policy_hash, state, context)
+        for index, duty in enumerate(permission.duties)
+    )
+    unmet = [duty.reason for duty in duties if duty.prior and duty.owed and not duty.fulfilled]
+    key = UsageKey(policy_hash, rule_id, request.assignee)
+    checks, granted, spent = _check_permission(
+        permission, path, key, state, context, spend and not unmet
+    )
+    reasons = tuple([check.reason for check in checks if check.satisfied is not True] + unmet)
+    active = granted and not unmet
+    return RuleResult(path, rule_id, "permission", True, active, checks, duties, reasons), spent
 
 
 @dataclass(frozen=True)
