@@ -60,6 +60,14 @@ def _identifier(value: object, path: str, *, optional: bool = True) -> str | Non
     return value
 
 
+# Value types that also accept their text form, e.g. "P30D" for a Duration.
+_PARSED_TYPES: dict[ValueKind, type[Duration] | type[Rate] | type[BoundingBox]] = {
+    ValueKind.DURATION: Duration,
+    ValueKind.RATE: Rate,
+    ValueKind.BOUNDING_BOX: BoundingBox,
+}
+
+
 def _scalar(kind: ValueKind, value: object, path: str) -> Any:
     """One right-operand value in canonical form, or PolicySyntaxError."""
     if kind in (ValueKind.IDENTIFIER, ValueKind.HIERARCHY, ValueKind.STRING_SET):
@@ -78,12 +86,7 @@ def _scalar(kind: ValueKind, value: object, path: str) -> Any:
         if value.utcoffset() is None:
             raise PolicySyntaxError("a dateTime needs a time zone", path=path)
         return value.astimezone(UTC)
-    parsers: dict[ValueKind, Any] = {
-        ValueKind.DURATION: Duration,
-        ValueKind.RATE: Rate,
-        ValueKind.BOUNDING_BOX: BoundingBox,
-    }
-    value_type = parsers[kind]
+    value_type = _PARSED_TYPES[kind]
     if isinstance(value, str):
         return value_type.parse(value)
     if not isinstance(value, value_type):
@@ -365,8 +368,8 @@ class Policy:
         return rule.assignee or self.assignee
 
     @classmethod
-    def from_odrl(cls, document: dict[str, Any] | str) -> Policy:
-        """Read an ODRL JSON-LD policy (a dict or its JSON text).
+    def from_odrl(cls, document: dict[str, Any] | str | bytes) -> Policy:
+        """Read an ODRL JSON-LD policy (a dict, or its JSON text as str or bytes).
 
         Raises PolicySyntaxError, naming the offending path, for anything outside the tds
         profile: unknown terms, wrongly typed right operands, unsupported ODRL features.

@@ -62,7 +62,7 @@ class UsageState(ABC):
     """Where counters, budgets, agreement times and fulfilled duties are kept."""
 
     @abstractmethod
-    def agreed_at(self, policy: str) -> datetime | None:
+    def agreed_at(self, content_hash: str) -> datetime | None:
         """When the policy with this content hash was agreed, if known."""
 
     @abstractmethod
@@ -103,12 +103,12 @@ class InMemoryUsageState(UsageState):
         self._agreements: dict[str, datetime] = {}
         self._fulfilled: set[UsageKey] = set()
 
-    def record_agreement(self, policy: str, at: datetime) -> None:
-        """Record when the policy with content hash ``policy`` was agreed."""
+    def record_agreement(self, content_hash: str, at: datetime) -> None:
+        """Record when the policy with this content hash was agreed."""
         if at.utcoffset() is None:
             raise PolicyEvaluationError(f"agreement time must be timezone-aware, got {at!r}")
         with self._lock:
-            self._agreements[policy] = at
+            self._agreements[content_hash] = at
 
     def record_fulfilment(self, duty: UsageKey) -> None:
         """Record that a duty which must precede use (such as obtaining consent) is fulfilled."""
@@ -121,9 +121,9 @@ class InMemoryUsageState(UsageState):
             ledger = self._ledgers.get(key, _Ledger())
             return _Ledger(list(ledger.times), ledger.epsilon_spent)
 
-    def agreed_at(self, policy: str) -> datetime | None:
+    def agreed_at(self, content_hash: str) -> datetime | None:
         with self._lock:
-            return self._agreements.get(policy)
+            return self._agreements.get(content_hash)
 
     def is_fulfilled(self, duty: UsageKey) -> bool:
         with self._lock:
