@@ -81,5 +81,5 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         write(f"  {name}")
         peer_time = group.per_item.get(group.peer)
         for implementation, per_item in group.per_item.items():
-            ratio = f"{peer_time / per_item:8.1f}x" if peer_time else ""
+            ratio = f"{peer_time / per_item:9.3g}x" if peer_time else ""
             write(f"    {implementation:<28} {per_item * 1e6:14.2f} us/{group.unit}  {ratio}")
