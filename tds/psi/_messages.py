@@ -81,8 +81,7 @@ class _Message(ABC):
     mode: Mode
 
     def __post_init__(self) -> None:
-        if not isinstance(self.job_id, bytes) or not 1 <= len(self.job_id) <= MAX_JOB_ID_BYTES:
-            raise DecodeError(f"job id must be 1 to {MAX_JOB_ID_BYTES} bytes")
+        _check_job_id(self.job_id)
         if not isinstance(self.mode, Mode):
             raise DecodeError(f"mode must be a Mode, not {self.mode!r}")
 
@@ -105,6 +104,11 @@ class _Message(ABC):
         if not isinstance(message, cls):
             raise DecodeError(f"expected {cls.__name__}, got {type(message).__name__}")
         return message
+
+
+def _check_job_id(job_id: object) -> None:
+    if not isinstance(job_id, bytes) or not 1 <= len(job_id) <= MAX_JOB_ID_BYTES:
+        raise DecodeError(f"job id must be 1 to {MAX_JOB_ID_BYTES} bytes")
 
 
 def _check_uint(value: object, limit: int, what: str) -> None:
@@ -330,6 +334,7 @@ def decode_message(data: bytes) -> Message:
         raise DecodeError(f"unknown mode code {mode_code}")
     mode = _MODES_BY_CODE[mode_code]
     job_id = reader.take(reader.uint(1, "the job id length"), "the job id")
+    _check_job_id(job_id)
     match type_code:
         case LeftPoints.TYPE | LeftDigests.TYPE:
             cls = LeftPoints if type_code == LeftPoints.TYPE else LeftDigests
