@@ -1,0 +1,295 @@
+"""Every protocol violation a party must refuse, each with its specific exception."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import pytest
+
+import tds
+from tds.errors import (
+    ConfigError,
+    DecodeError,
+    InvalidCiphertextError,
+    InvalidPointError,
+    JobMismatchError,
+    UnexpectedMessageError,
+)
+from tds.psi import (
+    EncryptedSum,
+    LeftDigests,
+    LeftParty,
+    LeftPoints,
+    MatchBitmap,
+    Message,
+    Mode,
+    RightKey,
+    RightParty,
+    RightPoints,
+    run_local,
+)
+
+JOB = "job-42"
+LOW_ORDER = (1).to_bytes(32, "little")
+NON_CANONICAL = (2**255 - 19).to_bytes(32, "little")
+
+
+def parties(
+    mode: Mode = Mode.INTERSECTION,
+    key: tds.he.PrivateKey | None = None,
+    left: tuple = ("a", "b", "c", "d", "e"),
+    right: tuple = ("c", "d", "e", "f"),
+) -> tuple[LeftParty, RightParty]:
+    values = list(range(len(right))) if mode is Mode.SUM else None
+    return (
+        LeftParty(left, job_id=JOB, mode=mode, chunk_size=2),
+        RightParty(right, job_id=JOB, mode=mode, chunk_size=2, values=values, paillier_key=key),
+    )
+
+
+def pump_until(left: LeftParty, right: RightParty, stop: Callable[[Message], bool]) -> Message:
+    """Run the protocol and return, undelivered, the first message for which ``stop`` holds."""
+    while True:
+        for sender, receiver in ((left, right), (right, left)):
+            message = sender.next_message()
+            if message is None:
+                continue
+            if stop(message):
+                return message
+            receiver.receive(message)
+
+
+def first(kind: type) -> Callable[[Message], bool]:
+    return lambda message: isinstance(message, kind)
+
+
+# --- messages from another job ---
+
+
+def test_right_refuses_points_of_another_job() -> None:
+    left, right = parties()
+    message = left.next_message()
+    with pytest.raises(JobMismatchError, match="job b'other'"):
+        right.receive(dataclasses.replace(message, job_id=b"other"))
+
+
+def test_left_refuses_digests_of_another_job() -> None:
+    left, right = parties()
+    digests = pump_until(left, right, first(LeftDigests))
+    with pytest.raises(JobMismatchError):
+        left.receive(dataclasses.replace(digests, job_id=b"job-43"))
+
+
+def test_a_job_of_another_mode_is_another_job() -> None:
+    left, _ = parties(Mode.INTERSECTION)
+    _, right = parties(Mode.CARDINALITY)
+    with pytest.raises(JobMismatchError, match="intersection job reached a cardinality job"):
+        right.receive(left.next_message())
+
+
+# --- messages out of order or in the wrong state ---
+
+
+def test_right_refuses_a_skipped_chunk() -> None:
+    left, right = parties()
+    left.next_message()
+    with pytest.raises(UnexpectedMessageError, match="offset 2; expected 0"):
+        right.receive(left.next_message())
+
+
+def test_right_refuses_a_repeated_chunk() -> None:
+    left, right = parties()
+    message = left.next_message()
+    right.receive(message)
+    with pytest.raises(UnexpectedMessageError, match="offset 0; expected 2"):
+        right.receive(message)
+
+
+def test_right_refuses_a_stream_that_changes_its_total() -> None:
+    left, right = parties()
+    right.receive(left.next_message())
+    second = left.next_message()
+    with pytest.raises(UnexpectedMessageError, match="total from 5 to 6"):
+        right.receive(dataclasses.replace(second, total=6))
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        RightKey(JOB.encode(), Mode.INTERSECTION, b"key"),
+        RightPoints(JOB.encode(), Mode.INTERSECTION, 0, 1, bytes(32)),
+        LeftDigests(JOB.encode(), Mode.INTERSECTION, 0, 1, bytes(16)),
+        MatchBitmap(JOB.encode(), Mode.INTERSECTION, 1, b"\x01"),
+        EncryptedSum(JOB.encode(), Mode.INTERSECTION, 1, b"c"),
+    ],
+    ids=lambda message: type(message).__name__,
+)
+def test_right_refuses_anything_but_left_points_at_first(message: Message) -> None:
+    _, right = parties()
+    with pytest.raises(UnexpectedMessageError, match="right party cannot take"):
+        right.receive(message)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        LeftPoints(JOB.encode(), Mode.INTERSECTION, 0, 1, bytes(32)),
+        RightPoints(JOB.encode(), Mode.INTERSECTION, 0, 1, bytes(32)),
+        RightKey(JOB.encode(), Mode.INTERSECTION, b"key"),
+        MatchBitmap(JOB.encode(), Mode.INTERSECTION, 1, b"\x01"),
+    ],
+    ids=lambda message: type(message).__name__,
+)
+def test_left_refuses_what_it_does_not_expect_at_first(message: Message) -> None:
+    left, _ = parties()
+    with pytest.raises(UnexpectedMessageError, match="left party cannot take"):
+        left.receive(message)
+
+
+def test_left_refuses_digests_for_points_it_never_sent() -> None:
+    left, right = parties()
+    right.receive(left.next_message())
+    with pytest.raises(UnexpectedMessageError, match="never sent"):
+        left.receive(LeftDigests(JOB.encode(), Mode.INTERSECTION, 0, 5, bytes(16 * 3)))
+
+
+def test_left_refuses_digests_for_another_number_of_points() -> None:
+    left, _ = parties()
+    left.next_message()
+    with pytest.raises(UnexpectedMessageError, match="digests for 4 points; we sent 5"):
+        left.receive(LeftDigests(JOB.encode(), Mode.INTERSECTION, 0, 4, bytes(32)))
+
+
+def test_left_refuses_digests_out_of_order() -> None:
+    left, right = parties()
+    for _ in range(3):
+        right.receive(left.next_message())
+    right.next_message()
+    with pytest.raises(UnexpectedMessageError, match="offset 2; expected 0"):
+        left.receive(right.next_message())
+
+
+def test_shuffled_digests_cannot_arrive_before_every_point_was_sent() -> None:
+    left, _ = parties(Mode.CARDINALITY)
+    left.next_message()
+    with pytest.raises(UnexpectedMessageError, match="only come after"):
+        left.receive(LeftDigests(JOB.encode(), Mode.CARDINALITY, 0, 5, bytes(32)))
+
+
+def test_left_refuses_right_points_out_of_order_or_resized() -> None:
+    left, right = parties()
+    first_points = pump_until(left, right, first(RightPoints))
+    second_points = right.next_message()
+    with pytest.raises(UnexpectedMessageError, match="offset 2; expected 0"):
+        left.receive(second_points)
+    with pytest.raises(UnexpectedMessageError, match="ciphertexts of 8 bytes; this job uses 0"):
+        left.receive(dataclasses.replace(first_points, ciphertext_size=8, ciphertexts=bytes(16)))
+    left.receive(first_points)
+    with pytest.raises(UnexpectedMessageError, match="total from 4 to 9"):
+        left.receive(dataclasses.replace(second_points, total=9))
+
+
+def test_nothing_is_accepted_after_the_end() -> None:
+    left, right = parties()
+    last = pump_until(left, right, lambda m: isinstance(m, RightPoints) and m.offset == 2)
+    left.receive(last)
+    assert left.done and right.done
+    assert left.next_message() is None and right.next_message() is None
+    with pytest.raises(UnexpectedMessageError, match="while done"):
+        left.receive(last)
+
+
+def test_right_refuses_a_bitmap_of_another_length() -> None:
+    left, right = parties(Mode.BOTH)
+    bitmap = pump_until(left, right, first(MatchBitmap))
+    with pytest.raises(UnexpectedMessageError, match="bitmap of 9 bits; we sent 4"):
+        right.receive(MatchBitmap(JOB.encode(), Mode.BOTH, 9, bytes(2)))
+    right.receive(bitmap)
+    assert right.result().items == ("c", "d", "e")
+
+
+def test_right_refuses_an_impossible_intersection_size(paillier_key: tds.he.PrivateKey) -> None:
+    left, right = parties(Mode.SUM, paillier_key)
+    outcome = pump_until(left, right, first(EncryptedSum))
+    with pytest.raises(UnexpectedMessageError, match="intersection of 5 keys"):
+        right.receive(dataclasses.replace(outcome, size=5))
+
+
+# --- invalid points, keys and ciphertexts ---
+
+
+@pytest.mark.parametrize(
+    ("point", "problem"), [(LOW_ORDER, "low order"), (NON_CANONICAL, "canonical")]
+)
+def test_right_refuses_bad_points(point: bytes, problem: str) -> None:
+    left, right = parties()
+    message = left.next_message()
+    with pytest.raises(InvalidPointError, match=f"point 1 .*{problem}"):
+        right.receive(dataclasses.replace(message, points=message.points[:32] + point))
+
+
+@pytest.mark.parametrize(
+    ("point", "problem"), [(LOW_ORDER, "low order"), (NON_CANONICAL, "canonical")]
+)
+def test_left_refuses_bad_points(point: bytes, problem: str) -> None:
+    left, right = parties()
+    message = pump_until(left, right, first(RightPoints))
+    with pytest.raises(InvalidPointError, match=f"point 0 .*{problem}"):
+        left.receive(dataclasses.replace(message, points=point + message.points[32:]))
+
+
+def test_left_refuses_a_malformed_paillier_key(paillier_key: tds.he.PrivateKey) -> None:
+    left, right = parties(Mode.SUM, paillier_key)
+    key = pump_until(left, right, first(RightKey))
+    with pytest.raises(DecodeError):
+        left.receive(dataclasses.replace(key, public_key=b"TDPK-not-a-key"))
+
+
+def test_left_refuses_an_invalid_ciphertext_it_would_add(paillier_key: tds.he.PrivateKey) -> None:
+    left, right = parties(Mode.SUM, paillier_key, left=("a",), right=("a",))
+    message = pump_until(left, right, first(RightPoints))
+    zero = bytes(message.ciphertext_size)  # 0 is not in Z*_{n^2}
+    with pytest.raises(InvalidCiphertextError):
+        left.receive(dataclasses.replace(message, ciphertexts=zero))
+
+
+def test_right_refuses_an_invalid_sum(paillier_key: tds.he.PrivateKey) -> None:
+    left, right = parties(Mode.SUM, paillier_key)
+    outcome = pump_until(left, right, first(EncryptedSum))
+    with pytest.raises(DecodeError):
+        right.receive(dataclasses.replace(outcome, ciphertext=b"\x01\x02"))
+    with pytest.raises(InvalidCiphertextError):
+        right.receive(dataclasses.replace(outcome, ciphertext=bytes(len(outcome.ciphertext))))
+
+
+# --- configuration ---
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: LeftParty([], job_id=""),
+        lambda: LeftParty([], job_id="j" * 65),
+        lambda: LeftParty([], job_id=42),
+        lambda: LeftParty([], job_id="j", mode="union"),
+        lambda: LeftParty([], job_id="j", chunk_size=0),
+        lambda: LeftParty([], job_id="j", chunk_size=2**16 + 1),
+        lambda: LeftParty([], job_id="j", chunk_size=True),
+        lambda: LeftParty([], job_id="j", workers=0),
+        lambda: RightParty([], job_id="j", values=[]),
+        lambda: RightParty(["a"], job_id="j", mode="sum"),
+        lambda: RightParty(["a"], job_id="j", mode="sum", values=[1, 2]),
+        lambda: run_local(["a"], ["a"], workers=0),
+    ],
+)
+def test_invalid_configuration(make: Callable[[], object]) -> None:
+    with pytest.raises(ConfigError):
+        make()
+
+
+def test_sum_mode_makes_a_full_size_key_when_none_is_given() -> None:
+    left = LeftParty(["a"], job_id=JOB, mode="sum")
+    right = RightParty(["a"], job_id=JOB, mode="sum", values=[1])
+    key = pump_until(left, right, first(RightKey))
+    assert tds.he.PublicKey.from_bytes(key.public_key).n_bits == 2048
