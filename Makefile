@@ -13,7 +13,7 @@ $(INSTALLED): pyproject.toml
 	touch $(INSTALLED)
 
 demo: $(INSTALLED)
-	$(BIN)/python examples/hospital_admissions.py
+	$(BIN)/python examples/healthcare_data_space.py
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check tds tests benchmarks examples

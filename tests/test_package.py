@@ -10,7 +10,7 @@ import pytest
 import tds
 import tds.errors
 
-PUBLIC_MODULES = ["tds", "tds.errors", "tds.he", "tds.policy", "tds.sectors"]
+PUBLIC_MODULES = ["tds", "tds.errors", "tds.he", "tds.policy", "tds.psi", "tds.sectors"]
 
 
 @pytest.mark.parametrize("name", PUBLIC_MODULES)
@@ -24,7 +24,10 @@ def test_all_is_sorted_unique_and_resolvable(name: str) -> None:
 
 
 def test_crypto_and_policy_layers_do_not_import_grpc() -> None:
-    code = "import sys, tds.he, tds.policy; assert 'grpc' not in sys.modules, sorted(sys.modules)"
+    code = (
+        "import sys, tds.he, tds.policy, tds.psi\n"
+        "assert 'grpc' not in sys.modules, sorted(sys.modules)"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
