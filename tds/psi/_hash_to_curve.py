@@ -175,8 +175,10 @@ def hash_to_u_batch(messages: Sequence[bytes], dst: bytes) -> list[bytes]:
 
 def _u_of_sums(pairs: Sequence[tuple[int, int]]) -> list[bytes]:
     """u(map(u0) + map(u1)) for every field pair, batching exponentiations and inversions."""
+    # Every constant is an mpz: mixing Python ints into mpz arithmetic costs a conversion each.
     p = _P
     j = _J
+    one = gmpy2.mpz(1)
     two_j_cubed = 2 * _J_CUBED % p
     # Stage 1, per map: G.2.1 steps 1-15, everything before the exponentiation.
     maps = []
@@ -184,7 +186,7 @@ def _u_of_sums(pairs: Sequence[tuple[int, int]]) -> list[bytes]:
     for pair in pairs:
         for u in pair:
             u_sq = u * u % p
-            xd = 2 * u_sq + 1
+            xd = u_sq + u_sq + one
             xd_sq = xd * xd % p
             gxd = xd_sq * xd % p
             gx1 = (two_j_cubed * u_sq - j * xd_sq) % p
