@@ -55,7 +55,8 @@ def x25519_floor(benchmark, group: str) -> None:
         return point
 
     pairs = FLOOR_SAMPLE * CORES / 4  # the pairs whose multiplications CORES cores do meanwhile
-    compare(benchmark, group, f"X25519 floor, 4 mults/pair, {CORES} cores", multiply, items=pairs)
+    name = f"X25519 floor, 4 mults/pair, {CORES} cores"
+    compare(benchmark, group, name, multiply, items=pairs, unit="pair")
     if benchmark.stats:  # None under --benchmark-disable
         seconds = benchmark.stats.stats.median
         benchmark.extra_info["multiplications_per_second_per_core"] = round(FLOOR_SAMPLE / seconds)
