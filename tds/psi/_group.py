@@ -37,8 +37,12 @@ from tds.psi._hash_to_curve import FIELD_PRIME, hash_to_u_batch
 
 __all__ = [
     "DIGEST_BYTES",
+    "LOW_ORDER_U",
     "POINT_BYTES",
     "Batches",
+    "Pending",
+    "blind",
+    "blind_to_digests",
     "check_points",
     "default_workers",
     "digest_points",

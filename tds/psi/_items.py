@@ -20,15 +20,12 @@ from __future__ import annotations
 import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TypeAlias
 
 import numpy as np
 
 from tds.errors import ConfigError, ItemTypeError, PlaintextTypeError
 
-__all__ = ["DistinctItems", "Item", "deduplicate", "encode_item"]
-
-Item: TypeAlias = "str | bytes | int | tuple[Item, ...]"
+__all__ = ["DistinctItems", "deduplicate", "encode_item"]
 
 _STR, _BYTES, _INT, _TUPLE = b"\x01", b"\x02", b"\x03", b"\x04"
 

@@ -187,7 +187,14 @@ class _Party(ABC):
 
 
 class LeftParty(_Party):
-    """The receiver: sends its blinded items first and learns what its mode reveals to it."""
+    """The receiver: sends its blinded items first and learns what its mode reveals to it.
+
+    ``items``: str, bytes, int or tuples of them (multi-column keys); duplicates are counted
+    locally and sent once. ``job_id`` (1..64 bytes) and ``mode`` must equal the right party's.
+    ``chunk_size`` caps the items per message. Batches run on ``executor`` split into
+    ``workers`` tasks (default: every core), or in this process when there is no executor.
+    ``progress`` receives a :class:`Progress` as chunks finish.
+    """
 
     ROLE = "left"
 
@@ -371,7 +378,12 @@ class LeftParty(_Party):
 
 
 class RightParty(_Party):
-    """The sender: answers the left's points, then sends its own (with encrypted values in sum)."""
+    """The sender: answers the left's points, then sends its own (with encrypted values in sum).
+
+    Arguments as for :class:`LeftParty`, and for ``mode="sum"`` only: ``values``, one integer
+    per item (values of duplicate keys are added), and ``paillier_key``, the right's
+    ``tds.he.PrivateKey`` (a fresh 2048-bit key when omitted). Only the sum is ever decrypted.
+    """
 
     ROLE = "right"
 
