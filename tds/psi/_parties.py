@@ -147,7 +147,12 @@ class _Party(ABC):
         return None
 
     def receive(self, message: Message) -> None:
-        """Take a message from the peer; raise a ProtocolError subclass if it does not fit."""
+        """Take a message from the peer.
+
+        A message that does not fit raises (``JobMismatchError``, ``UnexpectedMessageError``,
+        ``InvalidPointError``; ``DecodeError`` or ``InvalidCiphertextError`` for a bad Paillier
+        key or ciphertext) and leaves the party exactly as it was.
+        """
         if message.job_id != self.job_id:
             raise JobMismatchError(
                 f"message for job {message.job_id!r} reached the party of job {self.job_id!r}"
@@ -228,7 +233,7 @@ class LeftParty(_Party):
         self._peer_key: PublicKey | None = None
         self._peer_total: int | None = None
         self._peer_received = 0
-        self._in_flight: deque[tuple[RightPoints, Pending]] = deque()
+        self._in_flight: deque[tuple[RightPoints, list[Ciphertext], Pending]] = deque()
         self._matched_own: list[np.ndarray] = []  # positions in our LeftPoints stream
         self._matched_peer: list[np.ndarray] = []  # positions in the RightPoints stream
         self._encrypted_sum: Ciphertext | None = None
@@ -287,24 +292,22 @@ class LeftParty(_Party):
         self._phase = _Phase.AWAITING_RIGHT_POINTS
 
     def _take_right_points(self, message: RightPoints) -> None:
-        if self._peer_total is None:
-            self._peer_total = message.total
-        elif message.total != self._peer_total:
-            raise UnexpectedMessageError(
-                f"right points stream changed its total from {self._peer_total} to {message.total}"
-            )
-        if message.offset != self._peer_received:
-            raise UnexpectedMessageError(
-                f"right points chunk at offset {message.offset}; expected {self._peer_received}"
-            )
-        expected_size = self._peer_key.ciphertext_size if self._peer_key is not None else 0
+        # Everything is checked before anything changes: a refused message leaves no trace.
+        _check_chunk_order(message, self._peer_total, self._peer_received, "right points")
+        key = self._peer_key
+        expected_size = key.ciphertext_size if key is not None else 0
         if message.ciphertext_size != expected_size:
             raise UnexpectedMessageError(
                 f"ciphertexts of {message.ciphertext_size} bytes; this job uses {expected_size}"
             )
         check_points(message.points, message.offset)
+        ciphertexts = [
+            Ciphertext.from_bytes(key, message.ciphertext(index))
+            for index in range(message.count if key is not None else 0)
+        ]
         pending = self._batches.blind(self._scalar, message.offset, message.points, digests=True)
-        self._in_flight.append((message, pending))
+        self._in_flight.append((message, ciphertexts, pending))
+        self._peer_total = message.total
         self._peer_received += message.count
         finished = self._peer_received == self._peer_total
         while self._in_flight and (finished or len(self._in_flight) > _LOOKAHEAD):
@@ -312,7 +315,7 @@ class LeftParty(_Party):
         if finished:
             self._finish()
 
-    def _match(self, message: RightPoints, pending: Pending) -> None:
+    def _match(self, message: RightPoints, ciphertexts: list[Ciphertext], pending: Pending) -> None:
         digests = np.frombuffer(pending.result(), dtype=_DIGEST_DTYPE)
         if self._sorted_digests.size and digests.size:
             slots = np.searchsorted(self._sorted_digests, digests)
@@ -321,11 +324,8 @@ class LeftParty(_Party):
             self._matched_own.append(self._sorted_positions[slots[hits]])
             peer_positions = np.flatnonzero(hits)
             self._matched_peer.append(peer_positions + message.offset)
-            if self._encrypted_sum is not None:
-                key = self._peer_key
-                for index in peer_positions.tolist():
-                    ciphertext = Ciphertext.from_bytes(key, message.ciphertext(index))
-                    self._encrypted_sum = self._encrypted_sum + ciphertext
+            for index in peer_positions.tolist() if ciphertexts else ():
+                self._encrypted_sum = self._encrypted_sum + ciphertexts[index]
         self._report("peer-points", message.offset + message.count, self._peer_total)
 
     def _finish(self) -> None:
@@ -435,18 +435,11 @@ class RightParty(_Party):
         }
 
     def _take_left_points(self, message: LeftPoints) -> None:
-        if self._peer_total is None:
-            self._peer_total = message.total
-        elif message.total != self._peer_total:
-            raise UnexpectedMessageError(
-                f"left points stream changed its total from {self._peer_total} to {message.total}"
-            )
-        if message.offset != self._peer_received:
-            raise UnexpectedMessageError(
-                f"left points chunk at offset {message.offset}; expected {self._peer_received}"
-            )
+        # Everything is checked before anything changes: a refused message leaves no trace.
+        _check_chunk_order(message, self._peer_total, self._peer_received, "left points")
         check_points(message.points, message.offset)
         pending = self._batches.blind(self._scalar, message.offset, message.points, digests=True)
+        self._peer_total = message.total
         self._peer_received += message.count
         if self.mode in (Mode.INTERSECTION, Mode.BOTH):
             self._outbox.append(self._digests_in_order(message, pending))
@@ -546,6 +539,20 @@ def _with_items(base: PsiResult, own: DistinctItems, indices: list[int]) -> PsiR
         items=tuple(own.originals[index] for index in indices),
         counts=tuple(own.counts[index] for index in indices),
     )
+
+
+def _check_chunk_order(
+    message: LeftPoints | RightPoints, total: int | None, received: int, stream: str
+) -> None:
+    """The chunk must continue its stream where the last one ended, with the same total."""
+    if total is not None and message.total != total:
+        raise UnexpectedMessageError(
+            f"{stream} stream changed its total from {total} to {message.total}"
+        )
+    if message.offset != received:
+        raise UnexpectedMessageError(
+            f"{stream} chunk at offset {message.offset}; expected {received}"
+        )
 
 
 def _job_id_bytes(job_id: str | bytes) -> bytes:

@@ -50,7 +50,7 @@ def parties(
 
 def pump_until(left: LeftParty, right: RightParty, stop: Callable[[Message], bool]) -> Message:
     """Run the protocol and return, undelivered, the first message for which ``stop`` holds."""
-    while True:
+    while not (left.done and right.done):
         for sender, receiver in ((left, right), (right, left)):
             message = sender.next_message()
             if message is None:
@@ -58,6 +58,7 @@ def pump_until(left: LeftParty, right: RightParty, stop: Callable[[Message], boo
             if stop(message):
                 return message
             receiver.receive(message)
+    raise AssertionError("the protocol ended before the awaited message")
 
 
 def first(kind: type) -> Callable[[Message], bool]:
@@ -246,12 +247,33 @@ def test_left_refuses_a_malformed_paillier_key(paillier_key: tds.he.PrivateKey) 
         left.receive(dataclasses.replace(key, public_key=b"TDPK-not-a-key"))
 
 
-def test_left_refuses_an_invalid_ciphertext_it_would_add(paillier_key: tds.he.PrivateKey) -> None:
-    left, right = parties(Mode.SUM, paillier_key, left=("a",), right=("a",))
+def test_left_refuses_invalid_ciphertexts(paillier_key: tds.he.PrivateKey) -> None:
+    left, right = parties(Mode.SUM, paillier_key, left=("a",), right=("a", "b"))
     message = pump_until(left, right, first(RightPoints))
-    zero = bytes(message.ciphertext_size)  # 0 is not in Z*_{n^2}
-    with pytest.raises(InvalidCiphertextError):
-        left.receive(dataclasses.replace(message, ciphertexts=zero))
+    size = message.ciphertext_size
+    zero = bytes(size)  # 0 is not in Z*_{n^2}
+    for bad in (zero + message.ciphertexts[size:], message.ciphertexts[:size] + zero):
+        with pytest.raises(InvalidCiphertextError):
+            left.receive(dataclasses.replace(message, ciphertexts=bad))
+    left.receive(message)
+    right.receive(left.next_message())
+    assert right.result().sum == 0 and right.result().size == 1
+
+
+def test_a_refused_message_leaves_no_trace() -> None:
+    left, right = parties()
+    first_chunk = left.next_message()
+    with pytest.raises(UnexpectedMessageError):
+        right.receive(dataclasses.replace(first_chunk, offset=2, total=9))
+    with pytest.raises(InvalidPointError):
+        right.receive(dataclasses.replace(first_chunk, points=LOW_ORDER + first_chunk.points[32:]))
+    right.receive(first_chunk)
+    right_points = pump_until(left, right, first(RightPoints))
+    with pytest.raises(UnexpectedMessageError):
+        left.receive(dataclasses.replace(right_points, offset=2, total=7))
+    left.receive(right_points)
+    left.receive(right.next_message())
+    assert left.done and left.result().items == ("c", "d", "e")
 
 
 def test_right_refuses_an_invalid_sum(paillier_key: tds.he.PrivateKey) -> None:
