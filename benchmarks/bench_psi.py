@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 
 import tds
 from benchmarks.conftest import SMOKE, compare, size
-from tds.psi._group import default_workers
+from tds._workers import default_workers
 
 CORES = default_workers()
 SMALL = size(1 << 16, 1 << 8)

@@ -13,7 +13,7 @@ about bad input also derive from the matching builtin (``ValueError`` or
     │   ├── InvalidCiphertextError  (ValueError) not an element of Z*_{n^2}
     │   └── PackingOverflowError    (ValueError) a packed slot could carry into its neighbour
     ├── DecodeError                 (ValueError) malformed serialized bytes or documents
-    ├── ItemTypeError               (TypeError)  a set item is not str, bytes, int or a tuple of them
+    ├── ItemTypeError               (TypeError)  set item not str, bytes, int or a tuple of them
     ├── ProtocolError
     │   ├── UnexpectedMessageError  message out of order for the party's state
     │   ├── JobMismatchError        message belongs to another job or session

@@ -21,12 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import multiprocessing
-import os
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
-from functools import cache
+from concurrent.futures import Executor, Future
 from typing import TypeVar
 
 import numpy as np
@@ -44,13 +41,11 @@ __all__ = [
     "blind",
     "blind_to_digests",
     "check_points",
-    "default_workers",
     "digest_points",
     "fresh_scalar",
     "hash_and_blind",
     "multiply",
     "prefetched",
-    "process_pool",
 ]
 
 POINT_BYTES = 32
@@ -127,23 +122,6 @@ def blind(scalar: bytes, first_index: int, blob: bytes) -> bytes:
 def blind_to_digests(scalar: bytes, first_index: int, blob: bytes) -> bytes:
     """The digests of scalar · P for every peer point P: the final points, ready to compare."""
     return digest_points(multiply(scalar, blob, first_index))
-
-
-def default_workers() -> int:
-    """The number of cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-@cache
-def process_pool(workers: int) -> ProcessPoolExecutor:
-    """A process pool shared by every job in this process that asks for ``workers`` processes.
-
-    Workers come from a forkserver (safe beside gRPC threads) that has this module preloaded.
-    gmpy2 and the Python parts of hashing hold the GIL, so only processes run them in parallel.
-    """
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["tds.psi._group"])
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
 
 
 class Batches:

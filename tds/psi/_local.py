@@ -6,8 +6,8 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
+from tds._workers import default_workers, process_pool
 from tds.he import PrivateKey
-from tds.psi._group import default_workers, process_pool
 from tds.psi._messages import decode_message
 from tds.psi._parties import DEFAULT_CHUNK_SIZE, LeftParty, ProgressCallback, RightParty
 from tds.psi._result import Mode, PsiResult

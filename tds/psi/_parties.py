@@ -33,6 +33,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from tds._workers import default_workers
 from tds.errors import ConfigError, JobMismatchError, ProtocolError, UnexpectedMessageError
 from tds.he import Ciphertext, PrivateKey, PublicKey, generate_keypair
 from tds.psi._group import (
@@ -40,7 +41,6 @@ from tds.psi._group import (
     Batches,
     Pending,
     check_points,
-    default_workers,
     fresh_scalar,
     prefetched,
 )

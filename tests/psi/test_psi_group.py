@@ -7,6 +7,7 @@ import itertools
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
+from tds._workers import process_pool
 from tds.errors import ConfigError, InvalidPointError
 from tds.psi import _group
 from tds.psi._hash_to_curve import FIELD_PRIME, hash_to_u_batch
@@ -94,7 +95,7 @@ def test_batches_on_a_process_pool_equal_the_inline_result() -> None:
     scalar = _group.fresh_scalar()
     messages = [str(i).encode() for i in range(7)]
     inline = _group.Batches()
-    pooled = _group.Batches(_group.process_pool(2), workers=2)
+    pooled = _group.Batches(process_pool(2), workers=2)
     expected = inline.hash_and_blind(b"dst", scalar, messages).result()
     assert pooled.hash_and_blind(b"dst", scalar, messages).result() == expected
     assert (
@@ -105,7 +106,7 @@ def test_batches_on_a_process_pool_equal_the_inline_result() -> None:
 
 
 def test_errors_in_workers_name_the_point() -> None:
-    pooled = _group.Batches(_group.process_pool(2), workers=2)
+    pooled = _group.Batches(process_pool(2), workers=2)
     blob = honest_points(4) + u_bytes(0)
     with pytest.raises(InvalidPointError, match="point 104 has low order"):
         pooled.blind(_group.fresh_scalar(), 100, blob, digests=False).result()
