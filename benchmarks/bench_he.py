@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 import tds
-from benchmarks.conftest import SMOKE, compare, size
+from benchmarks import conftest
+from benchmarks.conftest import SMOKE, size
 
 KEY_BITS = 1024 if SMOKE else 2048
 ONE = "encrypt one value, 1 core"
@@ -20,6 +21,14 @@ AGGREGATE = "encrypt + sum + decrypt, 100 parties' vectors"
 DECRYPT = "decrypt, 1 core"
 ADD = "add two ciphertexts"
 PARTIES = size(100, 3)
+UNITS = {ONE: "value", BATCH: "value", AGGREGATE: "value", DECRYPT: "ciphertext", ADD: "addition"}
+
+
+def compare(benchmark, group: str, implementation: str, function, *, items: int, rounds: int = 3):
+    """:func:`benchmarks.conftest.compare` with this file's unit for the group."""
+    return conftest.compare(
+        benchmark, group, implementation, function, items=items, unit=UNITS[group], rounds=rounds
+    )
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +146,7 @@ def test_decrypt_packed_values_tds(benchmark, keys) -> None:
     data = np.array(values(size(2_000, 60)), dtype=np.int64)
     vector = public.encrypt_vector(data, bound=2**32, max_additions=100)
     decrypt = lambda: private.decrypt_vector(vector, workers=1)  # noqa: E731
-    result = compare(benchmark, DECRYPT, "tds packed, per value", decrypt, items=len(data))
+    result = compare(benchmark, DECRYPT, "tds packed (per value)", decrypt, items=len(data))
     np.testing.assert_array_equal(result, data)
 
 
