@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import tds
@@ -122,3 +122,39 @@ def test_packed_sums_stop_before_they_can_overflow(keypair) -> None:
         total + vector
     with pytest.raises(tds.errors.PackingOverflowError):
         sum([vector] * 4)
+
+
+@SETTINGS
+@given(
+    bound=st.integers(min_value=1, max_value=2**40),
+    max_additions=st.integers(min_value=1, max_value=6),
+    count=st.integers(min_value=1, max_value=9),
+)
+def test_sums_beyond_max_additions_always_raise(
+    keypair, bound: int, max_additions: int, count: int
+) -> None:
+    public, private = keypair
+    data = np.array([bound, -bound, 0], dtype=np.int64)
+    vector = public.encrypt_vector(data, bound=bound, max_additions=max_additions)
+    if count > max_additions:
+        with pytest.raises(tds.errors.PackingOverflowError):
+            sum([vector] * count)
+    else:
+        np.testing.assert_array_equal(private.decrypt_vector(sum([vector] * count)), count * data)
+
+
+@SETTINGS
+@given(slot=st.integers(min_value=0, max_value=2), excess=st.integers(min_value=1, max_value=2**16))
+def test_decryption_detects_a_slot_pushed_past_its_limit(keypair, slot: int, excess: int) -> None:
+    public, private = keypair
+    vector = public.encrypt_vector(np.array([1, 2, 3]), bound=100, max_additions=2)
+    layout = vector.layout
+    # A bump that stays inside the slot's bytes is caught; one that carries into the next
+    # slot cannot be told from honest data, which is why additions are counted up front.
+    assume(2 * layout.bound + excess + 103 < 2 ** (8 * layout.slot_bytes))
+    bump = (2 * layout.bound + excess) << (8 * layout.slot_bytes * slot)
+    tampered = tds.he.EncryptedVector(
+        public, layout, len(vector), [vector.ciphertexts[0] + bump], vector.additions
+    )
+    with pytest.raises(tds.errors.PackingOverflowError):
+        private.decrypt_vector(tampered)
