@@ -162,7 +162,11 @@ def _mismatch(
     policy: Policy, rule: Permission | Prohibition, path: str, request: Request
 ) -> str | None:
     """Why the rule does not govern this request, or None if it does."""
-    if not rule.action.covers(request.action):
+    governs = rule.action.covers(request.action)
+    if isinstance(rule, Prohibition):
+        # A request for use may perform any action use covers, the prohibited one included.
+        governs = governs or request.action.covers(rule.action)
+    if not governs:
         return f"{path} governs {rule.action}, which does not include {request.action}"
     target = policy.target_of(rule)
     if target != request.target:
@@ -387,10 +391,10 @@ def _check_atom(constraint: Constraint, path: str, context: _Context) -> Constra
     right_text = _right_text(constraint)
     try:
         left, left_text = _left_value(constraint, context)
+        holds = _OPERATORS[OPERANDS[operand].kind](operator, left, constraint.right_operand)
     except _Unknown as missing:
         reason = f"{path}: {missing} to check {operand} {operator} {right_text}"
         return ConstraintResult(path, operator, None, reason, operand)
-    holds = _OPERATORS[OPERANDS[operand].kind](operator, left, constraint.right_operand)
     label, holding, failing = _WORDING[operand, operator]
     reason = f"{path}: {label} {left_text} {holding if holds else failing} {right_text}"
     return ConstraintResult(path, operator, holds, reason, operand)
@@ -516,6 +520,15 @@ def _hierarchy(operator: Operator, left: str, right: Any) -> bool:
 
 
 def _action(operator: Operator, left: Action, right: Any) -> bool:
+    # A request for use may perform any action use covers; the constraint is known only when it
+    # comes out the same for every one of them.
+    verdicts = {_one_action(operator, action, right) for action in Action if left.covers(action)}
+    if len(verdicts) > 1:
+        raise _Unknown(f"the request's action {left} does not say which operation it performs")
+    return verdicts.pop()
+
+
+def _one_action(operator: Operator, left: Action, right: Any) -> bool:
     if operator is Operator.IS_A:
         return bool(right.covers(left))
     return _compare(operator, left, right)

@@ -357,6 +357,47 @@ def test_prohibition_beats_permission():
     assert decision.duties == ()
 
 
+@pytest.mark.parametrize("prohibited", [Action.READ, Action.JOIN])
+def test_a_request_for_use_is_forbidden_by_a_prohibition_of_any_action_it_may_perform(prohibited):
+    # A request for use does not say which action it performs, so it may be the prohibited one.
+    policy = Policy(
+        uid="urn:p",
+        target=TARGET,
+        permissions=(Permission(action=Action.USE),),
+        prohibitions=(Prohibition(action=prohibited),),
+    )
+    decision = evaluate(policy, request(action="use"))
+    assert not decision.permitted
+    assert decision.reasons == (f"prohibition[0] forbids {prohibited} on urn:ds:visits",)
+
+
+@pytest.mark.parametrize(
+    ("constraint", "verdict"),
+    [
+        (("operation", "neq", "read"), None),
+        (("operation", "isNoneOf", ["read", "join"]), None),
+        (("operation", "eq", "aggregate"), None),
+        (("operation", "isA", "use"), True),
+    ],
+)
+def test_an_operation_constraint_on_a_request_for_use_holds_only_if_it_would_for_any_action(
+    constraint, verdict
+):
+    decision = evaluate(permit_only(Constraint(*constraint)), request(action="use"))
+    (result,) = decision.rules[0].constraints
+    assert result.satisfied is verdict
+    assert decision.permitted is (verdict is True)
+    if verdict is None:
+        assert "does not say which operation it performs" in result.reason
+    policy = Policy(
+        uid="urn:p",
+        target=TARGET,
+        permissions=(Permission(action=Action.USE),),
+        prohibitions=(Prohibition(action=Action.USE, constraints=(Constraint(*constraint),)),),
+    )
+    assert not evaluate(policy, request(action="use")).permitted
+
+
 @pytest.mark.parametrize(
     ("fields", "permitted"),
     [
