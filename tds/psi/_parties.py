@@ -413,6 +413,10 @@ class RightParty(_Party):
                 raise ConfigError("intersection-sum needs one integer value per right item")
             if paillier_key is None:
                 _, paillier_key = generate_keypair()
+            if not isinstance(paillier_key, PrivateKey):
+                raise ConfigError(
+                    f"paillier_key must be a tds.he.PrivateKey, not {type(paillier_key).__name__}"
+                )
         elif values is not None or paillier_key is not None:
             raise ConfigError(f"values and a Paillier key belong to mode 'sum', not {self.mode}")
         self._paillier_key = paillier_key

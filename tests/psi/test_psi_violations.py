@@ -303,6 +303,7 @@ def test_right_refuses_an_invalid_sum(paillier_key: tds.he.PrivateKey) -> None:
         lambda: RightParty(["a"], job_id="j", mode="sum"),
         lambda: RightParty(["a"], job_id="j", mode="sum", values=[1, 2]),
         lambda: run_local(["a"], ["a"], workers=0),
+        lambda: RightParty(["a"], job_id="j", mode="sum", values=[1], paillier_key="key"),
     ],
 )
 def test_invalid_configuration(make: Callable[[], object]) -> None:
@@ -315,3 +316,8 @@ def test_sum_mode_makes_a_full_size_key_when_none_is_given() -> None:
     right = RightParty(["a"], job_id=JOB, mode="sum", values=[1])
     key = pump_until(left, right, first(RightKey))
     assert tds.he.PublicKey.from_bytes(key.public_key).n_bits == 2048
+
+
+def test_a_public_key_is_not_the_rights_paillier_key(paillier_key: tds.he.PrivateKey) -> None:
+    with pytest.raises(ConfigError, match="PrivateKey"):
+        RightParty(["a"], job_id=JOB, mode="sum", values=[1], paillier_key=paillier_key.public_key)
