@@ -6,7 +6,7 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
-from tds._workers import default_workers, process_pool
+from tds._workers import process_pool, resolve_workers
 from tds.he import PrivateKey
 from tds.psi._messages import decode_message
 from tds.psi._parties import DEFAULT_CHUNK_SIZE, LeftParty, ProgressCallback, RightParty
@@ -38,7 +38,7 @@ def run_local(
     ``workers`` processes (default: every core) share the scalar multiplications and hashing
     of both parties; ``workers=1`` keeps everything in this process.
     """
-    workers = default_workers() if workers is None else workers
+    workers = resolve_workers(workers)
     executor = process_pool(workers) if workers > 1 else None
     job_id = secrets.token_hex(16) if job_id is None else job_id
     common = {

@@ -303,6 +303,8 @@ def test_right_refuses_an_invalid_sum(paillier_key: tds.he.PrivateKey) -> None:
         lambda: RightParty(["a"], job_id="j", mode="sum"),
         lambda: RightParty(["a"], job_id="j", mode="sum", values=[1, 2]),
         lambda: run_local(["a"], ["a"], workers=0),
+        lambda: run_local(["a"], ["a"], workers="2"),
+        lambda: run_local(["a"], ["a"], workers=1.5),
         lambda: RightParty(["a"], job_id="j", mode="sum", values=[1], paillier_key="key"),
     ],
 )
