@@ -58,8 +58,10 @@ class Duration:
 
     def __str__(self) -> str:
         years, months = divmod(self.months, 12)
-        whole, fraction = divmod(self.seconds, 1)
-        days, rest = divmod(int(whole), _SECONDS_PER_DAY)
+        # int() is exact; divmod on a Decimal fails once the quotient outgrows the precision.
+        whole = int(self.seconds)
+        fraction = self.seconds - whole
+        days, rest = divmod(whole, _SECONDS_PER_DAY)
         hours, rest = divmod(rest, 3600)
         minutes, seconds = divmod(rest, 60)
         date_part = "".join(
@@ -81,12 +83,21 @@ class Duration:
         return self.months == 0 and self.seconds == 0
 
     def after(self, instant: datetime) -> datetime:
-        """The instant this duration after ``instant`` (calendar months, then seconds)."""
-        return _add_months(instant.astimezone(UTC), self.months) + self._timedelta()
+        """The instant this duration after ``instant`` (calendar months, then seconds).
+
+        Past the year 9999 this is the last instant a datetime holds, which no use comes after.
+        """
+        try:
+            return _add_months(instant.astimezone(UTC), self.months) + self._timedelta()
+        except (OverflowError, ValueError):
+            return datetime.max.replace(tzinfo=UTC)
 
     def before(self, instant: datetime) -> datetime:
-        """The instant this duration before ``instant``."""
-        return _add_months(instant.astimezone(UTC) - self._timedelta(), -self.months)
+        """The instant this duration before ``instant`` (before the year 1: the first instant)."""
+        try:
+            return _add_months(instant.astimezone(UTC) - self._timedelta(), -self.months)
+        except (OverflowError, ValueError):
+            return datetime.min.replace(tzinfo=UTC)
 
     def _timedelta(self) -> timedelta:
         return timedelta(seconds=float(self.seconds))

@@ -215,6 +215,20 @@ def test_elapsed_time_counts_from_the_agreement(operator, use_at, permitted):
     assert evaluate(policy, request(time=use_at), state).permitted is permitted
 
 
+@pytest.mark.parametrize(("operator", "permitted"), [("lteq", True), ("gt", False)])
+def test_durations_that_end_after_the_year_9999_are_evaluated_not_raised(operator, permitted):
+    policy = permit_only(
+        Constraint("elapsedTime", operator, "P9000Y"),
+        Constraint("rate", "lteq", "1/P9000Y"),
+        Constraint("dataAge", "lteq" if permitted else "gteq", "P99999999999999D"),
+    )
+    state = InMemoryUsageState()
+    state.record_agreement(policy.content_hash, T0)
+    assert evaluate(policy, request(data_time=T0), state).permitted is permitted
+    if permitted:
+        assert not evaluate(policy, request(data_time=T0), state).permitted  # the rate
+
+
 def test_elapsed_time_without_an_agreement_time_fails_with_a_reason():
     policy = permit_only(Constraint("elapsedTime", "lteq", "P1Y"))
     unknown = evaluate(policy, request(), InMemoryUsageState())

@@ -62,6 +62,19 @@ def test_duration_before_is_the_inverse_for_day_times():
     )
 
 
+def test_durations_past_the_last_representable_instant_end_after_every_use():
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    for text in ("P9000Y", "P100000000D", "P99999999999999D", "P99999999999999M"):
+        duration = Duration.parse(text)
+        assert duration.after(start) == datetime.max.replace(tzinfo=UTC)
+        assert duration.before(start) == datetime.min.replace(tzinfo=UTC)
+
+
+def test_a_duration_longer_than_the_decimal_precision_is_still_written():
+    duration = Duration.parse("PT" + "9" * 30 + "S")
+    assert Duration.parse(str(duration)) == duration
+
+
 def test_rate_round_trips_and_rejects_bad_forms():
     rate = Rate.parse("10/PT1H")
     assert (rate.limit, rate.period) == (10, Duration(seconds=Decimal(3600)))
