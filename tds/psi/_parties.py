@@ -34,7 +34,13 @@ from typing import ClassVar
 import numpy as np
 
 from tds._workers import default_workers
-from tds.errors import ConfigError, JobMismatchError, ProtocolError, UnexpectedMessageError
+from tds.errors import (
+    ConfigError,
+    JobMismatchError,
+    PlaintextRangeError,
+    ProtocolError,
+    UnexpectedMessageError,
+)
 from tds.he import Ciphertext, PrivateKey, PublicKey, generate_keypair
 from tds.psi._group import (
     DIGEST_BYTES,
@@ -381,7 +387,8 @@ class RightParty(_Party):
     """The sender: answers the left's points, then sends its own (with encrypted values in sum).
 
     Arguments as for :class:`LeftParty`, and for ``mode="sum"`` only: ``values``, one integer
-    per item (values of duplicate keys are added), and ``paillier_key``, the right's
+    per item (values of duplicate keys are added; their absolute values may add up to at most
+    the key's ``max_int``, else ``PlaintextRangeError``), and ``paillier_key``, the right's
     ``tds.he.PrivateKey`` (a fresh 2048-bit key when omitted). Only the sum is ever decrypted.
     """
 
@@ -421,6 +428,16 @@ class RightParty(_Party):
             raise ConfigError(f"values and a Paillier key belong to mode 'sum', not {self.mode}")
         self._paillier_key = paillier_key
         self._own = deduplicate(items, values)
+        # Any subset of the totals then sums inside [-max_int, max_int]: the decrypted sum cannot
+        # wrap around n, and no value fails to encrypt in the middle of the job.
+        if (
+            self.mode is Mode.SUM
+            and sum(map(abs, self._own.totals)) > paillier_key.public_key.max_int
+        ):
+            raise PlaintextRangeError(
+                "the absolute values add up past the Paillier key's max_int; "
+                "the sum over the intersection could overflow"
+            )
         # Position k of the RightPoints stream carries distinct item _order[k].
         self._order = random_permutation(len(self._own))
         self._peer_total: int | None = None

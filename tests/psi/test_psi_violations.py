@@ -14,6 +14,7 @@ from tds.errors import (
     InvalidCiphertextError,
     InvalidPointError,
     JobMismatchError,
+    PlaintextRangeError,
     UnexpectedMessageError,
 )
 from tds.psi import (
@@ -323,3 +324,20 @@ def test_sum_mode_makes_a_full_size_key_when_none_is_given() -> None:
 def test_a_public_key_is_not_the_rights_paillier_key(paillier_key: tds.he.PrivateKey) -> None:
     with pytest.raises(ConfigError, match="PrivateKey"):
         RightParty(["a"], job_id=JOB, mode="sum", values=[1], paillier_key=paillier_key.public_key)
+
+
+@pytest.mark.parametrize("copies", [1, 3])
+def test_values_that_could_overflow_the_sum_are_refused_up_front(
+    paillier_key: tds.he.PrivateKey, copies: int
+) -> None:
+    # Three values of max_int would wrap around n and decrypt to a wrong sum; one value past
+    # max_int would stall the right party in the middle of the job.
+    large = int(paillier_key.public_key.max_int) + (copies == 1)
+    with pytest.raises(PlaintextRangeError, match="max_int"):
+        RightParty(
+            ["a", "b", "c"][:copies],
+            job_id=JOB,
+            mode="sum",
+            values=[large] * copies,
+            paillier_key=paillier_key,
+        )
