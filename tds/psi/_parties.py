@@ -159,6 +159,11 @@ class _Party(ABC):
         ``InvalidPointError``; ``DecodeError`` or ``InvalidCiphertextError`` for a bad Paillier
         key or ciphertext) and leaves the party exactly as it was.
         """
+        if not isinstance(message, Message):
+            raise UnexpectedMessageError(
+                f"the {self.ROLE} party got {type(message).__name__}, not a message "
+                "(decode bytes with tds.psi.decode_message)"
+            )
         if message.job_id != self.job_id:
             raise JobMismatchError(
                 f"message for job {message.job_id!r} reached the party of job {self.job_id!r}"

@@ -149,6 +149,14 @@ def test_left_refuses_what_it_does_not_expect_at_first(message: Message) -> None
         left.receive(message)
 
 
+@pytest.mark.parametrize("message", [None, b"\x01\x01\x01\x06job-42", "LeftPoints"])
+def test_parties_refuse_what_is_not_a_decoded_message(message: object) -> None:
+    left, right = parties()
+    for party in (left, right):
+        with pytest.raises(UnexpectedMessageError, match="not a message"):
+            party.receive(message)  # type: ignore[arg-type]
+
+
 def test_left_refuses_digests_for_points_it_never_sent() -> None:
     left, right = parties()
     right.receive(left.next_message())
