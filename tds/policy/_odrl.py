@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from tds.errors import PolicySyntaxError
@@ -433,7 +433,10 @@ def _typed_value(raw: object, kind: ValueKind, datatype: str | None) -> Any:
         return _term_at(Action, raw, "", "action")
     if kind is ValueKind.INTEGER:
         if isinstance(raw, str) and datatype is not None and raw.isdigit():
-            return int(raw)
+            # isdigit() also admits digits such as "²" that int() rejects, and int() refuses
+            # very long numbers.
+            with suppress(ValueError):
+                return int(raw)
         if isinstance(raw, bool) or not isinstance(raw, int):
             raise PolicySyntaxError(f"expected a non-negative integer, got {raw!r}")
         return raw

@@ -12,7 +12,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, DecimalException, InvalidOperation
 
 from tds.errors import PolicySyntaxError
 
@@ -129,9 +129,15 @@ class Rate:
     @classmethod
     def parse(cls, text: str) -> Rate:
         limit, slash, period = text.partition("/") if isinstance(text, str) else ("", "", "")
-        if not slash or not limit.isdigit():
+        # isdigit() also admits digits such as "²" that int() rejects, and int() refuses
+        # very long numbers.
+        try:
+            count = int(limit) if slash and limit.isdigit() else None
+        except ValueError:
+            count = None
+        if count is None:
             raise PolicySyntaxError(f"not a rate of the form N/DURATION: {text!r}")
-        return cls(int(limit), Duration.parse(period))
+        return cls(count, Duration.parse(period))
 
     def __str__(self) -> str:
         return f"{self.limit}/{self.period}"
@@ -201,7 +207,10 @@ def to_decimal(value: object, *, what: str) -> Decimal:
         raise PolicySyntaxError(f"{what} must be a number: {value!r}") from None
     if not number.is_finite() or number < 0:
         raise PolicySyntaxError(f"{what} must be finite and non-negative: {value!r}")
-    return number.normalize() if number else Decimal(0)
+    try:
+        return number.normalize() if number else Decimal(0)
+    except DecimalException:  # an exponent beyond the decimal context's range
+        raise PolicySyntaxError(f"{what} is out of range: {value!r}") from None
 
 
 def format_decimal(number: Decimal) -> str:

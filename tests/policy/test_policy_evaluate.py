@@ -563,6 +563,7 @@ def test_raise_for_denial_carries_the_decision():
         {"cohort_size": True},
         {"classification": 1.5},
         {"epsilon": -0.5},
+        {"epsilon": "1e9999999"},
         {"location": (91.0, 0.0)},
         {"location": (0.0, 181.0)},
         {"location": (1.0,)},

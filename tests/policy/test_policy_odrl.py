@@ -401,6 +401,26 @@ C = "permission[0].constraint[0]"
         (with_constraint("purpose", "eq", ["a", "b"]), f"{C}.rightOperand", "takes one value"),
         (with_constraint("purpose", "isAnyOf", []), f"{C}.rightOperand", "no value"),
         (
+            with_constraint("minCohort", "gteq", {"@value": "\u00b2", "@type": "xsd:integer"}),
+            f"{C}.rightOperand",
+            "non-negative integer",
+        ),
+        (
+            with_constraint("count", "lteq", {"@value": "9" * 5000, "@type": "xsd:integer"}),
+            f"{C}.rightOperand",
+            "non-negative integer",
+        ),
+        (
+            with_constraint("rate", "lteq", {"@value": "9" * 5000 + "/PT1H", "@type": "tds:Rate"}),
+            f"{C}.rightOperand",
+            "not a rate",
+        ),
+        (
+            with_constraint("dpEpsilon", "lteq", {"@value": "1e9999999", "@type": "xsd:decimal"}),
+            f"{C}.rightOperand",
+            "out of range",
+        ),
+        (
             with_constraint("purpose", "eq", {"@value": "x", "@type": "xsd:foo"}),
             f"{C}.rightOperand.@type",
             "unknown datatype",
