@@ -244,7 +244,9 @@ class PrivateKey:
 
     def __init__(self, public_key: PublicKey, p: int, q: int) -> None:
         p, q = mpz(as_integer(p, "p")), mpz(as_integer(q, "q"))
-        if p * q != public_key.n or p == q:
+        # With p * q = n, p and q above 1 leave only the two prime factors of n; 1 * n would
+        # divide by zero in the CRT, and -p * -q would decrypt to garbage.
+        if p * q != public_key.n or p == q or p <= 1 or q <= 1:
             raise DecodeError("p and q are not the factors of the public modulus")
         self.public_key = public_key
         self.p, self.q = p, q

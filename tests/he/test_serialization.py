@@ -64,6 +64,20 @@ def test_private_key_with_wrong_factors_is_refused(keypair, other_keypair) -> No
         tds.he.PrivateKey.from_bytes(forged)
 
 
+def test_trivial_factorizations_are_refused(keypair) -> None:
+    public, private = keypair
+    n = int(public.n)
+    for p, q in ((1, n), (n, 1), (-1, -n), (-int(private.p), -int(private.q))):
+        with pytest.raises(DecodeError, match="factors"):
+            tds.he.PrivateKey(public, p, q)
+    # TDSK, version, u32 length and the public key, then p = 1 and q = n as length-prefixed ints.
+    header = private.to_bytes()[: 9 + len(public.to_bytes())]
+    n_bytes = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    factors = b"\x00\x00\x00\x01\x01" + len(n_bytes).to_bytes(4, "big") + n_bytes
+    with pytest.raises(DecodeError, match="factors"):
+        tds.he.PrivateKey.from_bytes(header + factors)
+
+
 def test_non_bytes_are_refused(keypair) -> None:
     public, _ = keypair
     with pytest.raises(DecodeError, match="bytes"):
