@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 
 INT64_BOUND = 2**63 - 1
 DEFAULT_MAX_ADDITIONS = 1024
-_MAX_ADDITIONS_LIMIT = 2**32
+# max_additions travels as a u32 in the vector's bytes.
+_MAX_ADDITIONS_LIMIT = 2**32 - 1
 _VECTOR_MAGIC = b"TDEV"
 
 
@@ -59,7 +60,7 @@ class PackingLayout:
             max_additions = DEFAULT_MAX_ADDITIONS
         max_additions = as_integer(max_additions, "max_additions")
         if not 1 <= max_additions <= _MAX_ADDITIONS_LIMIT:
-            raise ConfigError(f"max_additions must be between 1 and 2**32, got {max_additions}")
+            raise ConfigError(f"max_additions must be between 1 and 2**32 - 1, got {max_additions}")
         slot_bytes = -(-(max_additions * 2 * bound).bit_length() // 8)
         # Stay one bit below n so that every packed plaintext is a valid residue.
         slots = (public_key.n_bits - 1) // (8 * slot_bytes)

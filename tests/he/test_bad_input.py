@@ -113,6 +113,7 @@ def test_bad_vectors_are_refused(keypair, values, error) -> None:
         {"bound": 0},
         {"bound": 2**63},
         {"max_additions": 0},
+        {"max_additions": 2**32},
         {"max_additions": 2**33},
         {"bound": 1.5},
     ],

@@ -33,6 +33,13 @@ def test_encrypted_vector_round_trip(keypair) -> None:
     np.testing.assert_array_equal(private.decrypt_vector(restored + vector), 3 * data)
 
 
+def test_the_largest_max_additions_round_trips(keypair) -> None:
+    public, private = keypair
+    vector = public.encrypt_vector(np.arange(3), bound=10, max_additions=2**32 - 1)
+    restored = tds.he.EncryptedVector.from_bytes(public, vector.to_bytes())
+    np.testing.assert_array_equal(private.decrypt_vector(restored), np.arange(3))
+
+
 @pytest.mark.parametrize(
     "mangle",
     [
