@@ -164,6 +164,10 @@ class LogicalConstraint:
         constraints = _constraints(self.constraints, str(self.operator))
         if not constraints:
             raise PolicySyntaxError(f"{self.operator} needs at least one constraint", "operator")
+        if 1 + max(map(_nesting, constraints)) > MAX_NESTING:
+            raise PolicySyntaxError(
+                f"logical constraints nest more than {MAX_NESTING} deep", "operator"
+            )
         object.__setattr__(self, "constraints", constraints)
         _identifier(self.uid, "uid")
 
@@ -173,6 +177,16 @@ class LogicalConstraint:
 
 
 AnyConstraint = Constraint | LogicalConstraint
+
+# Evaluation, serialization and the parser recurse once per level; the bound keeps them all far
+# from Python's recursion limit.
+MAX_NESTING = 32
+
+
+def _nesting(constraint: AnyConstraint) -> int:
+    if isinstance(constraint, Constraint):
+        return 0
+    return 1 + max(map(_nesting, constraint.constraints))
 
 
 def _constraints(values: Iterable[object], path: str) -> tuple[AnyConstraint, ...]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from tds.errors import PolicySyntaxError
 from tds.policy._model import (
+    MAX_NESTING,
     AnyConstraint,
     Constraint,
     Duty,
@@ -78,7 +79,7 @@ def policy_from_odrl(document: dict[str, Any] | str | bytes) -> Policy:
     if isinstance(document, str | bytes):
         try:
             document = json.loads(document)
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:
             raise PolicySyntaxError(f"not valid JSON: {error}") from None
     if not isinstance(document, dict):
         raise PolicySyntaxError(f"a policy is a JSON object, got {type(document).__name__}")
@@ -333,18 +334,21 @@ def _action(value: object, path: str, kind: type[Any]) -> tuple[Any, tuple[AnyCo
     return _term_at(kind, value, path, "action"), ()
 
 
-def _constraints(value: object, path: str) -> tuple[AnyConstraint, ...]:
+def _constraints(value: object, path: str, depth: int = 0) -> tuple[AnyConstraint, ...]:
     items = _many(value)
     return tuple(
-        _constraint(_object(item, f"{path}[{index}]"), f"{path}[{index}]")
+        _constraint(_object(item, f"{path}[{index}]"), f"{path}[{index}]", depth)
         for index, item in enumerate(items)
     )
 
 
-def _constraint(node: dict[str, Any], path: str) -> AnyConstraint:
+def _constraint(node: dict[str, Any], path: str, depth: int) -> AnyConstraint:
     logical = [key for key in node if resolve_term(LogicalOperator, key) is not None]
     if logical:
-        return _logical_constraint(node, logical, path)
+        # Checked on the way down: the model's own check comes only after the recursion.
+        if depth >= MAX_NESTING:
+            raise PolicySyntaxError(f"logical constraints nest more than {MAX_NESTING} deep", path)
+        return _logical_constraint(node, logical, path, depth)
     _check_keys(node, {"uid", "@id", "@type", "leftOperand", "operator", "rightOperand"}, path)
     if set(node) <= {"@id", "uid"}:
         raise PolicySyntaxError("referenced constraints are not supported; write them inline", path)
@@ -362,13 +366,15 @@ def _constraint(node: dict[str, Any], path: str) -> AnyConstraint:
         return Constraint(operand, operator, right, uid=_uid(node, path))
 
 
-def _logical_constraint(node: dict[str, Any], logical: list[str], path: str) -> LogicalConstraint:
+def _logical_constraint(
+    node: dict[str, Any], logical: list[str], path: str, depth: int
+) -> LogicalConstraint:
     if len(logical) != 1:
         raise PolicySyntaxError("a logical constraint has exactly one of and, or, xone", path)
     key = logical[0]
     _check_keys(node, {key, "uid", "@id", "@type"}, path)
     operator = resolve_term(LogicalOperator, key)
-    operands = _constraints(node[key], _join(path, key))
+    operands = _constraints(node[key], _join(path, key), depth + 1)
     with _at(path):
         return LogicalConstraint(operator, operands, uid=_uid(node, path))
 

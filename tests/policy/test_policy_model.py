@@ -24,6 +24,7 @@ from tds.policy import (
     Prohibition,
     Rate,
 )
+from tds.policy._model import MAX_NESTING
 
 CST = timezone(timedelta(hours=8))
 
@@ -91,6 +92,14 @@ def test_logical_constraints_need_constraints():
     assert caught.value.path == "or[1]"
     with pytest.raises(PolicySyntaxError, match="unknown logical operator 'andSequence'"):
         LogicalConstraint("andSequence", (Constraint("purpose", "eq", "x"),))
+
+
+def test_logical_constraints_nest_no_deeper_than_the_limit():
+    constraint = Constraint("purpose", "eq", "x")
+    for _ in range(MAX_NESTING):
+        constraint = LogicalConstraint("or", (constraint, Constraint("purpose", "eq", "y")))
+    with pytest.raises(PolicySyntaxError, match="nest more than"):
+        LogicalConstraint("and", (constraint,))
 
 
 @pytest.mark.parametrize(

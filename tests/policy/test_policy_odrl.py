@@ -20,6 +20,7 @@ from tds.policy import (
     PolicyType,
     profile_context,
 )
+from tds.policy._model import MAX_NESTING
 from tds.policy._profile import TDS_NS, DutyAction, term_iri
 from tds.sectors import healthcare
 
@@ -697,3 +698,25 @@ def test_context_defines_exactly_the_tds_terms():
     assert defined == tds_terms | {"Rate", "BoundingBox"}
     for term in defined:
         assert context[term] == f"tds:{term}"
+
+
+def nested(depth: int) -> dict:
+    constraint: dict = {"leftOperand": "purpose", "operator": "eq", "rightOperand": "x"}
+    for _ in range(depth):
+        constraint = {"and": [constraint]}
+    return policy_with(constraint)
+
+
+def test_logical_constraints_nest_up_to_the_limit_and_no_deeper():
+    policy = Policy.from_odrl(nested(MAX_NESTING))
+    assert Policy.from_odrl(policy.to_odrl()) == policy
+    with pytest.raises(PolicySyntaxError, match="nest more than") as caught:
+        Policy.from_odrl(nested(MAX_NESTING + 1))
+    assert caught.value.path == C + ".and[0]" * MAX_NESTING
+    with pytest.raises(PolicySyntaxError, match="nest more than"):
+        Policy.from_odrl(nested(5000))
+
+
+def test_json_nested_past_the_parser_limit_is_a_syntax_error():
+    with pytest.raises(PolicySyntaxError, match="not valid JSON"):
+        Policy.from_odrl("[" * 100_000)
