@@ -21,6 +21,7 @@ from gmpy2 import mpz
 from tds.errors import (
     ConfigError,
     DecodeError,
+    InvalidCiphertextError,
     KeyMismatchError,
     PackingOverflowError,
     PlaintextRangeError,
@@ -126,6 +127,10 @@ class EncryptedVector:
             raise PackingOverflowError(
                 f"{additions} additions exceed the layout's max_additions={layout.max_additions}"
             )
+        for c in ciphertexts:
+            if not isinstance(c, Ciphertext):
+                raise InvalidCiphertextError(f"expected a Ciphertext, not {type(c).__name__}")
+            c._check_same_key_as(public_key)
         self.public_key = public_key
         self.layout = layout
         self.length = length
@@ -144,8 +149,8 @@ class EncryptedVector:
     def __add__(self, other: EncryptedVector) -> EncryptedVector:
         if not isinstance(other, EncryptedVector):
             return NotImplemented
-        for c in other.ciphertexts[:1]:
-            c._check_same_key_as(self.public_key)
+        if other.public_key != self.public_key:
+            raise KeyMismatchError("the vectors were encrypted under different public keys")
         if other.layout != self.layout or other.length != self.length:
             raise ConfigError("vectors differ in length or packing layout (bound, max_additions)")
         additions = self.additions + other.additions
@@ -233,8 +238,8 @@ def decrypt_packed(
 ) -> np.ndarray:
     if not isinstance(vector, EncryptedVector):
         raise DecodeError(f"expected an EncryptedVector, not {type(vector).__name__}")
-    for c in vector.ciphertexts[:1]:
-        c._check_same_key_as(private_key.public_key)
+    if vector.public_key != private_key.public_key:
+        raise KeyMismatchError("the vector was encrypted under another public key")
     residues = private_key.raw_decrypt_many([c._value for c in vector.ciphertexts], workers=workers)
     values = vector.layout.unpack([mpz(m) for m in residues], vector.length, vector.additions)
     if np.dtype(dtype) == np.dtype(object):

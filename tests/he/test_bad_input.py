@@ -84,6 +84,28 @@ def test_mixing_keys_is_refused(keypair, other_keypair) -> None:
         other_private.decrypt_vector(vector)
 
 
+def test_empty_vectors_keep_their_key(keypair, other_keypair) -> None:
+    public, _ = keypair
+    other_public, other_private = other_keypair
+    nothing = np.zeros(0, dtype=np.int64)
+    empty = public.encrypt_vector(nothing, bound=10, max_additions=2)
+    other_empty = other_public.encrypt_vector(nothing, bound=10, max_additions=2)
+    with pytest.raises(KeyMismatchError):
+        empty + other_empty
+    with pytest.raises(KeyMismatchError):
+        other_private.decrypt_vector(empty)
+
+
+def test_a_vector_holds_ciphertexts_under_its_own_key(keypair, other_keypair) -> None:
+    public, _ = keypair
+    other_public, _ = other_keypair
+    layout = tds.he.PackingLayout.create(public, bound=10, max_additions=2)
+    with pytest.raises(KeyMismatchError):
+        tds.he.EncryptedVector(public, layout, 1, [other_public.encrypt(0)])
+    with pytest.raises(InvalidCiphertextError):
+        tds.he.EncryptedVector(public, layout, 1, [5])
+
+
 def test_ciphertexts_do_not_multiply(keypair) -> None:
     public, _ = keypair
     with pytest.raises(PlaintextTypeError, match="two ciphertexts"):
