@@ -207,7 +207,10 @@ class EncryptedVector:
 
 
 def _as_int64_vector(values: Any, bound: int) -> np.ndarray:
-    array = np.asarray(values)
+    try:
+        array = np.asarray(values)
+    except ValueError:  # numpy refuses ragged nested sequences
+        raise PlaintextTypeError("expected a one-dimensional array of integers") from None
     if array.ndim != 1:
         raise PlaintextTypeError(f"expected a one-dimensional array, got {array.ndim} dimensions")
     if array.size == 0:

@@ -117,6 +117,7 @@ def test_ciphertexts_do_not_multiply(keypair) -> None:
     [
         (np.array([1.5, 2.0]), PlaintextTypeError),
         (np.array([[1, 2], [3, 4]]), PlaintextTypeError),
+        ([[1], [2, 3]], PlaintextTypeError),
         (np.array(["a"]), PlaintextTypeError),
         (np.array([2**64 - 1], dtype=np.uint64), PlaintextRangeError),
         (np.array([0, 11]), PlaintextRangeError),
