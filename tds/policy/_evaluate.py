@@ -59,6 +59,8 @@ def evaluate(
         raise PolicyEvaluationError(f"expected a Policy, got {type(policy).__name__}")
     if not isinstance(request, Request):
         raise PolicyEvaluationError(f"expected a Request, got {type(request).__name__}")
+    if state is not None and not isinstance(state, UsageState):
+        raise PolicyEvaluationError(f"expected a UsageState, got {type(state).__name__}")
     policy_hash = policy.content_hash
     context = _Context(
         request=request,

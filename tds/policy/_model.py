@@ -189,8 +189,14 @@ def _nesting(constraint: AnyConstraint) -> int:
     return 1 + max(map(_nesting, constraint.constraints))
 
 
+def _sequence(values: object, path: str) -> tuple[Any, ...]:
+    if isinstance(values, str) or not isinstance(values, Iterable):
+        raise PolicySyntaxError(f"expected a list, got {values!r}", path)
+    return tuple(values)
+
+
 def _constraints(values: Iterable[object], path: str) -> tuple[AnyConstraint, ...]:
-    result = tuple(values)
+    result = _sequence(values, path)
     for index, value in enumerate(result):
         if not isinstance(value, Constraint | LogicalConstraint):
             raise PolicySyntaxError(f"expected a constraint, got {value!r}", f"{path}[{index}]")
@@ -240,7 +246,7 @@ class Duty:
         constraints = _constraints(self.constraints, "constraint")
         _reject_stateful(constraints, "constraint", "a duty")
         object.__setattr__(self, "constraints", constraints)
-        consequences = tuple(self.consequences)
+        consequences = _sequence(self.consequences, "consequence")
         for index, consequence in enumerate(consequences):
             if not isinstance(consequence, Duty):
                 raise PolicySyntaxError(
@@ -270,7 +276,7 @@ class Permission:
 
     def __post_init__(self) -> None:
         _init_rule(self)
-        duties = tuple(self.duties)
+        duties = _sequence(self.duties, "duty")
         for index, duty in enumerate(duties):
             if not isinstance(duty, Duty):
                 raise PolicySyntaxError(f"expected a Duty, got {duty!r}", f"duty[{index}]")
@@ -408,7 +414,7 @@ class Policy:
 
 
 def _rules(values: Iterable[object], kind: type[_PolicyPart], path: str) -> tuple[_PolicyPart, ...]:
-    rules = tuple(values)
+    rules = _sequence(values, path)
     for index, rule in enumerate(rules):
         if not isinstance(rule, kind):
             raise PolicySyntaxError(f"expected a {kind.__name__}, got {rule!r}", f"{path}[{index}]")

@@ -14,6 +14,8 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Any, TypeVar
 
+from tds.errors import PolicyEvaluationError
+
 ODRL_NS = "http://www.w3.org/ns/odrl/2/"
 TDS_NS = "https://w3id.org/tds/policy#"
 XSD_NS = "http://www.w3.org/2001/XMLSchema#"
@@ -60,6 +62,8 @@ class Action(enum.StrEnum):
 
     def covers(self, other: Action) -> bool:
         """Whether a rule for this action governs ``other`` (ODRL ``includedIn``)."""
+        if not isinstance(other, Action):
+            raise PolicyEvaluationError(f"expected an Action, got {other!r}")
         action: Action | None = other
         while action is not None:
             if action is self:

@@ -105,8 +105,10 @@ class InMemoryUsageState(UsageState):
 
     def record_agreement(self, content_hash: str, at: datetime) -> None:
         """Record when the policy with this content hash was agreed."""
-        if at.utcoffset() is None:
-            raise PolicyEvaluationError(f"agreement time must be timezone-aware, got {at!r}")
+        if not isinstance(at, datetime) or at.utcoffset() is None:
+            raise PolicyEvaluationError(
+                f"agreement time must be a timezone-aware datetime, got {at!r}"
+            )
         with self._lock:
             self._agreements[content_hash] = at
 

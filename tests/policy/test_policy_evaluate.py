@@ -586,3 +586,5 @@ def test_evaluate_rejects_arguments_of_the_wrong_type():
         evaluate(permit_only().to_odrl(), request())  # type: ignore[arg-type]
     with pytest.raises(PolicyEvaluationError):
         evaluate(permit_only(), {"assignee": ALICE})  # type: ignore[arg-type]
+    with pytest.raises(PolicyEvaluationError):
+        evaluate(permit_only(), request(), state={})  # type: ignore[arg-type]

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from tds.errors import PolicySyntaxError
+from tds.errors import PolicyEvaluationError, PolicySyntaxError
 from tds.policy import (
     Action,
     BoundingBox,
@@ -215,6 +215,27 @@ def test_action_hierarchy():
     assert all(Action.USE.covers(action) for action in Action)
     assert [a for a in Action if a.covers(Action.JOIN_SUM)] == [Action.USE, Action.JOIN_SUM]
     assert Action.USE.parent is None and Action.READ.parent is Action.USE
+    with pytest.raises(PolicyEvaluationError):
+        Action.USE.covers("read")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("build", "path"),
+    [
+        (lambda: Permission(action="use", constraints=None), "constraint"),
+        (lambda: Prohibition(action="use", refinements=3), "action.refinement"),
+        (lambda: Permission(action="use", duties=None), "duty"),
+        (lambda: Duty(action="log", consequences=None), "consequence"),
+        (lambda: Duty(action="log", refinements=None), "action.refinement"),
+        (lambda: LogicalConstraint("and", None), "and"),
+        (lambda: Policy(uid="urn:p", permissions=None), "permission"),
+        (lambda: Policy(uid="urn:p", permissions=(), prohibitions=1), "prohibition"),
+    ],
+)
+def test_sequence_fields_reject_non_sequences(build, path):
+    with pytest.raises(PolicySyntaxError, match="expected a list") as caught:
+        build()
+    assert caught.value.path == path
 
 
 def test_every_operand_and_duty_says_who_enforces_it():

@@ -240,6 +240,8 @@ def test_elapsed_time_without_an_agreement_time_fails_with_a_reason():
 def test_agreement_times_must_be_aware():
     with pytest.raises(PolicyEvaluationError):
         InMemoryUsageState().record_agreement("hash", datetime(2026, 1, 1))
+    with pytest.raises(PolicyEvaluationError):
+        InMemoryUsageState().record_agreement("hash", "2026-01-01T00:00:00Z")  # type: ignore[arg-type]
 
 
 # -- prior duties ---------------------------------------------------------------------------------
