@@ -243,12 +243,16 @@ def decrypt_packed(
         raise DecodeError(f"expected an EncryptedVector, not {type(vector).__name__}")
     if vector.public_key != private_key.public_key:
         raise KeyMismatchError("the vector was encrypted under another public key")
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise ConfigError("dtype must be numpy.int64 or object") from None
+    if dtype != np.dtype(object) and dtype != np.dtype(np.int64):
+        raise ConfigError("dtype must be numpy.int64 or object")
     residues = private_key.raw_decrypt_many([c._value for c in vector.ciphertexts], workers=workers)
     values = vector.layout.unpack([mpz(m) for m in residues], vector.length, vector.additions)
-    if np.dtype(dtype) == np.dtype(object):
+    if dtype == np.dtype(object):
         return values
-    if np.dtype(dtype) != np.dtype(np.int64):
-        raise ConfigError("dtype must be numpy.int64 or object")
     if len(values) and (max(values) > INT64_BOUND or min(values) < -INT64_BOUND - 1):
         raise PlaintextRangeError("the sum exceeds int64; decrypt with dtype=object")
     return values.astype(np.int64)

@@ -106,6 +106,13 @@ def test_a_vector_holds_ciphertexts_under_its_own_key(keypair, other_keypair) ->
         tds.he.EncryptedVector(public, layout, 1, [5])
 
 
+@pytest.mark.parametrize("dtype", [np.float64, "no such dtype", 3])
+def test_decrypt_vector_refuses_other_dtypes(keypair, dtype) -> None:
+    public, private = keypair
+    with pytest.raises(ConfigError, match="dtype"):
+        private.decrypt_vector(public.encrypt_vector([1, 2]), dtype=dtype)
+
+
 def test_ciphertexts_do_not_multiply(keypair) -> None:
     public, _ = keypair
     with pytest.raises(PlaintextTypeError, match="two ciphertexts"):
