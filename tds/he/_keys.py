@@ -188,10 +188,10 @@ class PublicKey:
     ) -> EncryptedVector:
         """Encrypt a one-dimensional integer array, many values per ciphertext.
 
-        ``bound`` caps ``|value|`` (default: the int64 range) and ``max_additions``
-        is how many such vectors may be summed (default 1024). Everyone who wants
-        to add vectors must use the same two numbers; smaller ones pack more
-        values into each ciphertext.
+        ``bound`` caps ``|value|`` (default ``2**63 - 1``: every int64 but ``-2**63``) and
+        ``max_additions`` is how many such vectors may be summed (default 1024). Everyone who
+        wants to add vectors must use the same two numbers; smaller ones pack more values into
+        each ciphertext.
         """
         from tds.he._packing import PackingLayout, encrypt_packed
 
