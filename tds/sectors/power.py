@@ -37,7 +37,7 @@ def household_aggregates(
     adds the matching noise.
     """
     constraints = [
-        Constraint("purpose", "isAnyOf", list(purposes)),
+        Constraint("purpose", "isAnyOf", purposes),
         Constraint("minCohort", "gteq", min_meters),
     ]
     duties = [Duty(action=DutyAction.LOG)]

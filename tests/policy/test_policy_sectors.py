@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tds.errors import PolicySyntaxError
 from tds.policy import (
     Action,
     BoundingBox,
@@ -121,6 +122,14 @@ def meters_request(**fields):
 def test_power_household_readings_only_in_aggregates_over_20_meters(fields, permitted):
     policy = power.household_aggregates(uid="urn:p", assigner="urn:grid", target="urn:ds:meters")
     assert evaluate(policy, meters_request(**fields)).permitted is permitted
+
+
+def test_power_rejects_purposes_given_as_one_string():
+    # A string is a sequence of characters: it would have allowed the purpose "c".
+    with pytest.raises(PolicySyntaxError, match="takes a list of values"):
+        power.household_aggregates(
+            uid="urn:p", assigner="urn:grid", target="urn:ds:meters", purposes="carbon-accounting"
+        )
 
 
 def test_power_prohibits_rows_and_joins_even_beside_a_broad_permission():
