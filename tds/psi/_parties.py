@@ -156,8 +156,8 @@ class _Party(ABC):
         """Take a message from the peer.
 
         A message that does not fit raises (``JobMismatchError``, ``UnexpectedMessageError``,
-        ``InvalidPointError``; ``DecodeError`` or ``InvalidCiphertextError`` for a bad Paillier
-        key or ciphertext) and leaves the party exactly as it was.
+        ``InvalidPointError``; ``DecodeError``, ``KeySizeError`` or ``InvalidCiphertextError`` for
+        a bad Paillier key or ciphertext) and leaves the party exactly as it was.
         """
         if not isinstance(message, Message):
             raise UnexpectedMessageError(

@@ -14,6 +14,7 @@ from tds.errors import (
     InvalidCiphertextError,
     InvalidPointError,
     JobMismatchError,
+    KeySizeError,
     PlaintextRangeError,
     UnexpectedMessageError,
 )
@@ -254,6 +255,17 @@ def test_left_refuses_a_malformed_paillier_key(paillier_key: tds.he.PrivateKey) 
     key = pump_until(left, right, first(RightKey))
     with pytest.raises(DecodeError):
         left.receive(dataclasses.replace(key, public_key=b"TDPK-not-a-key"))
+
+
+def test_left_refuses_a_paillier_key_with_an_even_modulus(paillier_key: tds.he.PrivateKey) -> None:
+    left, right = parties(Mode.SUM, paillier_key)
+    key = pump_until(left, right, first(RightKey))
+    data = bytearray(paillier_key.public_key.to_bytes())
+    data[9 + 127] ^= 1  # the last byte of n: magic, version, u32 length, then 128 bytes of n
+    even = bytes(data)
+    with pytest.raises(KeySizeError):
+        left.receive(dataclasses.replace(key, public_key=even))
+    left.receive(key)
 
 
 def test_left_refuses_invalid_ciphertexts(paillier_key: tds.he.PrivateKey) -> None:
