@@ -161,7 +161,8 @@ class BoundingBox:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise PolicySyntaxError(f"bounding box {name} must be a number: {value!r}")
-            object.__setattr__(self, name, float(value))
+            # + 0.0 turns -0.0 into 0.0: they compare equal, so they must also be written alike.
+            object.__setattr__(self, name, float(value) + 0.0)
         if not all(-180.0 <= lon <= 180.0 for lon in (self.west, self.east)):
             raise PolicySyntaxError(f"longitudes must lie in [-180, 180]: {self}")
         if not -90.0 <= self.south <= self.north <= 90.0:

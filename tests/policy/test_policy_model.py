@@ -211,6 +211,21 @@ def test_policies_are_immutable_hashable_values():
         first.permissions[0].constraints[0].right_operand = ("c",)  # type: ignore[misc]
 
 
+def test_equal_bounding_boxes_give_equal_content_hashes():
+    def build(west: float) -> Policy:
+        box = BoundingBox(west, 0.0, 1.0, 1.0)
+        return Policy(
+            uid="urn:p",
+            target="urn:t",
+            permissions=(
+                Permission(action="use", constraints=(Constraint("spatial", "isPartOf", box),)),
+            ),
+        )
+
+    assert build(0.0) == build(-0.0)
+    assert build(0.0).content_hash == build(-0.0).content_hash
+
+
 def test_action_hierarchy():
     assert all(Action.USE.covers(action) for action in Action)
     assert [a for a in Action if a.covers(Action.JOIN_SUM)] == [Action.USE, Action.JOIN_SUM]
