@@ -154,7 +154,7 @@ class PublicKey:
         """Encrypt a signed integer.
 
         ``strict=True`` uses full ``r^n`` randomness for those who will not rely on
-        the DJN short-exponent assumption; it is about 20 times slower.
+        the DJN short-exponent assumption; it is about ten times slower.
         """
         return Ciphertext._trusted(self, self.raw_encrypt(self.encode(value), strict=strict))
 
