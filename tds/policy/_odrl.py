@@ -30,6 +30,7 @@ from tds.policy._profile import (
     CONTEXT_IRI,
     DATATYPES,
     ODRL_CONTEXT_IRIS,
+    ODRL_NS,
     OPERANDS,
     PREFIXES,
     PROFILE_IRI,
@@ -124,6 +125,14 @@ def _join(path: str, child: str) -> str:
     if not path:
         return child
     return f"{path}{child}" if child.startswith("[") else f"{path}.{child}"
+
+
+def _check_type(node: dict[str, Any], expected: str, path: str) -> None:
+    """An optional ``@type`` must name what the node's position says it is."""
+    if "@type" in node and node["@type"] not in (expected, f"odrl:{expected}", ODRL_NS + expected):
+        raise PolicySyntaxError(
+            f"expected @type {expected}, got {node['@type']!r}", path=_join(path, "@type")
+        )
 
 
 def _check_keys(node: dict[str, Any], allowed: set[str], path: str) -> None:
@@ -289,6 +298,7 @@ def _rule_fields(node: dict[str, Any], path: str) -> dict[str, Any]:
 
 def _permission(node: dict[str, Any], path: str) -> Permission:
     _check_keys(node, _RULE_KEYS | {"duty"}, path)
+    _check_type(node, "Permission", path)
     fields = _rule_fields(node, path)
     duties = tuple(
         _duty(_object(item, f"{path}.duty[{index}]"), f"{path}.duty[{index}]")
@@ -300,6 +310,7 @@ def _permission(node: dict[str, Any], path: str) -> Permission:
 
 def _prohibition(node: dict[str, Any], path: str) -> Prohibition:
     _check_keys(node, _RULE_KEYS, path)
+    _check_type(node, "Prohibition", path)
     fields = _rule_fields(node, path)
     with _at(path):
         return Prohibition(**fields)
@@ -307,6 +318,7 @@ def _prohibition(node: dict[str, Any], path: str) -> Prohibition:
 
 def _duty(node: dict[str, Any], path: str) -> Duty:
     _check_keys(node, {"uid", "@id", "@type", "action", "constraint", "consequence"}, path)
+    _check_type(node, "Duty", path)
     if "action" not in node:
         raise PolicySyntaxError("a duty needs an action", path=_join(path, "action"))
     action, refinements = _action(node["action"], _join(path, "action"), DutyAction)
@@ -350,6 +362,7 @@ def _constraint(node: dict[str, Any], path: str, depth: int) -> AnyConstraint:
             raise PolicySyntaxError(f"logical constraints nest more than {MAX_NESTING} deep", path)
         return _logical_constraint(node, logical, path, depth)
     _check_keys(node, {"uid", "@id", "@type", "leftOperand", "operator", "rightOperand"}, path)
+    _check_type(node, "Constraint", path)
     if set(node) <= {"@id", "uid"}:
         raise PolicySyntaxError("referenced constraints are not supported; write them inline", path)
     for key in ("leftOperand", "operator", "rightOperand"):
@@ -373,6 +386,7 @@ def _logical_constraint(
         raise PolicySyntaxError("a logical constraint has exactly one of and, or, xone", path)
     key = logical[0]
     _check_keys(node, {key, "uid", "@id", "@type"}, path)
+    _check_type(node, "LogicalConstraint", path)
     operator = resolve_term(LogicalOperator, key)
     operands = _constraints(node[key], _join(path, key), depth + 1)
     with _at(path):

@@ -720,3 +720,31 @@ def test_logical_constraints_nest_up_to_the_limit_and_no_deeper():
 def test_json_nested_past_the_parser_limit_is_a_syntax_error():
     with pytest.raises(PolicySyntaxError, match="not valid JSON"):
         Policy.from_odrl("[" * 100_000)
+
+
+PURPOSE = {"leftOperand": "purpose", "operator": "eq", "rightOperand": "research"}
+
+
+@pytest.mark.parametrize(
+    ("constraint", "fields", "path"),
+    [
+        (None, {"@type": "Prohibition"}, "permission[0].@type"),
+        (None, {"@type": "odrl:Duty"}, "permission[0].@type"),
+        ({"@type": "Duty", **PURPOSE}, {}, "permission[0].constraint[0].@type"),
+        (None, {"duty": [{"@type": "Permission", "action": "log"}]}, "permission[0].duty[0].@type"),
+        ({"@type": "Constraint", "or": [PURPOSE]}, {}, "permission[0].constraint[0].@type"),
+    ],
+)
+def test_a_type_that_contradicts_the_position_is_rejected(constraint, fields, path):
+    with pytest.raises(PolicySyntaxError) as raised:
+        Policy.from_odrl(policy_with(constraint, **fields))
+    assert raised.value.path == path
+
+
+def test_types_that_agree_with_the_position_are_accepted():
+    document = policy_with(
+        {"@type": "http://www.w3.org/ns/odrl/2/Constraint", **PURPOSE},
+        duty=[{"@type": "Duty", "action": "log"}],
+    )
+    document["permission"][0]["@type"] = "odrl:Permission"
+    assert Policy.from_odrl(document).permissions[0].duties[0].action == DutyAction.LOG
