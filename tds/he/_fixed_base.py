@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from gmpy2 import mpz, xmpz
 
+from tds.errors import PlaintextRangeError
+
 _DIGIT_VALUES = 256
 
 
@@ -41,7 +43,12 @@ class FixedBaseTable:
         """Return ``base ** exponent % modulus`` for ``0 <= exponent < 2**exponent_bits``."""
         acc = xmpz(1)
         modulus = self._modulus
-        digits = exponent.to_bytes(self._digit_count, "little")
+        try:
+            digits = exponent.to_bytes(self._digit_count, "little")
+        except (OverflowError, AttributeError):
+            raise PlaintextRangeError(
+                f"exponent must be an integer in [0, 2**{self.exponent_bits})"
+            ) from None
         for row, digit in zip(self._rows, digits, strict=True):
             if digit:
                 acc *= row[digit]

@@ -148,7 +148,12 @@ class PublicKey:
 
     def raw_encrypt(self, residue: int, *, strict: bool = False) -> mpz:
         """Encrypt ``0 <= residue < n`` with no signed encoding (the raw layer)."""
+        self._check_residue(residue)
         return (residue * self.n + 1) * self.random_mask(strict=strict) % self.n_square
+
+    def _check_residue(self, residue: int) -> None:
+        if not 0 <= residue < self.n:
+            raise PlaintextRangeError("a raw plaintext must be a residue in [0, n)")
 
     def encrypt(self, value: int, *, strict: bool = False) -> Ciphertext:
         """Encrypt a signed integer.
@@ -323,6 +328,7 @@ class PrivateKey:
 
     def raw_encrypt(self, residue: int, *, strict: bool = False) -> mpz:
         """Encrypt ``0 <= residue < n`` through the CRT (the raw layer)."""
+        self.public_key._check_residue(residue)
         crt = self._crt
         shift = residue * self.public_key.n + 1
         if strict:

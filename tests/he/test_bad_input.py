@@ -180,3 +180,17 @@ def test_3072_bit_keys_are_offered() -> None:
     assert public.n_bits == 3072 and public.ciphertext_size == 768
     total = public.encrypt(-31, strict=True) + private.encrypt(1, strict=True)
     assert private.decrypt(total) == -30
+
+
+def test_raw_layer_inputs_are_range_checked(keypair) -> None:
+    public, private = keypair
+    for residue in (-1, public.n):
+        with pytest.raises(PlaintextRangeError):
+            public.raw_encrypt(residue)
+        with pytest.raises(PlaintextRangeError):
+            private.raw_encrypt(residue)
+    for exponent in (-1, 2**public.randomness_bits):
+        with pytest.raises(PlaintextRangeError):
+            public.djn_mask(exponent)
+        with pytest.raises(PlaintextRangeError):
+            private.djn_mask(exponent)
