@@ -141,6 +141,16 @@ def test_decrypt_tds(benchmark, keys) -> None:
     assert compare(benchmark, DECRYPT, "tds", decrypt, items=len(ciphertexts)) == batch
 
 
+def test_decrypt_batch_tds(benchmark, keys) -> None:
+    public, private, _, _ = keys
+    batch = values(size(1_000, 300))
+    ciphertexts = public.encrypt_many(batch)
+    private.decrypt_many(ciphertexts[:300])  # start the pool
+    decrypt = lambda: private.decrypt_many(ciphertexts)  # noqa: E731
+    result = compare(benchmark, DECRYPT, "tds batch of 1,000, all cores", decrypt, items=len(batch))
+    assert result == batch
+
+
 def test_decrypt_packed_values_tds(benchmark, keys) -> None:
     public, private, _, _ = keys
     data = np.array(values(size(2_000, 60)), dtype=np.int64)
