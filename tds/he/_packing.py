@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from gmpy2 import mpz
 
 from tds.errors import (
     ConfigError,
@@ -250,7 +249,7 @@ def decrypt_packed(
     if dtype != np.dtype(object) and dtype != np.dtype(np.int64):
         raise ConfigError("dtype must be numpy.int64 or object")
     residues = private_key.raw_decrypt_many([c._value for c in vector.ciphertexts], workers=workers)
-    values = vector.layout.unpack([mpz(m) for m in residues], vector.length, vector.additions)
+    values = vector.layout.unpack(residues, vector.length, vector.additions)
     if dtype == np.dtype(object):
         return values
     if len(values) and (max(values) > INT64_BOUND or min(values) < -INT64_BOUND - 1):

@@ -29,7 +29,8 @@ from typing import TypeVar
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
-from tds.errors import ConfigError, InvalidPointError
+from tds._workers import resolve_workers
+from tds.errors import InvalidPointError
 from tds.psi._hash_to_curve import FIELD_PRIME, hash_to_u_batch
 
 __all__ = [
@@ -128,8 +129,7 @@ class Batches:
     """Runs batch work here (no executor) or on an executor, split into ``workers`` tasks."""
 
     def __init__(self, executor: Executor | None = None, workers: int = 1) -> None:
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-            raise ConfigError(f"workers must be a positive integer, got {workers!r}")
+        workers = resolve_workers(workers)
         self.executor = executor
         self.workers = workers if executor is not None else 1
 

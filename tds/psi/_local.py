@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from tds._workers import process_pool, resolve_workers
 from tds.he import PrivateKey
-from tds.psi._messages import decode_message
+from tds.psi._messages import Message, decode_message
 from tds.psi._parties import DEFAULT_CHUNK_SIZE, LeftParty, ProgressCallback, RightParty
 from tds.psi._result import Mode, PsiResult
 
@@ -51,13 +51,21 @@ def run_local(
     }
     left_party = LeftParty(left, **common)
     right_party = RightParty(right, values=right_values, paillier_key=paillier_key, **common)
-    moved = True
-    while moved:
-        moved = False
-        for sender, receiver in ((left_party, right_party), (right_party, left_party)):
+    exchange(left_party, right_party)
+    left_view, right_view = left_party.result(), right_party.result()
+    return replace(left_view, sum=right_view.sum)
+
+
+def exchange(left: LeftParty, right: RightParty) -> list[Message]:
+    """Alternate the parties through serialized messages until neither has one; return them all."""
+    moved: list[Message] = []
+    while True:
+        progressed = False
+        for sender, receiver in ((left, right), (right, left)):
             message = sender.next_message()
             if message is not None:
                 receiver.receive(decode_message(message.to_bytes()))
-                moved = True
-    left_view, right_view = left_party.result(), right_party.result()
-    return replace(left_view, sum=right_view.sum)
+                moved.append(message)
+                progressed = True
+        if not progressed:
+            return moved

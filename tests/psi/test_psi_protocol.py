@@ -23,9 +23,9 @@ from tds.psi import (
     Revealed,
     RightParty,
     RightPoints,
-    decode_message,
     run_local,
 )
+from tds.psi._local import exchange
 
 keys = st.one_of(
     st.integers(-50, 50),
@@ -48,21 +48,6 @@ def shared_in_left_order(left: list, right: list) -> list:
     return [row for row in first_occurrences(left) if tds.psi.encode_item(row) in right_keys]
 
 
-def drive(left: LeftParty, right: RightParty) -> list:
-    """Alternate the parties through serialized messages; return every message that moved."""
-    moved = []
-    while True:
-        progressed = False
-        for sender, receiver in ((left, right), (right, left)):
-            message = sender.next_message()
-            if message is not None:
-                receiver.receive(decode_message(message.to_bytes()))
-                moved.append(message)
-                progressed = True
-        if not progressed:
-            return moved
-
-
 @settings(max_examples=40, deadline=None)
 @given(tables, tables, st.integers(1, 6))
 def test_intersection_equals_set_intersection(left: list, right: list, chunk: int) -> None:
@@ -81,7 +66,7 @@ def test_intersection_equals_set_intersection(left: list, right: list, chunk: in
 def test_both_parties_learn_the_same_intersection(left: list, right: list, chunk: int) -> None:
     left_party = LeftParty(left, job_id="j", mode="both", chunk_size=chunk)
     right_party = RightParty(right, job_id="j", mode="both", chunk_size=chunk)
-    drive(left_party, right_party)
+    exchange(left_party, right_party)
     left_view, right_view = left_party.result(), right_party.result()
     assert list(left_view.items) == shared_in_left_order(left, right)
     assert list(right_view.items) == shared_in_left_order(right, left)
@@ -191,7 +176,7 @@ def test_sum_is_rerandomized_before_it_returns(paillier_key: tds.he.PrivateKey) 
     right_party = RightParty(
         right, job_id="j", mode="sum", values=[5, 7, 11], paillier_key=paillier_key
     )
-    moved = drive(left_party, right_party)
+    moved = exchange(left_party, right_party)
     public_key = paillier_key.public_key
     sent = [m for m in moved if isinstance(m, RightPoints)]
     ciphertexts = {
@@ -219,7 +204,7 @@ def test_each_party_sees_only_what_its_mode_reveals(paillier_key: tds.he.Private
         key = paillier_key if mode is Mode.SUM else None
         left_party = LeftParty(["a", "b", "z"], job_id="j", mode=mode)
         right_party = RightParty(["a", "b"], job_id="j", mode=mode, values=values, paillier_key=key)
-        drive(left_party, right_party)
+        exchange(left_party, right_party)
         disclosure = Disclosure.for_mode(mode)
         for view, learns in (
             (left_party.result(), disclosure.left_learns),
@@ -237,7 +222,7 @@ def test_each_party_sees_only_what_its_mode_reveals(paillier_key: tds.he.Private
 def test_messages_stay_in_chunks() -> None:
     left_party = LeftParty(range(50), job_id="j", chunk_size=8)
     right_party = RightParty(range(25, 90), job_id="j", chunk_size=8)
-    moved = drive(left_party, right_party)
+    moved = exchange(left_party, right_party)
     assert max(getattr(m, "count", 0) for m in moved) == 8
     assert len(moved) == 7 + 7 + 9
 
