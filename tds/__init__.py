@@ -5,8 +5,9 @@ Compute on each other's data without handing it over: Paillier aggregation
 that are enforced on every computation (:mod:`tds.policy`).
 """
 
-from tds import errors, he, policy, psi, sectors
+from tds import errors, he, policy, progress, psi, sectors
+from tds.progress import progress_bar
 
-__all__ = ["__version__", "errors", "he", "policy", "psi", "sectors"]
+__all__ = ["__version__", "errors", "he", "policy", "progress", "progress_bar", "psi", "sectors"]
 
 __version__ = "0.1.0"

@@ -10,7 +10,15 @@ import pytest
 import tds
 import tds.errors
 
-PUBLIC_MODULES = ["tds", "tds.errors", "tds.he", "tds.policy", "tds.psi", "tds.sectors"]
+PUBLIC_MODULES = [
+    "tds",
+    "tds.errors",
+    "tds.he",
+    "tds.policy",
+    "tds.progress",
+    "tds.psi",
+    "tds.sectors",
+]
 
 
 @pytest.mark.parametrize("name", PUBLIC_MODULES)

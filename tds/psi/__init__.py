@@ -13,6 +13,7 @@ machines exchanging the message classes below; ``docs/protocol.md`` has the mess
 each party learns and the threat model.
 """
 
+from tds.progress import Progress
 from tds.psi._hash_to_curve import hash_to_curve
 from tds.psi._items import encode_item
 from tds.psi._local import run_local
@@ -26,7 +27,7 @@ from tds.psi._messages import (
     RightPoints,
     decode_message,
 )
-from tds.psi._parties import DEFAULT_CHUNK_SIZE, LeftParty, Progress, RightParty
+from tds.psi._parties import DEFAULT_CHUNK_SIZE, LeftParty, RightParty
 from tds.psi._result import Disclosure, Mode, PsiResult, Revealed
 
 __all__ = [

@@ -8,8 +8,9 @@ from dataclasses import replace
 
 from tds._workers import process_pool, resolve_workers
 from tds.he import PrivateKey
+from tds.progress import ProgressCallback
 from tds.psi._messages import Message, decode_message
-from tds.psi._parties import DEFAULT_CHUNK_SIZE, LeftParty, ProgressCallback, RightParty
+from tds.psi._parties import DEFAULT_CHUNK_SIZE, LeftParty, RightParty
 from tds.psi._result import Mode, PsiResult
 
 __all__ = ["run_local"]

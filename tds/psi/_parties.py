@@ -27,7 +27,7 @@ from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from enum import Enum, auto
 from typing import ClassVar
 
@@ -42,6 +42,7 @@ from tds.errors import (
     UnexpectedMessageError,
 )
 from tds.he import Ciphertext, PrivateKey, PublicKey, generate_keypair
+from tds.progress import Progress, ProgressCallback
 from tds.psi._group import (
     DIGEST_BYTES,
     Batches,
@@ -66,7 +67,7 @@ from tds.psi._messages import (
 from tds.psi._result import Disclosure, Mode, PsiResult, parse_mode
 from tds.psi._shuffle import random_permutation
 
-__all__ = ["DEFAULT_CHUNK_SIZE", "DST_PREFIX", "LeftParty", "Progress", "RightParty"]
+__all__ = ["DEFAULT_CHUNK_SIZE", "DST_PREFIX", "LeftParty", "RightParty"]
 
 DST_PREFIX = b"TDS-PSI-V01-CS01-with-" + SUITE_ID + b":"
 # 4096 points are 128 KiB; with 3072-bit Paillier ciphertexts a sum chunk stays under 4 MiB.
@@ -74,24 +75,6 @@ DEFAULT_CHUNK_SIZE = 4096
 # Chunks computed ahead of the one being handed out, so the workers never wait for the caller.
 _LOOKAHEAD = 2
 _DIGEST_DTYPE = np.dtype(f"S{DIGEST_BYTES}")
-
-
-@dataclass(frozen=True)
-class Progress:
-    """A progress report: ``done`` of ``total`` items finished ``stage`` for ``role``.
-
-    Stages: ``own-points`` (own items hashed, blinded and handed out), ``peer-points`` (the
-    peer's points multiplied by our scalar; for the left, also matched), ``digests`` (left
-    only: digests of its own double-blinded points received).
-    """
-
-    role: str
-    stage: str
-    done: int
-    total: int
-
-
-ProgressCallback = Callable[[Progress], None]
 
 
 class _Phase(Enum):
