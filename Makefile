@@ -1,30 +1,39 @@
-# Two commands on a fresh machine: `make demo` and `make test`. Both build .venv first.
+# Two commands on a fresh machine: `make demo` and `make test`. Both build .venv first;
+# the demo installs tds alone, the tests add the dev tools.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-INSTALLED := $(VENV)/.installed
+RUNTIME := $(VENV)/.installed-runtime
+DEV := $(VENV)/.installed-dev
 
 .PHONY: demo test lint bench clean
 
-$(INSTALLED): pyproject.toml
+$(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	touch $(INSTALLED)
 
-demo: $(INSTALLED)
+$(RUNTIME): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(RUNTIME)
+
+$(DEV): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(DEV) $(RUNTIME)
+
+demo: $(RUNTIME)
 	$(BIN)/python examples/healthcare_data_space.py
 
-lint: $(INSTALLED)
-	$(BIN)/ruff check tds tests benchmarks examples
-	$(BIN)/ruff format --check tds tests benchmarks examples
+lint: $(DEV)
+	$(BIN)/ruff check tds tests benchmarks examples conftest.py
+	$(BIN)/ruff format --check tds tests benchmarks examples conftest.py
 
-# The benchmark files run too, at smoke sizes with timing off, so they cannot rot.
-test: $(INSTALLED) lint
-	$(BIN)/pytest tests
+# README.md and docs/ run too (their snippets through Sybil), and the benchmark files at
+# smoke sizes with timing off, so none of them can rot.
+test: $(DEV) lint
+	$(BIN)/pytest tests README.md docs
 	TDS_BENCH_SMOKE=1 $(BIN)/pytest benchmarks --benchmark-disable -q
 
-bench: $(INSTALLED)
+bench: $(DEV)
 	$(BIN)/pytest benchmarks --benchmark-only --benchmark-columns=min,mean,median,rounds \
 		--benchmark-sort=name -s
 
