@@ -5,7 +5,7 @@ its twelve monthly counts under the analyst's public key and sends the bytes
 to an aggregator, which adds the encrypted vectors without any key. Only the
 analyst decrypts, and only the total.
 
-Run with ``make demo`` (or ``.venv/bin/python examples/hospital_admissions.py``).
+After ``make demo`` has set up ``.venv``: ``.venv/bin/python examples/hospital_admissions.py``.
 """
 
 from __future__ import annotations
