@@ -1,0 +1,135 @@
+"""The node's database: one SQLite file in WAL mode, with a schema version and migrations.
+
+Every write runs in one ``BEGIN IMMEDIATE`` transaction, so a crash leaves either the whole
+record or none of it, and two processes sharing the file never interleave a check with the
+write that depends on it. ``synchronous=FULL`` makes an acknowledged commit survive a power
+cut, not only a crash of the process.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tds.errors import ConfigError, StorageError
+
+__all__ = ["SCHEMA_VERSION", "Store"]
+
+_log = logging.getLogger("tds.connector.store")
+
+# Each entry upgrades the schema from its index to index + 1; entries are never edited once
+# released, only appended.
+_MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE agreement_times (
+        content_hash TEXT PRIMARY KEY,
+        agreed_at_us INTEGER NOT NULL
+    );
+    CREATE TABLE fulfilments (
+        policy TEXT NOT NULL,
+        rule TEXT NOT NULL,
+        assignee TEXT NOT NULL,
+        PRIMARY KEY (policy, rule, assignee)
+    );
+    CREATE TABLE uses (
+        id INTEGER PRIMARY KEY,
+        policy TEXT NOT NULL,
+        rule TEXT NOT NULL,
+        assignee TEXT NOT NULL,
+        time_us INTEGER NOT NULL,
+        epsilon TEXT NOT NULL
+    );
+    CREATE INDEX uses_by_key ON uses (policy, rule, assignee, time_us);
+    """,
+)
+SCHEMA_VERSION = len(_MIGRATIONS)
+_BUSY_TIMEOUT_MS = 10_000
+
+
+class Store:
+    """A node's SQLite database at ``path``, created and migrated on open.
+
+    Thread-safe: one connection, used by one thread at a time. Several processes may open the
+    same file; SQLite's locks serialize their transactions.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        if not isinstance(path, str | Path):
+            raise ConfigError(f"the database path must be a str or Path, not {type(path).__name__}")
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        try:
+            self._connection = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as error:
+            raise StorageError(f"cannot open the node database {self.path}: {error}") from None
+        try:
+            self._configure()
+            self._migrate()
+        except BaseException:
+            self._connection.close()
+            raise
+
+    def _configure(self) -> None:
+        with self._mapped_errors("configure"):
+            mode = self._connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if mode != "wal":
+                raise StorageError(f"{self.path}: SQLite refused WAL mode (got {mode!r})")
+            self._connection.execute("PRAGMA synchronous=FULL")
+            self._connection.execute("PRAGMA foreign_keys=ON")
+            self._connection.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+
+    def _migrate(self) -> None:
+        with self.transaction() as connection:
+            version = connection.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StorageError(
+                    f"{self.path} has schema version {version}, newer than this tds "
+                    f"({SCHEMA_VERSION}): upgrade tds, or restore a backup"
+                )
+            for target, script in enumerate(_MIGRATIONS[version:], start=version + 1):
+                # executescript would commit the open transaction; run statement by statement.
+                for statement in filter(str.strip, script.split(";")):
+                    connection.execute(statement)
+                connection.execute(f"PRAGMA user_version={target}")
+                _log.info("migrated %s to schema version %d", self.path, target)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction: committed on success, rolled back on any error."""
+        with self._lock, self._mapped_errors("transaction"):
+            connection = self._connection
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield connection
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+
+    @contextmanager
+    def _mapped_errors(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as error:
+            raise StorageError(f"{self.path}: {what} failed: {error}") from None
+
+    def schema_version(self) -> int:
+        with self._lock, self._mapped_errors("read the schema version"):
+            return self._connection.execute("PRAGMA user_version").fetchone()[0]
+
+    def close(self) -> None:
+        """Close the database; later calls raise StorageError."""
+        with self._lock:
+            self._connection.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()

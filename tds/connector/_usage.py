@@ -1,0 +1,115 @@
+"""The usage state of ``tds.policy`` kept in the node's database.
+
+``try_consume`` reads the ledger and records the use inside one ``BEGIN IMMEDIATE``
+transaction: while it runs, no other thread or process can spend from the same database, so
+``count``, ``rate`` and ``dpEpsilon`` are spent exactly once, however many requests race.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from tds.connector._store import Store
+from tds.errors import PolicyEvaluationError
+from tds.policy import UsageKey, UsageLedger, UsageState, Use
+
+__all__ = ["SqliteUsageState"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _microseconds(instant: datetime, what: str) -> int:
+    if not isinstance(instant, datetime) or instant.utcoffset() is None:
+        raise PolicyEvaluationError(f"{what} must be a timezone-aware datetime, got {instant!r}")
+    return (instant - _EPOCH) // timedelta(microseconds=1)
+
+
+def _instant(microseconds: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=microseconds)
+
+
+class _Ledger:
+    """One key's uses, read inside the caller's open transaction."""
+
+    def __init__(self, connection: sqlite3.Connection, key: UsageKey) -> None:
+        self._connection = connection
+        self._where = (key.policy, key.rule, key.assignee)
+
+    @property
+    def uses(self) -> int:
+        return self._connection.execute(
+            "SELECT count(*) FROM uses WHERE policy = ? AND rule = ? AND assignee = ?",
+            self._where,
+        ).fetchone()[0]
+
+    @property
+    def epsilon_spent(self) -> Decimal:
+        # Summed as Decimal here: SQLite would add the texts as binary floats.
+        rows = self._connection.execute(
+            "SELECT epsilon FROM uses WHERE policy = ? AND rule = ? AND assignee = ?",
+            self._where,
+        )
+        return sum((Decimal(epsilon) for (epsilon,) in rows), Decimal(0))
+
+    def uses_after(self, instant: datetime) -> int:
+        return self._connection.execute(
+            "SELECT count(*) FROM uses "
+            "WHERE policy = ? AND rule = ? AND assignee = ? AND time_us > ?",
+            (*self._where, _microseconds(instant, "instant")),
+        ).fetchone()[0]
+
+
+class SqliteUsageState(UsageState):
+    """Counters, budgets, agreement times and fulfilled duties in a node's :class:`Store`."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def record_agreement(self, content_hash: str, at: datetime) -> None:
+        """Record when the policy with this content hash was agreed (the first record stays)."""
+        agreed = _microseconds(at, "agreement time")
+        with self._store.transaction() as connection:
+            connection.execute(
+                "INSERT OR IGNORE INTO agreement_times VALUES (?, ?)", (content_hash, agreed)
+            )
+
+    def record_fulfilment(self, duty: UsageKey) -> None:
+        """Record that a duty which must precede use (such as obtaining consent) is fulfilled."""
+        with self._store.transaction() as connection:
+            connection.execute(
+                "INSERT OR IGNORE INTO fulfilments VALUES (?, ?, ?)",
+                (duty.policy, duty.rule, duty.assignee),
+            )
+
+    def agreed_at(self, content_hash: str) -> datetime | None:
+        with self._store.transaction() as connection:
+            row = connection.execute(
+                "SELECT agreed_at_us FROM agreement_times WHERE content_hash = ?", (content_hash,)
+            ).fetchone()
+        return None if row is None else _instant(row[0])
+
+    def is_fulfilled(self, duty: UsageKey) -> bool:
+        with self._store.transaction() as connection:
+            row = connection.execute(
+                "SELECT 1 FROM fulfilments WHERE policy = ? AND rule = ? AND assignee = ?",
+                (duty.policy, duty.rule, duty.assignee),
+            ).fetchone()
+        return row is not None
+
+    def try_consume(
+        self, key: UsageKey, check: Callable[[UsageLedger], bool], use: Use | None
+    ) -> bool:
+        time_us = None if use is None else _microseconds(use.time, "use time")
+        with self._store.transaction() as connection:
+            if not check(_Ledger(connection, key)):
+                return False
+            if use is not None:
+                connection.execute(
+                    "INSERT INTO uses (policy, rule, assignee, time_us, epsilon) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (key.policy, key.rule, key.assignee, time_us, str(use.epsilon)),
+                )
+            return True
