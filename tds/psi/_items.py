@@ -11,8 +11,9 @@ items, and no two different tuples of items, encode alike::
     int    03 | len(body)  | body: two's complement, big-endian, shortest form
     tuple  04 | element count | encoding of each element
 
-``bool`` is refused: ``True == 1`` in Python, so accepting it would make the key of ``True``
-a matter of taste.
+A ``str`` must be valid Unicode (no lone surrogates); tuples nest at most ``MAX_NESTING`` (32)
+levels deep. ``bool`` is refused: ``True == 1`` in Python, so accepting it would make the key
+of ``True`` a matter of taste.
 """
 
 from __future__ import annotations
@@ -25,15 +26,28 @@ import numpy as np
 
 from tds.errors import ConfigError, ItemTypeError, PlaintextTypeError
 
-__all__ = ["DistinctItems", "deduplicate", "encode_item"]
+__all__ = ["MAX_NESTING", "DistinctItems", "deduplicate", "encode_item"]
 
+# Tuples inside tuples, counted from the outermost; far beyond any multi-column key, and well
+# inside Python's recursion limit.
+MAX_NESTING = 32
 _STR, _BYTES, _INT, _TUPLE = b"\x01", b"\x02", b"\x03", b"\x04"
 
 
 def encode_item(item: object) -> bytes:
     """The canonical encoding of one item (the message that is hashed to the curve)."""
+    return _encode(item, MAX_NESTING)
+
+
+def _encode(item: object, depth_left: int) -> bytes:
     if isinstance(item, str):
-        data = item.encode("utf-8")
+        try:
+            data = item.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise ItemTypeError(
+                f"string item holds a lone surrogate at position {error.start}, which is not "
+                "valid Unicode; decode the source text properly (or pass the raw bytes)"
+            ) from None
         return _STR + len(data).to_bytes(4, "big") + data
     if isinstance(item, bytes | bytearray | memoryview):
         data = bytes(item)
@@ -42,11 +56,16 @@ def encode_item(item: object) -> bytes:
         raise ItemTypeError("bool is not a set item (True == 1 would be ambiguous); use int")
     if isinstance(item, int | np.integer):
         value = operator.index(item)
-        body = value.to_bytes(value.bit_length() // 8 + 1, "big", signed=True)
+        # Two's complement needs a sign bit beyond the magnitude; ~value is the magnitude of a
+        # negative value minus one, so -128 fits one byte and -129 needs two.
+        magnitude = value if value >= 0 else ~value
+        body = value.to_bytes(magnitude.bit_length() // 8 + 1, "big", signed=True)
         return _INT + len(body).to_bytes(4, "big") + body
     if isinstance(item, tuple):
+        if not depth_left:
+            raise ItemTypeError(f"tuple items nest at most {MAX_NESTING} levels deep")
         parts = [_TUPLE, len(item).to_bytes(4, "big")]
-        parts.extend(encode_item(element) for element in item)
+        parts.extend(_encode(element, depth_left - 1) for element in item)
         return b"".join(parts)
     raise ItemTypeError(
         f"set items must be str, bytes, int or tuples of them, not {type(item).__name__}"
