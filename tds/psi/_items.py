@@ -19,7 +19,8 @@ of ``True`` a matter of taste.
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterable, Sequence
+import reprlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,11 +91,15 @@ class DistinctItems:
         return len(self.encoded)
 
 
-def deduplicate(items: Iterable[object], values: Sequence[int] | None = None) -> DistinctItems:
+def deduplicate(items: Iterable[object], values: Iterable[int] | None = None) -> DistinctItems:
     """Collapse equal keys, counting rows and (when ``values`` is given) adding their values."""
-    items = list(items)
-    if values is not None and len(values) != len(items):
-        raise ConfigError(f"{len(values)} values for {len(items)} items; give one value per item")
+    items = _rows(items)
+    if values is not None:
+        values = _values(values)
+        if len(values) != len(items):
+            raise ConfigError(
+                f"{len(values)} values for {len(items)} items; give one value per item"
+            )
     position: dict[bytes, int] = {}
     encoded: list[bytes] = []
     originals: list[object] = []
@@ -115,6 +120,38 @@ def deduplicate(items: Iterable[object], values: Sequence[int] | None = None) ->
     return DistinctItems(
         tuple(encoded), tuple(originals), tuple(counts), None if values is None else tuple(totals)
     )
+
+
+_BYTE_STRINGS = str | bytes | bytearray | memoryview
+
+
+def _rows(items: Iterable[object]) -> list[object]:
+    if isinstance(items, _BYTE_STRINGS):
+        raise ItemTypeError(
+            f"a {type(items).__name__} is one item, not a set of items; pass a list of items, "
+            f"e.g. [{reprlib.repr(items)}]"
+        )
+    try:
+        iterator = iter(items)
+    except TypeError:
+        raise ItemTypeError(
+            f"the set must be an iterable of items (a list, say), not {type(items).__name__}"
+        ) from None
+    return list(iterator)
+
+
+def _values(values: Iterable[int]) -> list[object]:
+    if isinstance(values, _BYTE_STRINGS):
+        raise ConfigError(
+            f"values must be a list of integers, one per item, not {type(values).__name__}"
+        )
+    try:
+        iterator = iter(values)
+    except TypeError:
+        raise ConfigError(
+            f"values must be an iterable of integers (a list, say), not {type(values).__name__}"
+        ) from None
+    return list(iterator)
 
 
 def _integer_value(value: object) -> int:

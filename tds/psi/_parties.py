@@ -111,6 +111,14 @@ class _Party(ABC):
         if not 1 <= chunk_size <= MAX_CHUNK_ITEMS:
             raise ConfigError(f"chunk_size must be between 1 and {MAX_CHUNK_ITEMS}")
         self._chunk_size = chunk_size
+        if executor is not None and not isinstance(executor, Executor):
+            raise ConfigError(
+                f"executor must be a concurrent.futures.Executor, not {type(executor).__name__}"
+            )
+        if progress is not None and not callable(progress):
+            raise ConfigError(
+                f"progress must be a callable taking a Progress, not {type(progress).__name__}"
+            )
         if workers is None:
             workers = default_workers() if executor is not None else 1
         self._batches = Batches(executor, workers)
@@ -188,8 +196,9 @@ class _Party(ABC):
 class LeftParty(_Party):
     """The receiver: sends its blinded items first and learns what its mode reveals to it.
 
-    ``items``: str, bytes, int or tuples of them (multi-column keys); duplicates are counted
-    locally and sent once. ``job_id`` (1..64 bytes) and ``mode`` must equal the right party's.
+    ``items``: an iterable of str, bytes, int or tuples of them (multi-column keys; a bare str
+    is one item, not a set, and is refused); duplicates are counted locally and sent once.
+    ``job_id`` (1..64 bytes) and ``mode`` must equal the right party's.
     ``chunk_size`` caps the items per message. Batches run on ``executor`` split into
     ``workers`` tasks (default: every core), or in this process when there is no executor.
     ``progress`` receives a :class:`Progress` as chunks finish.
@@ -437,11 +446,16 @@ class RightParty(_Party):
         self._phase = _Phase.AWAITING_LEFT_POINTS
 
     def _handlers(self) -> dict[tuple[type, _Phase], Callable[[Message], None]]:
-        return {
-            (LeftPoints, _Phase.AWAITING_LEFT_POINTS): self._take_left_points,
-            (MatchBitmap, _Phase.AWAITING_OUTCOME): self._take_bitmap,
-            (EncryptedSum, _Phase.AWAITING_OUTCOME): self._take_sum,
+        handlers: dict[tuple[type, _Phase], Callable[[Message], None]] = {
+            (LeftPoints, _Phase.AWAITING_LEFT_POINTS): self._take_left_points
         }
+        # Only the last message of the job's own mode: a bitmap in sum would hand the right
+        # items it must not hold, and a sum in both has no key to decrypt it.
+        if self.mode is Mode.BOTH:
+            handlers[MatchBitmap, _Phase.AWAITING_OUTCOME] = self._take_bitmap
+        elif self.mode is Mode.SUM:
+            handlers[EncryptedSum, _Phase.AWAITING_OUTCOME] = self._take_sum
+        return handlers
 
     def _take_left_points(self, message: LeftPoints) -> None:
         # Everything is checked before anything changes: a refused message leaves no trace.
@@ -566,7 +580,13 @@ def _check_chunk_order(
 
 def _job_id_bytes(job_id: str | bytes) -> bytes:
     if isinstance(job_id, str):
-        job_id = job_id.encode("utf-8")
+        try:
+            job_id = job_id.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise ConfigError(
+                f"job_id holds a lone surrogate at position {error.start}, which is not valid "
+                "Unicode; use a str of valid text or bytes"
+            ) from None
     if not isinstance(job_id, bytes) or not 1 <= len(job_id) <= MAX_JOB_ID_BYTES:
         raise ConfigError(f"job_id must be a str or bytes of 1 to {MAX_JOB_ID_BYTES} bytes")
     return job_id
