@@ -237,7 +237,7 @@ class LeftParty(_Party):
         self._peer_total: int | None = None
         self._peer_received = 0
         self._in_flight: deque[tuple[RightPoints, list[Ciphertext], Pending]] = deque()
-        self._matched_own: list[np.ndarray] = []  # positions in our LeftPoints stream
+        self._matched = np.zeros(len(self._own), dtype=bool)  # by LeftPoints stream position
         self._matched_peer: list[np.ndarray] = []  # positions in the RightPoints stream
         self._encrypted_sum: Ciphertext | None = None
         self._phase = _Phase.SENDING_POINTS
@@ -323,9 +323,13 @@ class LeftParty(_Party):
         if self._sorted_digests.size and digests.size:
             slots = np.searchsorted(self._sorted_digests, digests)
             slots = np.minimum(slots, self._sorted_digests.size - 1)
-            hits = self._sorted_digests[slots] == digests
-            self._matched_own.append(self._sorted_positions[slots[hits]])
-            peer_positions = np.flatnonzero(hits)
+            hits = np.flatnonzero(self._sorted_digests[slots] == digests)
+            # An honest right never repeats a point. A deviating one must not make one of our
+            # items count twice (in size, items or the sum): each counts at its first match.
+            own_positions, first = np.unique(self._sorted_positions[slots[hits]], return_index=True)
+            fresh = ~self._matched[own_positions]
+            self._matched[own_positions[fresh]] = True
+            peer_positions = hits[first[fresh]]
             self._matched_peer.append(peer_positions + message.offset)
             for index in peer_positions.tolist() if ciphertexts else ():
                 self._encrypted_sum = self._encrypted_sum + ciphertexts[index]
@@ -360,7 +364,7 @@ class LeftParty(_Party):
         yield message
 
     def _size(self) -> int:
-        return sum(len(positions) for positions in self._matched_own)
+        return int(np.count_nonzero(self._matched))
 
     def result(self) -> PsiResult:
         """What this job revealed to the left party."""
@@ -375,8 +379,7 @@ class LeftParty(_Party):
         )
         if self.mode in (Mode.CARDINALITY, Mode.SUM):
             return base
-        positions = np.concatenate([np.empty(0, np.int64), *self._matched_own])
-        indices = np.sort(self._order[positions]).tolist()
+        indices = np.sort(self._order[np.flatnonzero(self._matched)]).tolist()
         return _with_items(base, self._own, indices)
 
 

@@ -230,6 +230,50 @@ def test_right_refuses_an_impossible_intersection_size(paillier_key: tds.he.Priv
         right.receive(dataclasses.replace(outcome, size=5))
 
 
+@pytest.mark.parametrize("mode", list(Mode))
+@pytest.mark.parametrize("split", [False, True], ids=["in-one-chunk", "in-the-next-chunk"])
+def test_a_repeated_right_point_counts_once(
+    mode: Mode, split: bool, paillier_key: tds.he.PrivateKey
+) -> None:
+    """A deviating right that sends every point twice must not make an item count twice."""
+    in_sum = mode is Mode.SUM
+    left = LeftParty(["a", "b", "c"], job_id=JOB, mode=mode)
+    right = RightParty(
+        ["b", "z"],
+        job_id=JOB,
+        mode=mode,
+        values=[5, 7] if in_sum else None,
+        paillier_key=paillier_key if in_sum else None,
+    )
+    honest = pump_until(left, right, first(RightPoints))
+    assert honest.total == 2
+    chunk = dataclasses.replace(honest, total=4)
+    repeated = dataclasses.replace(chunk, offset=2)
+    if split:
+        left.receive(chunk)
+        left.receive(repeated)
+    else:
+        left.receive(
+            dataclasses.replace(
+                chunk,
+                points=chunk.points * 2,
+                ciphertexts=chunk.ciphertexts * 2,
+            )
+        )
+    final = left.next_message()
+    assert left.done
+    result = left.result()
+    assert result.size == 1
+    if mode in (Mode.INTERSECTION, Mode.BOTH):
+        assert (result.items, result.counts) == (("b",), (1,))
+    if mode is Mode.BOTH:
+        bits = np.unpackbits(np.frombuffer(final.bitmap, np.uint8), bitorder="little")
+        assert bits.sum() == 1
+    if in_sum:
+        encrypted = tds.he.Ciphertext.from_bytes(paillier_key.public_key, final.ciphertext)
+        assert (final.size, paillier_key.decrypt(encrypted)) == (1, 5)
+
+
 # --- invalid points, keys and ciphertexts ---
 
 
