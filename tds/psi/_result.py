@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import reprlib
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -113,7 +114,16 @@ def parse_mode(mode: Mode | str) -> Mode:
         raise ConfigError(f"unknown PSI mode {mode!r}; choose one of {choices}") from None
 
 
-@dataclass(frozen=True)
+# A result can hold millions of items: repr and str show the first few, each cut short.
+_SHOWN = 5
+_SHORT = reprlib.Repr()
+_SHORT.maxtuple = _SHORT.maxlist = _SHOWN
+_SHORT.maxstring = _SHORT.maxother = 24
+_SHORT.maxlong = 24
+_SHORT.maxlevel = 3
+
+
+@dataclass(frozen=True, repr=False)
 class PsiResult:
     """What a secure join produced; a field is ``None`` where its holder did not learn it.
 
@@ -128,6 +138,8 @@ class PsiResult:
       ``SELECT SUM(value) FROM right WHERE key IN (SELECT key FROM left)``.
     * ``left_set_size`` / ``right_set_size``: distinct keys of each input; both parties
       learn both.
+
+    ``repr`` and ``str`` show the first few items, each cut short, and how many there are.
     """
 
     mode: Mode
@@ -138,3 +150,32 @@ class PsiResult:
     items: tuple[object, ...] | None = None
     counts: tuple[int, ...] | None = None
     sum: int | None = None
+
+    def __repr__(self) -> str:
+        fields = [f"mode={self.mode.value!r}"]
+        if self.size is not None:
+            fields.append(f"size={self.size}")
+        if self.items is not None:
+            more = f" ({len(self.items)} items)" if len(self.items) > _SHOWN else ""
+            fields.append(f"items={_SHORT.repr(self.items)}{more}")
+        if self.counts is not None:
+            fields.append(f"counts={_SHORT.repr(self.counts)}")
+        if self.sum is not None:
+            fields.append(f"sum={_SHORT.repr(self.sum)}")
+        fields.append(f"left_set_size={self.left_set_size}, right_set_size={self.right_set_size}")
+        return f"PsiResult({', '.join(fields)})"
+
+    def __str__(self) -> str:
+        sets = f"{self.left_set_size} left and {self.right_set_size} right keys"
+        if self.size is None:
+            text = f"{self.mode.value}: size not learned, {sets}"
+        else:
+            text = f"{self.mode.value}: {self.size} shared of {sets}"
+        if self.items is not None:
+            shown = [_SHORT.repr(item) for item in self.items[:_SHOWN]]
+            if len(self.items) > _SHOWN:
+                shown.append(f"... ({len(self.items)} items)")
+            text += f"; items {', '.join(shown)}" if shown else "; no items"
+        if self.sum is not None:
+            text += f"; sum {_SHORT.repr(self.sum)}"
+        return text
