@@ -23,6 +23,7 @@ Message flow, with fresh scalars a (left) and b (right) and H the per-job hash t
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -75,6 +76,7 @@ DEFAULT_CHUNK_SIZE = 4096
 # Chunks computed ahead of the one being handed out, so the workers never wait for the caller.
 _LOOKAHEAD = 2
 _DIGEST_DTYPE = np.dtype(f"S{DIGEST_BYTES}")
+_log = logging.getLogger("tds.psi")
 
 
 class _Phase(Enum):
@@ -127,7 +129,35 @@ class _Party(ABC):
         self._dst = DST_PREFIX + self.job_id
         self._scalar = fresh_scalar()
         self._outbox: deque[Iterator[Message]] = deque()
-        self._phase: _Phase
+
+    @property
+    def _phase(self) -> _Phase:
+        return self._current_phase
+
+    @_phase.setter
+    def _phase(self, phase: _Phase) -> None:
+        # Every phase change passes here, so every one is logged; sizes only, never items,
+        # scalars or keys.
+        self._current_phase = phase
+        if _log.isEnabledFor(logging.DEBUG):
+            sizes = f"{len(self._own)} own keys"
+            if self._peer_total is not None:
+                sizes += f", {self._peer_total} peer keys"
+            shared = self._shared_size() if phase is _Phase.DONE else None
+            if shared is not None:
+                sizes += f", {shared} shared"
+            _log.debug(
+                "%s party of job %r (%s): %s; %s",
+                self.ROLE,
+                self.job_id.decode("utf-8", "backslashreplace"),
+                self.mode.value,
+                phase.name.lower().replace("_", " "),
+                sizes,
+            )
+
+    @abstractmethod
+    def _shared_size(self) -> int | None:
+        """How many keys are shared, once the party has learned it; else None."""
 
     @property
     def done(self) -> bool:
@@ -366,6 +396,9 @@ class LeftParty(_Party):
     def _size(self) -> int:
         return int(np.count_nonzero(self._matched))
 
+    def _shared_size(self) -> int | None:
+        return self._size()
+
     def result(self) -> PsiResult:
         """What this job revealed to the left party."""
         if not self.done:
@@ -539,6 +572,11 @@ class RightParty(_Party):
         self._sum = key.decrypt(Ciphertext.from_bytes(key.public_key, message.ciphertext))
         self._size = message.size
         self._phase = _Phase.DONE
+
+    def _shared_size(self) -> int | None:
+        if self._shared_indices is not None:
+            return len(self._shared_indices)
+        return self._size
 
     def result(self) -> PsiResult:
         """What this job revealed to the right party."""
