@@ -13,7 +13,14 @@ from tds.errors import ConfigError, ItemTypeError, PlaintextTypeError
 from tds.psi import encode_item
 from tds.psi._items import MAX_NESTING, deduplicate
 
-scalars = st.one_of(st.text(max_size=8), st.binary(max_size=8), st.integers())
+# Integers around the powers of two, where the shortest form changes length.
+around_powers_of_two = st.builds(
+    lambda bits, delta, sign: sign * ((1 << bits) + delta),
+    st.integers(0, 80),
+    st.integers(-2, 1),
+    st.sampled_from([1, -1]),
+)
+scalars = st.one_of(st.text(max_size=8), st.binary(max_size=8), st.integers(), around_powers_of_two)
 items = st.recursive(
     scalars, lambda inner: st.tuples(inner) | st.lists(inner, max_size=3).map(tuple)
 )
@@ -79,15 +86,6 @@ def test_values_must_match_items() -> None:
 def test_values_must_be_integers(value: object) -> None:
     with pytest.raises(PlaintextTypeError):
         deduplicate(["x"], [value])
-
-
-# Integers around the powers of two, where the shortest form changes length.
-around_powers_of_two = st.builds(
-    lambda bits, delta, sign: sign * ((1 << bits) + delta),
-    st.integers(0, 80),
-    st.integers(-2, 1),
-    st.sampled_from([1, -1]),
-)
 
 
 @given(st.integers() | around_powers_of_two)
