@@ -25,6 +25,8 @@ from collections.abc import Sequence
 
 import gmpy2
 
+from tds.errors import ConfigError, ItemTypeError
+
 __all__ = [
     "FIELD_PRIME",
     "SUITE_ID",
@@ -56,10 +58,10 @@ AffinePoint = tuple[int, int] | None  # (u, v) on v^2 = u^3 + A u^2 + u; None is
 def expand_message_xmd(msg: bytes, dst: bytes, len_in_bytes: int) -> bytes:
     """RFC 9380 section 5.3.1 with SHA-512."""
     if len(dst) > 255:
-        raise ValueError("a domain separation tag longer than 255 bytes must be hashed first")
+        raise ConfigError("a domain separation tag longer than 255 bytes must be hashed first")
     blocks = -(-len_in_bytes // 64)
     if blocks > 255 or len_in_bytes > 65535:
-        raise ValueError("expand_message_xmd output too long")
+        raise ConfigError("expand_message_xmd output too long")
     dst_prime = dst + bytes([len(dst)])
     b_0 = hashlib.sha512(
         bytes(_HASH_BLOCK_BYTES) + msg + len_in_bytes.to_bytes(2, "big") + b"\x00" + dst_prime
@@ -133,8 +135,18 @@ def montgomery_add(p1: AffinePoint, p2: AffinePoint) -> AffinePoint:
 
 
 def hash_to_curve(msg: bytes, dst: bytes) -> AffinePoint:
-    """RFC 9380 ``hash_to_curve``: the affine point P = clear_cofactor(Q0 + Q1)."""
-    u0, u1 = hash_to_field(msg, dst)
+    """RFC 9380 ``hash_to_curve``: the affine point P = clear_cofactor(Q0 + Q1).
+
+    ``msg`` is the bytes of an item (:func:`~tds.psi.encode_item`), ``dst`` the domain
+    separation tag, at most 255 bytes.
+    """
+    if not isinstance(msg, bytes | bytearray | memoryview):
+        raise ItemTypeError(
+            f"hash_to_curve hashes bytes, such as encode_item(item), not {type(msg).__name__}"
+        )
+    if not isinstance(dst, bytes | bytearray | memoryview):
+        raise ConfigError(f"the domain separation tag must be bytes, not {type(dst).__name__}")
+    u0, u1 = hash_to_field(bytes(msg), bytes(dst))
     point = montgomery_add(map_to_curve_elligator2(u0), map_to_curve_elligator2(u1))
     for _ in range(3):  # h_eff = 8
         point = montgomery_add(point, point)
@@ -144,7 +156,7 @@ def hash_to_curve(msg: bytes, dst: bytes) -> AffinePoint:
 def _hashed_field_pairs_state(dst: bytes) -> tuple[object, bytes, bytes, bytes]:
     """The SHA-512 state after Z_pad and the fixed tails of b_0, b_1 and b_2 for ``dst``."""
     if len(dst) > 255:
-        raise ValueError("a domain separation tag longer than 255 bytes must be hashed first")
+        raise ConfigError("a domain separation tag longer than 255 bytes must be hashed first")
     dst_prime = dst + bytes([len(dst)])
     b0_tail = (2 * _FIELD_ELEMENT_BYTES).to_bytes(2, "big") + b"\x00" + dst_prime
     zpad_state = hashlib.sha512(bytes(_HASH_BLOCK_BYTES))

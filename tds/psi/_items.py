@@ -11,29 +11,44 @@ items, and no two different tuples of items, encode alike::
     int    03 | len(body)  | body: two's complement, big-endian, shortest form
     tuple  04 | element count | encoding of each element
 
-``bool`` is refused: ``True == 1`` in Python, so accepting it would make the key of ``True``
-a matter of taste.
+A ``str`` must be valid Unicode (no lone surrogates); tuples nest at most ``MAX_NESTING`` (32)
+levels deep. ``bool`` is refused: ``True == 1`` in Python, so accepting it would make the key
+of ``True`` a matter of taste.
 """
 
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterable, Sequence
+import reprlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
 from tds.errors import ConfigError, ItemTypeError, PlaintextTypeError
 
-__all__ = ["DistinctItems", "deduplicate", "encode_item"]
+__all__ = ["MAX_NESTING", "DistinctItems", "deduplicate", "encode_item"]
 
+# Tuples inside tuples, counted from the outermost; far beyond any multi-column key, and well
+# inside Python's recursion limit.
+MAX_NESTING = 32
 _STR, _BYTES, _INT, _TUPLE = b"\x01", b"\x02", b"\x03", b"\x04"
 
 
 def encode_item(item: object) -> bytes:
     """The canonical encoding of one item (the message that is hashed to the curve)."""
+    return _encode(item, MAX_NESTING)
+
+
+def _encode(item: object, depth_left: int) -> bytes:
     if isinstance(item, str):
-        data = item.encode("utf-8")
+        try:
+            data = item.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise ItemTypeError(
+                f"string item holds a lone surrogate at position {error.start}, which is not "
+                "valid Unicode; decode the source text properly (or pass the raw bytes)"
+            ) from None
         return _STR + len(data).to_bytes(4, "big") + data
     if isinstance(item, bytes | bytearray | memoryview):
         data = bytes(item)
@@ -42,11 +57,16 @@ def encode_item(item: object) -> bytes:
         raise ItemTypeError("bool is not a set item (True == 1 would be ambiguous); use int")
     if isinstance(item, int | np.integer):
         value = operator.index(item)
-        body = value.to_bytes(value.bit_length() // 8 + 1, "big", signed=True)
+        # Two's complement needs a sign bit beyond the magnitude; ~value is the magnitude of a
+        # negative value minus one, so -128 fits one byte and -129 needs two.
+        magnitude = value if value >= 0 else ~value
+        body = value.to_bytes(magnitude.bit_length() // 8 + 1, "big", signed=True)
         return _INT + len(body).to_bytes(4, "big") + body
     if isinstance(item, tuple):
+        if not depth_left:
+            raise ItemTypeError(f"tuple items nest at most {MAX_NESTING} levels deep")
         parts = [_TUPLE, len(item).to_bytes(4, "big")]
-        parts.extend(encode_item(element) for element in item)
+        parts.extend(_encode(element, depth_left - 1) for element in item)
         return b"".join(parts)
     raise ItemTypeError(
         f"set items must be str, bytes, int or tuples of them, not {type(item).__name__}"
@@ -71,11 +91,15 @@ class DistinctItems:
         return len(self.encoded)
 
 
-def deduplicate(items: Iterable[object], values: Sequence[int] | None = None) -> DistinctItems:
+def deduplicate(items: Iterable[object], values: Iterable[int] | None = None) -> DistinctItems:
     """Collapse equal keys, counting rows and (when ``values`` is given) adding their values."""
-    items = list(items)
-    if values is not None and len(values) != len(items):
-        raise ConfigError(f"{len(values)} values for {len(items)} items; give one value per item")
+    items = _rows(items)
+    if values is not None:
+        values = _values(values)
+        if len(values) != len(items):
+            raise ConfigError(
+                f"{len(values)} values for {len(items)} items; give one value per item"
+            )
     position: dict[bytes, int] = {}
     encoded: list[bytes] = []
     originals: list[object] = []
@@ -96,6 +120,38 @@ def deduplicate(items: Iterable[object], values: Sequence[int] | None = None) ->
     return DistinctItems(
         tuple(encoded), tuple(originals), tuple(counts), None if values is None else tuple(totals)
     )
+
+
+_BYTE_STRINGS = str | bytes | bytearray | memoryview
+
+
+def _rows(items: Iterable[object]) -> list[object]:
+    if isinstance(items, _BYTE_STRINGS):
+        raise ItemTypeError(
+            f"a {type(items).__name__} is one item, not a set of items; pass a list of items, "
+            f"e.g. [{reprlib.repr(items)}]"
+        )
+    try:
+        iterator = iter(items)
+    except TypeError:
+        raise ItemTypeError(
+            f"the set must be an iterable of items (a list, say), not {type(items).__name__}"
+        ) from None
+    return list(iterator)
+
+
+def _values(values: Iterable[int]) -> list[object]:
+    if isinstance(values, _BYTE_STRINGS):
+        raise ConfigError(
+            f"values must be a list of integers, one per item, not {type(values).__name__}"
+        )
+    try:
+        iterator = iter(values)
+    except TypeError:
+        raise ConfigError(
+            f"values must be an iterable of integers (a list, say), not {type(values).__name__}"
+        ) from None
+    return list(iterator)
 
 
 def _integer_value(value: object) -> int:

@@ -23,6 +23,7 @@ Message flow, with fresh scalars a (left) and b (right) and H the per-job hash t
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -75,6 +76,7 @@ DEFAULT_CHUNK_SIZE = 4096
 # Chunks computed ahead of the one being handed out, so the workers never wait for the caller.
 _LOOKAHEAD = 2
 _DIGEST_DTYPE = np.dtype(f"S{DIGEST_BYTES}")
+_log = logging.getLogger("tds.psi")
 
 
 class _Phase(Enum):
@@ -111,6 +113,14 @@ class _Party(ABC):
         if not 1 <= chunk_size <= MAX_CHUNK_ITEMS:
             raise ConfigError(f"chunk_size must be between 1 and {MAX_CHUNK_ITEMS}")
         self._chunk_size = chunk_size
+        if executor is not None and not isinstance(executor, Executor):
+            raise ConfigError(
+                f"executor must be a concurrent.futures.Executor, not {type(executor).__name__}"
+            )
+        if progress is not None and not callable(progress):
+            raise ConfigError(
+                f"progress must be a callable taking a Progress, not {type(progress).__name__}"
+            )
         if workers is None:
             workers = default_workers() if executor is not None else 1
         self._batches = Batches(executor, workers)
@@ -119,7 +129,35 @@ class _Party(ABC):
         self._dst = DST_PREFIX + self.job_id
         self._scalar = fresh_scalar()
         self._outbox: deque[Iterator[Message]] = deque()
-        self._phase: _Phase
+
+    @property
+    def _phase(self) -> _Phase:
+        return self._current_phase
+
+    @_phase.setter
+    def _phase(self, phase: _Phase) -> None:
+        # Every phase change passes here, so every one is logged; sizes only, never items,
+        # scalars or keys.
+        self._current_phase = phase
+        if _log.isEnabledFor(logging.DEBUG):
+            sizes = f"{len(self._own)} own keys"
+            if self._peer_total is not None:
+                sizes += f", {self._peer_total} peer keys"
+            shared = self._shared_size() if phase is _Phase.DONE else None
+            if shared is not None:
+                sizes += f", {shared} shared"
+            _log.debug(
+                "%s party of job %r (%s): %s; %s",
+                self.ROLE,
+                self.job_id.decode("utf-8", "backslashreplace"),
+                self.mode.value,
+                phase.name.lower().replace("_", " "),
+                sizes,
+            )
+
+    @abstractmethod
+    def _shared_size(self) -> int | None:
+        """How many keys are shared, once the party has learned it; else None."""
 
     @property
     def done(self) -> bool:
@@ -188,8 +226,9 @@ class _Party(ABC):
 class LeftParty(_Party):
     """The receiver: sends its blinded items first and learns what its mode reveals to it.
 
-    ``items``: str, bytes, int or tuples of them (multi-column keys); duplicates are counted
-    locally and sent once. ``job_id`` (1..64 bytes) and ``mode`` must equal the right party's.
+    ``items``: an iterable of str, bytes, int or tuples of them (multi-column keys; a bare str
+    is one item, not a set, and is refused); duplicates are counted locally and sent once.
+    ``job_id`` (1..64 bytes) and ``mode`` must equal the right party's.
     ``chunk_size`` caps the items per message. Batches run on ``executor`` split into
     ``workers`` tasks (default: every core), or in this process when there is no executor.
     ``progress`` receives a :class:`Progress` as chunks finish.
@@ -228,7 +267,7 @@ class LeftParty(_Party):
         self._peer_total: int | None = None
         self._peer_received = 0
         self._in_flight: deque[tuple[RightPoints, list[Ciphertext], Pending]] = deque()
-        self._matched_own: list[np.ndarray] = []  # positions in our LeftPoints stream
+        self._matched = np.zeros(len(self._own), dtype=bool)  # by LeftPoints stream position
         self._matched_peer: list[np.ndarray] = []  # positions in the RightPoints stream
         self._encrypted_sum: Ciphertext | None = None
         self._phase = _Phase.SENDING_POINTS
@@ -314,9 +353,13 @@ class LeftParty(_Party):
         if self._sorted_digests.size and digests.size:
             slots = np.searchsorted(self._sorted_digests, digests)
             slots = np.minimum(slots, self._sorted_digests.size - 1)
-            hits = self._sorted_digests[slots] == digests
-            self._matched_own.append(self._sorted_positions[slots[hits]])
-            peer_positions = np.flatnonzero(hits)
+            hits = np.flatnonzero(self._sorted_digests[slots] == digests)
+            # An honest right never repeats a point. A deviating one must not make one of our
+            # items count twice (in size, items or the sum): each counts at its first match.
+            own_positions, first = np.unique(self._sorted_positions[slots[hits]], return_index=True)
+            fresh = ~self._matched[own_positions]
+            self._matched[own_positions[fresh]] = True
+            peer_positions = hits[first[fresh]]
             self._matched_peer.append(peer_positions + message.offset)
             for index in peer_positions.tolist() if ciphertexts else ():
                 self._encrypted_sum = self._encrypted_sum + ciphertexts[index]
@@ -351,7 +394,10 @@ class LeftParty(_Party):
         yield message
 
     def _size(self) -> int:
-        return sum(len(positions) for positions in self._matched_own)
+        return int(np.count_nonzero(self._matched))
+
+    def _shared_size(self) -> int | None:
+        return self._size()
 
     def result(self) -> PsiResult:
         """What this job revealed to the left party."""
@@ -366,8 +412,7 @@ class LeftParty(_Party):
         )
         if self.mode in (Mode.CARDINALITY, Mode.SUM):
             return base
-        positions = np.concatenate([np.empty(0, np.int64), *self._matched_own])
-        indices = np.sort(self._order[positions]).tolist()
+        indices = np.sort(self._order[np.flatnonzero(self._matched)]).tolist()
         return _with_items(base, self._own, indices)
 
 
@@ -437,11 +482,16 @@ class RightParty(_Party):
         self._phase = _Phase.AWAITING_LEFT_POINTS
 
     def _handlers(self) -> dict[tuple[type, _Phase], Callable[[Message], None]]:
-        return {
-            (LeftPoints, _Phase.AWAITING_LEFT_POINTS): self._take_left_points,
-            (MatchBitmap, _Phase.AWAITING_OUTCOME): self._take_bitmap,
-            (EncryptedSum, _Phase.AWAITING_OUTCOME): self._take_sum,
+        handlers: dict[tuple[type, _Phase], Callable[[Message], None]] = {
+            (LeftPoints, _Phase.AWAITING_LEFT_POINTS): self._take_left_points
         }
+        # Only the last message of the job's own mode: a bitmap in sum would hand the right
+        # items it must not hold, and a sum in both has no key to decrypt it.
+        if self.mode is Mode.BOTH:
+            handlers[MatchBitmap, _Phase.AWAITING_OUTCOME] = self._take_bitmap
+        elif self.mode is Mode.SUM:
+            handlers[EncryptedSum, _Phase.AWAITING_OUTCOME] = self._take_sum
+        return handlers
 
     def _take_left_points(self, message: LeftPoints) -> None:
         # Everything is checked before anything changes: a refused message leaves no trace.
@@ -523,6 +573,11 @@ class RightParty(_Party):
         self._size = message.size
         self._phase = _Phase.DONE
 
+    def _shared_size(self) -> int | None:
+        if self._shared_indices is not None:
+            return len(self._shared_indices)
+        return self._size
+
     def result(self) -> PsiResult:
         """What this job revealed to the right party."""
         if not self.done:
@@ -566,7 +621,13 @@ def _check_chunk_order(
 
 def _job_id_bytes(job_id: str | bytes) -> bytes:
     if isinstance(job_id, str):
-        job_id = job_id.encode("utf-8")
+        try:
+            job_id = job_id.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise ConfigError(
+                f"job_id holds a lone surrogate at position {error.start}, which is not valid "
+                "Unicode; use a str of valid text or bytes"
+            ) from None
     if not isinstance(job_id, bytes) or not 1 <= len(job_id) <= MAX_JOB_ID_BYTES:
         raise ConfigError(f"job_id must be a str or bytes of 1 to {MAX_JOB_ID_BYTES} bytes")
     return job_id

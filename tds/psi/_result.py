@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import reprlib
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -33,37 +34,74 @@ class Revealed(StrEnum):
 class Disclosure:
     """The privacy parameters of a job: everything each party learns beyond its own input.
 
-    Nothing else leaks under the semi-honest assumption (see docs/protocol.md): in particular not
-    the peer's items outside the intersection, nor how often the peer holds a key, nor the order
-    of the peer's rows. ``false_match_bound`` is the chance, per pair of items, that two
-    different items are reported as shared.
+    ``left_learns`` and ``right_learns`` hold while both parties follow the protocol
+    (semi-honest): nothing else leaks, in particular not the peer's items outside the
+    intersection, nor how often the peer holds a key, nor the order of the peer's rows.
+
+    ``left_could_learn`` and ``right_could_learn`` are what that party could learn at worst, by
+    deviating from the protocol or by choosing its inputs to probe, in one job: in cardinality
+    and sum a left that blinds each item with its own scalar learns which of its items are
+    shared; in sum a right that picks its values (1, 2, 4, ...) reads the shared items off the
+    sum. ``roles_for_untrusted_peer`` names the roles (``"left"``, ``"right"``) where the two
+    agree, the only roles to give a party the data owner does not trust (docs/protocol.md).
+
+    ``false_match_bound`` is the chance, per pair of items, that two different items are
+    reported as shared.
     """
 
     left_learns: frozenset[Revealed]
     right_learns: frozenset[Revealed]
+    left_could_learn: frozenset[Revealed]
+    right_could_learn: frozenset[Revealed]
     false_match_bound: float = 2.0 ** (-8 * DIGEST_BYTES)
 
     @classmethod
-    def for_mode(cls, mode: Mode) -> Disclosure:
-        return _DISCLOSURES[mode]
+    def for_mode(cls, mode: Mode | str) -> Disclosure:
+        """What a job of ``mode`` discloses."""
+        return _DISCLOSURES[parse_mode(mode)]
+
+    @property
+    def roles_for_untrusted_peer(self) -> frozenset[str]:
+        """The roles in which deviating teaches a party nothing beyond what the role learns."""
+        roles = {
+            "left": self.left_learns == self.left_could_learn,
+            "right": self.right_learns == self.right_could_learn,
+        }
+        return frozenset(role for role, safe in roles.items() if safe)
 
 
+_ITEMS_AND_SIZE = frozenset({Revealed.ITEMS, Revealed.SIZE, Revealed.PEER_SET_SIZE})
+_SIZE = frozenset({Revealed.SIZE, Revealed.PEER_SET_SIZE})
+_NOTHING = frozenset({Revealed.PEER_SET_SIZE})
 _DISCLOSURES = {
     Mode.INTERSECTION: Disclosure(
-        frozenset({Revealed.ITEMS, Revealed.SIZE, Revealed.PEER_SET_SIZE}),
-        frozenset({Revealed.PEER_SET_SIZE}),
+        left_learns=_ITEMS_AND_SIZE,
+        right_learns=_NOTHING,
+        left_could_learn=_ITEMS_AND_SIZE,
+        right_could_learn=_NOTHING,
     ),
     Mode.BOTH: Disclosure(
-        frozenset({Revealed.ITEMS, Revealed.SIZE, Revealed.PEER_SET_SIZE}),
-        frozenset({Revealed.ITEMS, Revealed.SIZE, Revealed.PEER_SET_SIZE}),
+        left_learns=_ITEMS_AND_SIZE,
+        right_learns=_ITEMS_AND_SIZE,
+        left_could_learn=_ITEMS_AND_SIZE,
+        right_could_learn=_ITEMS_AND_SIZE,
     ),
+    # The shuffled digests hide which of the left's items matched only from a left that blinds
+    # them all with one scalar; with a scalar per item it can test each against every right
+    # point. The right only ever receives points.
     Mode.CARDINALITY: Disclosure(
-        frozenset({Revealed.SIZE, Revealed.PEER_SET_SIZE}),
-        frozenset({Revealed.PEER_SET_SIZE}),
+        left_learns=_SIZE,
+        right_learns=_NOTHING,
+        left_could_learn=_ITEMS_AND_SIZE,
+        right_could_learn=_NOTHING,
     ),
+    # As cardinality for the left; the right can choose values whose sum spells out which of
+    # its items are shared (as many as the sum has bits to spare).
     Mode.SUM: Disclosure(
-        frozenset({Revealed.SIZE, Revealed.PEER_SET_SIZE}),
-        frozenset({Revealed.SIZE, Revealed.SUM, Revealed.PEER_SET_SIZE}),
+        left_learns=_SIZE,
+        right_learns=_SIZE | {Revealed.SUM},
+        left_could_learn=_ITEMS_AND_SIZE,
+        right_could_learn=_ITEMS_AND_SIZE | {Revealed.SUM},
     ),
 }
 
@@ -76,7 +114,16 @@ def parse_mode(mode: Mode | str) -> Mode:
         raise ConfigError(f"unknown PSI mode {mode!r}; choose one of {choices}") from None
 
 
-@dataclass(frozen=True)
+# A result can hold millions of items: repr and str show the first few, each cut short.
+_SHOWN = 5
+_SHORT = reprlib.Repr()
+_SHORT.maxtuple = _SHORT.maxlist = _SHOWN
+_SHORT.maxstring = _SHORT.maxother = 24
+_SHORT.maxlong = 24
+_SHORT.maxlevel = 3
+
+
+@dataclass(frozen=True, repr=False)
 class PsiResult:
     """What a secure join produced; a field is ``None`` where its holder did not learn it.
 
@@ -91,6 +138,8 @@ class PsiResult:
       ``SELECT SUM(value) FROM right WHERE key IN (SELECT key FROM left)``.
     * ``left_set_size`` / ``right_set_size``: distinct keys of each input; both parties
       learn both.
+
+    ``repr`` and ``str`` show the first few items, each cut short, and how many there are.
     """
 
     mode: Mode
@@ -101,3 +150,32 @@ class PsiResult:
     items: tuple[object, ...] | None = None
     counts: tuple[int, ...] | None = None
     sum: int | None = None
+
+    def __repr__(self) -> str:
+        fields = [f"mode={self.mode.value!r}"]
+        if self.size is not None:
+            fields.append(f"size={self.size}")
+        if self.items is not None:
+            more = f" ({len(self.items)} items)" if len(self.items) > _SHOWN else ""
+            fields.append(f"items={_SHORT.repr(self.items)}{more}")
+        if self.counts is not None:
+            fields.append(f"counts={_SHORT.repr(self.counts)}")
+        if self.sum is not None:
+            fields.append(f"sum={_SHORT.repr(self.sum)}")
+        fields.append(f"left_set_size={self.left_set_size}, right_set_size={self.right_set_size}")
+        return f"PsiResult({', '.join(fields)})"
+
+    def __str__(self) -> str:
+        sets = f"{self.left_set_size} left and {self.right_set_size} right keys"
+        if self.size is None:
+            text = f"{self.mode.value}: size not learned, {sets}"
+        else:
+            text = f"{self.mode.value}: {self.size} shared of {sets}"
+        if self.items is not None:
+            shown = [_SHORT.repr(item) for item in self.items[:_SHOWN]]
+            if len(self.items) > _SHOWN:
+                shown.append(f"... ({len(self.items)} items)")
+            text += f"; items {', '.join(shown)}" if shown else "; no items"
+        if self.sum is not None:
+            text += f"; sum {_SHORT.repr(self.sum)}"
+        return text

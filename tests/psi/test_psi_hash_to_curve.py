@@ -8,6 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import tds
+from tds.errors import ConfigError, ItemTypeError
 from tds.psi import _hash_to_curve as h2c
 
 P = h2c.FIELD_PRIME
@@ -110,11 +112,11 @@ def test_expand_message_xmd_lengths() -> None:
     long = h2c.expand_message_xmd(b"msg", b"dst", 200)
     assert len(long) == 200
     assert long[:96] != h2c.expand_message_xmd(b"msg", b"dst", 96)  # the length is hashed in
-    with pytest.raises(ValueError, match="too long"):
+    with pytest.raises(ConfigError, match="too long"):
         h2c.expand_message_xmd(b"msg", b"dst", 255 * 64 + 1)
-    with pytest.raises(ValueError, match="255 bytes"):
+    with pytest.raises(ConfigError, match="255 bytes"):
         h2c.expand_message_xmd(b"msg", b"d" * 256, 96)
-    with pytest.raises(ValueError, match="255 bytes"):
+    with pytest.raises(ConfigError, match="255 bytes"):
         h2c.hash_to_u_batch([b"msg"], b"d" * 256)
 
 
@@ -123,3 +125,22 @@ def test_domain_separation_changes_every_point() -> None:
     assert set(h2c.hash_to_u_batch(messages, b"job-1")).isdisjoint(
         h2c.hash_to_u_batch(messages, b"job-2")
     )
+
+
+@pytest.mark.parametrize(
+    ("msg", "dst", "error"),
+    [
+        ("text", b"dst", ItemTypeError),
+        (None, b"dst", ItemTypeError),
+        (b"msg", "dst", ConfigError),
+        (b"msg", b"d" * 256, ConfigError),
+    ],
+)
+def test_hash_to_curve_refuses_what_is_not_bytes(msg: object, dst: object, error: type) -> None:
+    with pytest.raises(error, match="bytes"):
+        tds.psi.hash_to_curve(msg, dst)  # type: ignore[arg-type]
+
+
+def test_hash_to_curve_takes_any_bytes_like() -> None:
+    expected = tds.psi.hash_to_curve(b"msg", b"dst")
+    assert tds.psi.hash_to_curve(bytearray(b"msg"), memoryview(b"dst")) == expected

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -9,9 +11,16 @@ from hypothesis import strategies as st
 
 from tds.errors import ConfigError, ItemTypeError, PlaintextTypeError
 from tds.psi import encode_item
-from tds.psi._items import deduplicate
+from tds.psi._items import MAX_NESTING, deduplicate
 
-scalars = st.one_of(st.text(max_size=8), st.binary(max_size=8), st.integers())
+# Integers around the powers of two, where the shortest form changes length.
+around_powers_of_two = st.builds(
+    lambda bits, delta, sign: sign * ((1 << bits) + delta),
+    st.integers(0, 80),
+    st.integers(-2, 1),
+    st.sampled_from([1, -1]),
+)
+scalars = st.one_of(st.text(max_size=8), st.binary(max_size=8), st.integers(), around_powers_of_two)
 items = st.recursive(
     scalars, lambda inner: st.tuples(inner) | st.lists(inner, max_size=3).map(tuple)
 )
@@ -47,13 +56,6 @@ def test_byte_like_and_numpy_integers_are_the_same_keys() -> None:
     assert encode_item(np.uint8(200)) == encode_item(200)
 
 
-@pytest.mark.parametrize("value", [-(2**70), -129, -128, -1, 0, 1, 127, 128, 255, 256, 2**64])
-def test_integers_use_the_shortest_twos_complement(value: int) -> None:
-    body = encode_item(value)[5:]
-    assert int.from_bytes(body, "big", signed=True) == value
-    assert len(body) == max(1, (value.bit_length() + 8) // 8)
-
-
 @pytest.mark.parametrize("bad", [True, np.bool_(False), 1.5, None, ["a"], {"a"}, ("a", 2.0)])
 def test_unsupported_items_are_refused(bad: object) -> None:
     with pytest.raises(ItemTypeError):
@@ -84,3 +86,55 @@ def test_values_must_match_items() -> None:
 def test_values_must_be_integers(value: object) -> None:
     with pytest.raises(PlaintextTypeError):
         deduplicate(["x"], [value])
+
+
+@given(st.integers() | around_powers_of_two)
+def test_integers_use_the_shortest_twos_complement_form(value: int) -> None:
+    encoding = encode_item(value)
+    body = encoding[5:]
+    assert int.from_bytes(encoding[1:5], "big") == len(body) >= 1
+    assert int.from_bytes(body, "big", signed=True) == value
+    if len(body) > 1:  # one byte fewer could not hold the value
+        half = 1 << (8 * (len(body) - 1) - 1)
+        assert not -half <= value < half
+
+
+@pytest.mark.parametrize(
+    ("value", "body"),
+    [
+        (0, "00"),
+        (127, "7f"),
+        (128, "0080"),
+        (-1, "ff"),
+        (-128, "80"),
+        (-129, "ff7f"),
+        (-32768, "8000"),
+        (-32769, "ff7fff"),
+        (2**63, "008000000000000000"),
+        (-(2**63), "8000000000000000"),
+    ],
+)
+def test_integer_bodies_at_the_byte_boundaries(value: int, body: str) -> None:
+    assert encode_item(value) == b"\x03" + len(bytes.fromhex(body)).to_bytes(
+        4, "big"
+    ) + bytes.fromhex(body)
+
+
+@pytest.mark.parametrize("bad", ["\ud800", "ok\udfff", ("a", "\ud83d")])
+def test_lone_surrogates_are_not_items(bad: object) -> None:
+    with pytest.raises(ItemTypeError, match="surrogate"):
+        encode_item(bad)
+
+
+def test_tuples_nest_a_bounded_depth() -> None:
+    item: object = "leaf"
+    for _ in range(MAX_NESTING):
+        item = (item,)
+    encode_item(item)
+    with pytest.raises(ItemTypeError, match=f"{MAX_NESTING} levels"):
+        encode_item((item,))
+    deep: object = ()
+    for _ in range(10 * sys.getrecursionlimit()):
+        deep = (deep,)
+    with pytest.raises(ItemTypeError, match="levels"):
+        encode_item(deep)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+import numpy as np
 import pytest
 
 import tds
@@ -13,9 +14,11 @@ from tds.errors import (
     DecodeError,
     InvalidCiphertextError,
     InvalidPointError,
+    ItemTypeError,
     JobMismatchError,
     KeySizeError,
     PlaintextRangeError,
+    PlaintextTypeError,
     UnexpectedMessageError,
 )
 from tds.psi import (
@@ -227,6 +230,50 @@ def test_right_refuses_an_impossible_intersection_size(paillier_key: tds.he.Priv
         right.receive(dataclasses.replace(outcome, size=5))
 
 
+@pytest.mark.parametrize("mode", list(Mode))
+@pytest.mark.parametrize("split", [False, True], ids=["in-one-chunk", "in-the-next-chunk"])
+def test_a_repeated_right_point_counts_once(
+    mode: Mode, split: bool, paillier_key: tds.he.PrivateKey
+) -> None:
+    """A deviating right that sends every point twice must not make an item count twice."""
+    in_sum = mode is Mode.SUM
+    left = LeftParty(["a", "b", "c"], job_id=JOB, mode=mode)
+    right = RightParty(
+        ["b", "z"],
+        job_id=JOB,
+        mode=mode,
+        values=[5, 7] if in_sum else None,
+        paillier_key=paillier_key if in_sum else None,
+    )
+    honest = pump_until(left, right, first(RightPoints))
+    assert honest.total == 2
+    chunk = dataclasses.replace(honest, total=4)
+    repeated = dataclasses.replace(chunk, offset=2)
+    if split:
+        left.receive(chunk)
+        left.receive(repeated)
+    else:
+        left.receive(
+            dataclasses.replace(
+                chunk,
+                points=chunk.points * 2,
+                ciphertexts=chunk.ciphertexts * 2,
+            )
+        )
+    final = left.next_message()
+    assert left.done
+    result = left.result()
+    assert result.size == 1
+    if mode in (Mode.INTERSECTION, Mode.BOTH):
+        assert (result.items, result.counts) == (("b",), (1,))
+    if mode is Mode.BOTH:
+        bits = np.unpackbits(np.frombuffer(final.bitmap, np.uint8), bitorder="little")
+        assert bits.sum() == 1
+    if in_sum:
+        encrypted = tds.he.Ciphertext.from_bytes(paillier_key.public_key, final.ciphertext)
+        assert (final.size, paillier_key.decrypt(encrypted)) == (1, 5)
+
+
 # --- invalid points, keys and ciphertexts ---
 
 
@@ -361,3 +408,94 @@ def test_values_that_could_overflow_the_sum_are_refused_up_front(
             values=[large] * copies,
             paillier_key=paillier_key,
         )
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: LeftParty(["a"], job_id="job-\ud800"),
+        lambda: RightParty(["a"], job_id="\udfff"),
+        lambda: run_local(["a"], ["a"], job_id="\ud83d", workers=1),
+    ],
+)
+def test_a_job_id_must_be_valid_unicode(make: Callable[[], object]) -> None:
+    with pytest.raises(ConfigError, match="surrogate"):
+        make()
+
+
+@pytest.mark.parametrize("bare", ["abc", b"abc", bytearray(b"abc"), memoryview(b"abc")])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda bare: run_local(bare, ["a"], workers=1),
+        lambda bare: run_local(["a"], bare, workers=1),
+        lambda bare: LeftParty(bare, job_id=JOB),
+        lambda bare: RightParty(bare, job_id=JOB),
+    ],
+    ids=["run_local-left", "run_local-right", "LeftParty", "RightParty"],
+)
+def test_a_bare_string_is_one_item_not_a_set(
+    make: Callable[[object], object], bare: object
+) -> None:
+    with pytest.raises(ItemTypeError, match=r"pass a list of items, e\.g\. \["):
+        make(bare)
+
+
+@pytest.mark.parametrize("not_a_set", [5, None, 1.5])
+def test_items_must_be_iterable(not_a_set: object) -> None:
+    for make in (
+        lambda: run_local(not_a_set, ["a"], workers=1),
+        lambda: LeftParty(not_a_set, job_id=JOB),
+        lambda: RightParty(not_a_set, job_id=JOB),
+    ):
+        with pytest.raises(ItemTypeError, match="iterable"):
+            make()
+
+
+@pytest.mark.parametrize("values", [5, "12", b"\x01\x02", None])
+def test_right_values_must_be_a_collection_of_integers(
+    values: object, paillier_key: tds.he.PrivateKey
+) -> None:
+    with pytest.raises(ConfigError, match="value"):
+        RightParty(["a", "b"], job_id=JOB, mode="sum", values=values, paillier_key=paillier_key)
+
+
+def test_right_values_may_be_any_iterable(paillier_key: tds.he.PrivateKey) -> None:
+    values = (value for value in (5, 7))
+    result = run_local(["a", "b"], ["b", "c"], "sum", values, paillier_key=paillier_key, workers=1)
+    assert result.sum == 5
+
+
+@pytest.mark.parametrize("flag", [True, False, np.bool_(True)])
+def test_right_values_refuse_bool(flag: object, paillier_key: tds.he.PrivateKey) -> None:
+    with pytest.raises(PlaintextTypeError, match="bool"):
+        run_local(["a"], ["a"], "sum", [flag], paillier_key=paillier_key, workers=1)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: LeftParty(["a"], job_id=JOB, progress=5),
+        lambda: RightParty(["a"], job_id=JOB, progress="bar"),
+        lambda: LeftParty(["a"], job_id=JOB, executor=5),
+        lambda: RightParty(["a"], job_id=JOB, executor=object()),
+        lambda: run_local(["a"], ["a"], progress=[], workers=1),
+    ],
+)
+def test_progress_and_executor_are_checked_up_front(make: Callable[[], object]) -> None:
+    with pytest.raises(ConfigError, match=r"progress|executor"):
+        make()
+
+
+def test_the_right_takes_only_its_modes_last_message(paillier_key: tds.he.PrivateKey) -> None:
+    left, right = parties(Mode.BOTH)
+    bitmap = pump_until(left, right, first(MatchBitmap))
+    with pytest.raises(UnexpectedMessageError, match="cannot take EncryptedSum"):
+        right.receive(EncryptedSum(JOB.encode(), Mode.BOTH, 1, bytes(256)))
+    right.receive(bitmap)
+    left, right = parties(Mode.SUM, paillier_key)
+    outcome = pump_until(left, right, first(EncryptedSum))
+    with pytest.raises(UnexpectedMessageError, match="cannot take MatchBitmap"):
+        right.receive(MatchBitmap(JOB.encode(), Mode.SUM, 4, b"\x0f"))
+    right.receive(outcome)
+    assert right.result().items is None and right.result().sum == 0 + 1 + 2
