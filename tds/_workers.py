@@ -28,6 +28,8 @@ from tds._worker_bootstrap import WORKER_NAME
 from tds.errors import ConfigError
 
 _log = logging.getLogger("tds.workers")
+# More processes than this on one machine only thrash; larger jobs scale out instead.
+MAX_WORKERS = 256
 
 
 def default_workers() -> int:
@@ -39,8 +41,8 @@ def resolve_workers(workers: int | None) -> int:
     """``workers``, checked, or :func:`default_workers` when it is None."""
     if workers is None:
         return default_workers()
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ConfigError(f"workers must be a positive integer, got {workers!r}")
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= MAX_WORKERS:
+        raise ConfigError(f"workers must be an integer from 1 to {MAX_WORKERS}, got {workers!r}")
     return workers
 
 

@@ -98,7 +98,7 @@ def test_workers_that_cannot_start_fall_back_to_this_process(
         executor.submit(divmod, 1, 0).result()
 
 
-@pytest.mark.parametrize("workers", [0, -1, True, 1.5, "2"])
-def test_workers_must_be_a_positive_integer(workers: object) -> None:
+@pytest.mark.parametrize("workers", [0, -1, True, 1.5, "2", 257, 2**31])
+def test_workers_must_be_a_small_positive_integer(workers: object) -> None:
     with pytest.raises(_workers.ConfigError):
         _workers.resolve_workers(workers)  # type: ignore[arg-type]
