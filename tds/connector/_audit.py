@@ -593,7 +593,7 @@ class CheckpointWitness:
 
     def last(self, peer: str) -> Checkpoint | None:
         """The last checkpoint accepted from ``peer``, or ``None`` if none was seen."""
-        return self._last.get(peer)
+        return self._last.get(_checked_peer(peer))
 
     def forget(self, peer: str) -> None:
         """Drop what is remembered of ``peer`` (e.g. a node that was rebuilt from scratch).
@@ -601,7 +601,7 @@ class CheckpointWitness:
         The next checkpoint from it is then trusted on first use; do this only when the
         peer's operator confirms the reset.
         """
-        if peer not in self._last:
+        if _checked_peer(peer) not in self._last:
             raise NotFoundError(f"no checkpoint of peer {peer!r} is remembered")
         del self._last[peer]
 
@@ -623,6 +623,7 @@ class CheckpointWitness:
         :class:`~tds.errors.AuditProofError` when the log shrank, has another root at the same
         size, or the proof (malformed or not) does not show the new tree extends the old.
         """
+        _checked_peer(peer)
         if not isinstance(checkpoint, Checkpoint):
             raise DecodeError(f"expected a Checkpoint, not {type(checkpoint).__name__}")
         checkpoint.verify(public_key)
@@ -704,6 +705,12 @@ class CheckpointWitness:
             f"the audit log of peer {peer!r} was rewritten: {what}. Keep both checkpoints as "
             "evidence and stop trusting this peer's log"
         )
+
+
+def _checked_peer(peer: object) -> str:
+    if not isinstance(peer, str):
+        raise DecodeError(f"a peer name must be a string, not {type(peer).__name__}")
+    return peer
 
 
 def _signing_algorithm(private_key: object) -> str:

@@ -438,3 +438,14 @@ def test_agreeing_nodes_pin_each_others_history() -> None:
             key_a.public_key(),
             rewritten.consistency_proof(checkpoint_a.size),
         )
+
+
+@pytest.mark.parametrize("peer", [["node-a"], None, b"node-a"])
+def test_peers_are_named_by_strings(peer: object) -> None:
+    witness = _seen(_log(size=1))
+    with pytest.raises(DecodeError, match="peer name must be a string"):
+        witness.last(peer)
+    with pytest.raises(DecodeError, match="peer name must be a string"):
+        witness.forget(peer)
+    with pytest.raises(DecodeError, match="peer name must be a string"):
+        witness.update(peer, witness.last("node-a"), P256_KEY.public_key())
