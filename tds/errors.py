@@ -27,6 +27,7 @@ about bad input also derive from the matching builtin (``ValueError`` or
     │   ├── AlreadyExistsError
     │   ├── StateTransitionError    event not allowed in the current state
     │   ├── AuthenticationError     peer identity missing or not trusted
+    │   ├── AuditProofError         a proof or checkpoint shows the audit log was rewritten
     │   └── StorageError            the node's database failed
     └── ConfigError                 (ValueError) invalid node or job configuration
 """
@@ -37,6 +38,7 @@ from typing import Any
 
 __all__ = [
     "AlreadyExistsError",
+    "AuditProofError",
     "AuthenticationError",
     "ConfigError",
     "ConnectorError",
@@ -165,6 +167,15 @@ class StateTransitionError(ConnectorError):
 
 class AuthenticationError(ConnectorError):
     """The peer's identity is missing or not trusted."""
+
+
+class AuditProofError(ConnectorError):
+    """An audit log's proof or checkpoint does not check out: the log was rewritten.
+
+    Raised when an inclusion or consistency proof does not lead to the claimed root, or when
+    a peer's new checkpoint contradicts one seen before (a smaller tree, or another root for
+    the same size). Treat it as a security event: keep the evidence and stop trusting the log.
+    """
 
 
 class StorageError(ConnectorError):
