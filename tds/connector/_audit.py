@@ -221,6 +221,29 @@ class AuditStore(Protocol):
         ...
 
 
+def check_append(index: int, size: int, nodes: Sequence[SubtreeNode]) -> None:
+    """Refuse, with StorageError, an append that is not the next entry or misstates its nodes.
+
+    Entry ``index`` completes one subtree per trailing one bit of ``index``: shared by every
+    :class:`AuditStore` so that none can hold a tree the log would compute differently.
+    """
+    if index != size:
+        raise StorageError(
+            f"cannot append audit entry {index}: the store holds {size} "
+            "entries, so another writer appended first; retry with a fresh index"
+        )
+    completed = []
+    level, position = 0, index
+    while position & 1:
+        level, position = level + 1, position >> 1
+        completed.append((level, position))
+    if [(node.level, node.index) for node in nodes] != completed:
+        raise StorageError(
+            f"audit entry {index} completes the subtrees {completed} (level, index), but "
+            f"the append carries {[(n.level, n.index) for n in nodes]}; nothing was written"
+        )
+
+
 class InMemoryAuditStore:
     """An :class:`AuditStore` held in memory, for tests and short-lived logs."""
 
@@ -253,21 +276,7 @@ class InMemoryAuditStore:
         self, index: int, entry: bytes, leaf_hash: bytes, nodes: Sequence[SubtreeNode]
     ) -> None:
         """Add entry ``index`` with its leaf hash and the subtree nodes it completes."""
-        if index != len(self._entries):
-            raise StorageError(
-                f"cannot append audit entry {index}: the store holds {len(self._entries)} "
-                "entries, so another writer appended first; retry with a fresh index"
-            )
-        completed = []
-        level, position = 0, index
-        while position & 1:
-            level, position = level + 1, position >> 1
-            completed.append((level, position))
-        if [(node.level, node.index) for node in nodes] != completed:
-            raise StorageError(
-                f"audit entry {index} completes the subtrees {completed} (level, index), but "
-                f"the append carries {[(n.level, n.index) for n in nodes]}; nothing was written"
-            )
+        check_append(index, len(self._entries), nodes)
         self._entries.append(entry)
         self._levels[0].append(leaf_hash)
         for node in nodes:

@@ -44,6 +44,17 @@ _MIGRATIONS: tuple[str, ...] = (
         epsilon TEXT NOT NULL
     );
     CREATE INDEX uses_by_key ON uses (policy, rule, assignee, time_us);
+    CREATE TABLE audit_entry (
+        idx INTEGER PRIMARY KEY,
+        leaf_hash BLOB NOT NULL,
+        entry BLOB NOT NULL
+    );
+    CREATE TABLE audit_node (
+        level INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        hash BLOB NOT NULL,
+        PRIMARY KEY (level, idx)
+    );
     """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
