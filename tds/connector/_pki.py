@@ -430,8 +430,9 @@ class CertificateAuthority:
         try:
             registry = json.loads(raw)
             version = registry["version"]
+            if type(registry["crl_number"]) is not int:
+                raise TypeError("crl_number is not an integer")
             self._issued(registry)
-            registry["crl_number"] += 0
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise DecodeError(f"{path} is corrupt ({error!r}): restore it from a backup") from None
         if version != _REGISTRY_VERSION:

@@ -132,6 +132,13 @@ class TrustStore:
     crl: x509.CertificateRevocationList
 
     def __post_init__(self) -> None:
+        if not isinstance(self.ca_certificate, x509.Certificate) or not isinstance(
+            self.crl, x509.CertificateRevocationList
+        ):
+            raise ConfigError(
+                "a TrustStore holds an x509.Certificate and an x509.CertificateRevocationList: "
+                "build one with TrustStore.from_pem or TrustStore.load"
+            )
         _check_ca_certificate(self.ca_certificate)
         _check_crl(self.crl, self.ca_certificate)
 
@@ -220,6 +227,8 @@ def verify_node_certificate(
     """The checks of :func:`verify_peer_certificate`, with the validity period checked at
     ``valid_at`` and the revocation list's freshness at ``now``; ``usage`` is the extended
     key usage required, or None for document signatures, which need digitalSignature only."""
+    if not isinstance(trust, TrustStore):
+        raise ConfigError(f"trust must be a TrustStore, not {type(trust).__name__}")
     ca = trust.ca_certificate
     if expected_name is not None:
         validate_node_name(expected_name)

@@ -422,3 +422,12 @@ def test_bad_arguments_are_config_errors(ca: CertificateAuthority, alice: NodeId
         verify_peer_certificate(
             alice.certificate, trust, role=PeerRole.CLIENT, expected_name="Bob", now=NOW
         )
+    with pytest.raises(ConfigError, match="must be a TrustStore"):
+        verify_peer_certificate(
+            alice.certificate,
+            ca.certificate_pem,  # type: ignore[arg-type]
+            role=PeerRole.CLIENT,
+            now=NOW,
+        )
+    with pytest.raises(ConfigError, match="from_pem"):
+        TrustStore(ca.certificate_pem, ca.crl_pem)  # type: ignore[arg-type]
