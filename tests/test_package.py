@@ -14,6 +14,7 @@ import tds.errors
 
 PUBLIC_MODULES = [
     "tds",
+    "tds.connector",
     "tds.errors",
     "tds.he",
     "tds.policy",
