@@ -1,9 +1,11 @@
 """The connector: what a participant node needs to take part in a data space.
 
-Being built. Today it holds the node's database (SQLite, with the usage state that
-``tds.policy`` spends from) and the tamper-evident audit log (an RFC 6962 Merkle log with
-signed checkpoints and a witness that flags rewritten history); identity, the daemon, the
-catalog, negotiation and jobs follow. ``docs/connector.md`` is the operator's guide.
+Being built. Today it holds the node's identity (the data space's certificate authority,
+node keys and certificates, revocation lists, peer verification and detached signatures),
+its database (SQLite, with the usage state that ``tds.policy`` spends from) and the
+tamper-evident audit log (an RFC 6962 Merkle log with signed checkpoints and a witness that
+flags rewritten history). The daemon, the catalog, negotiation and jobs follow.
+``docs/connector.md`` is the operator's guide.
 """
 
 from tds.connector._audit import (
@@ -16,22 +18,60 @@ from tds.connector._audit import (
     InMemoryAuditStore,
     SubtreeNode,
 )
+from tds.connector._audit_store import SqliteAuditStore
 from tds.connector._merkle import leaf_hash, verify_consistency, verify_inclusion
+from tds.connector._pki import (
+    CertificateAuthority,
+    IssuedCertificate,
+    NodeIdentity,
+    create_node,
+    enroll_node,
+    install_crl,
+    install_node_certificate,
+)
+from tds.connector._signing import DetachedSignature, sign_detached, verify_detached
 from tds.connector._store import Store
+from tds.connector._trust import (
+    PeerRole,
+    TrustStore,
+    VerifiedNode,
+    node_name_from_uri,
+    node_uri,
+    validate_node_name,
+    verify_peer_certificate,
+)
 from tds.connector._usage import SqliteUsageState
 
 __all__ = [
     "AuditEntry",
     "AuditLog",
     "AuditStore",
+    "CertificateAuthority",
     "Checkpoint",
     "CheckpointWitness",
+    "DetachedSignature",
     "EventKind",
     "InMemoryAuditStore",
+    "IssuedCertificate",
+    "NodeIdentity",
+    "PeerRole",
+    "SqliteAuditStore",
     "SqliteUsageState",
     "Store",
     "SubtreeNode",
+    "TrustStore",
+    "VerifiedNode",
+    "create_node",
+    "enroll_node",
+    "install_crl",
+    "install_node_certificate",
     "leaf_hash",
+    "node_name_from_uri",
+    "node_uri",
+    "sign_detached",
+    "validate_node_name",
     "verify_consistency",
+    "verify_detached",
     "verify_inclusion",
+    "verify_peer_certificate",
 ]
