@@ -119,8 +119,11 @@ class Ciphertext:
         return phe.EncryptedNumber(self.public_key.to_phe(), int(self._value), exponent=0)
 
     @classmethod
-    def from_phe(cls, encrypted: phe.EncryptedNumber) -> Ciphertext:
-        """Adopt a python-paillier ``EncryptedNumber`` that encodes an integer."""
+    def from_phe(cls, encrypted: phe.EncryptedNumber, *, insecure: bool = False) -> Ciphertext:
+        """Adopt a python-paillier ``EncryptedNumber`` that encodes an integer.
+
+        ``insecure=True`` accepts keys below 2048 bits.
+        """
         from tds.he._keys import PublicKey
 
         if encrypted.exponent < 0:
@@ -129,7 +132,7 @@ class Ciphertext:
             )
         if encrypted.exponent > 0:
             encrypted = encrypted.decrease_exponent_to(0)
-        key = PublicKey.from_phe(encrypted.public_key)
+        key = PublicKey.from_phe(encrypted.public_key, insecure=insecure)
         return cls(key, encrypted.ciphertext(be_secure=False))
 
     def __repr__(self) -> str:

@@ -192,7 +192,9 @@ class LeftParty(_Party):
     locally and sent once. ``job_id`` (1..64 bytes) and ``mode`` must equal the right party's.
     ``chunk_size`` caps the items per message. Batches run on ``executor`` split into
     ``workers`` tasks (default: every core), or in this process when there is no executor.
-    ``progress`` receives a :class:`Progress` as chunks finish.
+    ``progress`` receives a :class:`Progress` as chunks finish. In ``sum`` mode the right's
+    Paillier key must have at least 2048 bits (``KeySizeError``) unless ``insecure=True``
+    (tests).
     """
 
     ROLE = "left"
@@ -207,6 +209,7 @@ class LeftParty(_Party):
         executor: Executor | None = None,
         workers: int | None = None,
         progress: ProgressCallback | None = None,
+        insecure: bool = False,
     ) -> None:
         super().__init__(
             job_id=job_id,
@@ -216,6 +219,7 @@ class LeftParty(_Party):
             workers=workers,
             progress=progress,
         )
+        self._insecure = insecure
         self._own = deduplicate(items)
         # Position k of the LeftPoints stream carries distinct item _order[k].
         self._order = random_permutation(len(self._own))
@@ -281,7 +285,7 @@ class LeftParty(_Party):
             )
 
     def _take_key(self, message: RightKey) -> None:
-        self._peer_key = PublicKey.from_bytes(message.public_key)
+        self._peer_key = PublicKey.from_bytes(message.public_key, insecure=self._insecure)
         self._encrypted_sum = Ciphertext(self._peer_key, 1)  # the trivial encryption of zero
         self._phase = _Phase.AWAITING_RIGHT_POINTS
 
@@ -377,7 +381,8 @@ class RightParty(_Party):
     Arguments as for :class:`LeftParty`, and for ``mode="sum"`` only: ``values``, one integer
     per item (values of duplicate keys are added; their absolute values may add up to at most
     the key's ``max_int``, else ``PlaintextRangeError``), and ``paillier_key``, the right's
-    ``tds.he.PrivateKey`` (a fresh 2048-bit key when omitted). Only the sum is ever decrypted.
+    ``tds.he.PrivateKey`` (a fresh 2048-bit key when omitted; a smaller one needs
+    ``insecure=True``, as it does on the left). Only the sum is ever decrypted.
     """
 
     ROLE = "right"
@@ -394,6 +399,7 @@ class RightParty(_Party):
         executor: Executor | None = None,
         workers: int | None = None,
         progress: ProgressCallback | None = None,
+        insecure: bool = False,
     ) -> None:
         super().__init__(
             job_id=job_id,
@@ -412,6 +418,9 @@ class RightParty(_Party):
                 raise ConfigError(
                     f"paillier_key must be a tds.he.PrivateKey, not {type(paillier_key).__name__}"
                 )
+            # The left's check on the key (KeySizeError below 2048 bits), made here before the
+            # job starts rather than on the left in the middle of it.
+            PublicKey.from_bytes(paillier_key.public_key.to_bytes(), insecure=insecure)
         elif values is not None or paillier_key is not None:
             raise ConfigError(f"values and a Paillier key belong to mode 'sum', not {self.mode}")
         self._paillier_key = paillier_key

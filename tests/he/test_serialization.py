@@ -9,9 +9,9 @@ from tds.errors import DecodeError, InvalidCiphertextError, KeyMismatchError
 
 def test_keys_round_trip(keypair) -> None:
     public, private = keypair
-    restored_public = tds.he.PublicKey.from_bytes(public.to_bytes())
+    restored_public = tds.he.PublicKey.from_bytes(public.to_bytes(), insecure=True)
     assert restored_public == public and restored_public.h_s == public.h_s
-    restored_private = tds.he.PrivateKey.from_bytes(private.to_bytes())
+    restored_private = tds.he.PrivateKey.from_bytes(private.to_bytes(), insecure=True)
     assert restored_private.decrypt(public.encrypt(-99)) == -99
 
 
@@ -53,9 +53,9 @@ def test_the_largest_max_additions_round_trips(keypair) -> None:
 def test_malformed_key_bytes_are_refused(keypair, mangle) -> None:
     public, private = keypair
     with pytest.raises(DecodeError):
-        tds.he.PublicKey.from_bytes(mangle(public.to_bytes()))
+        tds.he.PublicKey.from_bytes(mangle(public.to_bytes()), insecure=True)
     with pytest.raises(DecodeError):
-        tds.he.PrivateKey.from_bytes(mangle(private.to_bytes()))
+        tds.he.PrivateKey.from_bytes(mangle(private.to_bytes()), insecure=True)
 
 
 def test_private_key_with_wrong_factors_is_refused(keypair, other_keypair) -> None:
@@ -68,7 +68,7 @@ def test_private_key_with_wrong_factors_is_refused(keypair, other_keypair) -> No
         own_public, other_private.public_key.to_bytes()[: len(own_public)]
     )
     with pytest.raises(DecodeError):
-        tds.he.PrivateKey.from_bytes(forged)
+        tds.he.PrivateKey.from_bytes(forged, insecure=True)
 
 
 def test_trivial_factorizations_are_refused(keypair) -> None:
@@ -82,7 +82,7 @@ def test_trivial_factorizations_are_refused(keypair) -> None:
     n_bytes = n.to_bytes((n.bit_length() + 7) // 8, "big")
     factors = b"\x00\x00\x00\x01\x01" + len(n_bytes).to_bytes(4, "big") + n_bytes
     with pytest.raises(DecodeError, match="factors"):
-        tds.he.PrivateKey.from_bytes(header + factors)
+        tds.he.PrivateKey.from_bytes(header + factors, insecure=True)
 
 
 def test_non_bytes_are_refused(keypair) -> None:
