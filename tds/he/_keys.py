@@ -37,6 +37,9 @@ MIN_INSECURE_KEY_BITS = 512
 # peer would be a way to exhaust memory.
 MAX_KEY_BITS = 8192
 
+# gmpy2.is_prime runs a Baillie-PSW test and then (rounds - 24) Miller-Rabin rounds.
+_PRIMALITY_ROUNDS = 40
+
 _PUBLIC_MAGIC = b"TDPK"
 _PRIVATE_MAGIC = b"TDSK"
 _DJN_BASE_DOMAIN = b"TDS-HE-DJN-BASE-V01"
@@ -303,10 +306,16 @@ class PrivateKey:
 
     def __init__(self, public_key: PublicKey, p: int, q: int) -> None:
         p, q = mpz(as_integer(p, "p")), mpz(as_integer(q, "q"))
-        # With p * q = n, p and q above 1 leave only the two prime factors of n; 1 * n would
-        # divide by zero in the CRT, and -p * -q would decrypt to garbage.
-        if p * q != public_key.n or p == q or p <= 1 or q <= 1:
+        # 1 * n would divide by zero in the CRT, and -p * -q would decrypt to garbage.
+        if p * q != public_key.n or p <= 1 or q <= 1:
             raise DecodeError("p and q are not the factors of the public modulus")
+        # Composite or repeated factors make the CRT decrypt to garbage (or fail to invert).
+        if p == q or not (
+            gmpy2.is_prime(p, _PRIMALITY_ROUNDS) and gmpy2.is_prime(q, _PRIMALITY_ROUNDS)
+        ):
+            raise DecodeError("p and q must be two distinct primes")
+        if gmpy2.gcd(public_key.n, (p - 1) * (q - 1)) != 1:
+            raise DecodeError("gcd(n, (p-1)(q-1)) != 1: g = n + 1 does not work with these factors")
         self.public_key = public_key
         self.p, self.q = p, q
         self._crt = _CrtParameters(p, q, public_key.n)

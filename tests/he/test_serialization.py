@@ -1,5 +1,8 @@
 """Documented bytes in and out; malformed bytes raise DecodeError, never unpickle."""
 
+import secrets
+
+import gmpy2
 import numpy as np
 import pytest
 
@@ -111,3 +114,40 @@ def test_vector_bytes_bound_to_their_key(keypair, other_keypair) -> None:
         tds.he.EncryptedVector.from_bytes(other_public, data)
     with pytest.raises(DecodeError):
         tds.he.EncryptedVector.from_bytes(public, data[:-3])
+
+
+def _prime(bits: int) -> int:
+    return int(gmpy2.next_prime(secrets.randbits(bits) | (3 << (bits - 2))))
+
+
+def _private_key_bytes(n: int, p: int, q: int) -> bytes:
+    def field(value: int) -> bytes:
+        body = value.to_bytes((value.bit_length() + 7) // 8, "big")
+        return len(body).to_bytes(4, "big") + body
+
+    public = b"TDPK\x02" + field(n)
+    return b"TDSK\x02" + len(public).to_bytes(4, "big") + public + field(p) + field(q)
+
+
+@pytest.mark.parametrize("problem", ["composite", "shared factor"])
+def test_factors_that_are_not_two_distinct_primes_are_refused(problem: str) -> None:
+    if problem == "composite":
+        p, q = _prime(300) * _prime(300), _prime(600)
+    else:
+        shared = _prime(300)
+        p, q = shared * _prime(300), shared * _prime(300)
+    n = p * q
+    public = tds.he.PublicKey(n, insecure=True)
+    with pytest.raises(DecodeError, match="prime"):
+        tds.he.PrivateKey(public, p, q)
+    with pytest.raises(DecodeError, match="prime"):
+        tds.he.PrivateKey.from_bytes(_private_key_bytes(n, p, q), insecure=True)
+
+
+def test_factors_for_which_g_does_not_work_are_refused() -> None:
+    # q = 1 (mod p) makes gcd(n, (p-1)(q-1)) = p: g = n + 1 would not be a valid generator.
+    p = _prime(300)
+    q = next(k * p + 1 for k in range(2**300, 2**301) if gmpy2.is_prime(k * p + 1))
+    public = tds.he.PublicKey(p * q, insecure=True)
+    with pytest.raises(DecodeError, match="gcd"):
+        tds.he.PrivateKey(public, p, q)
