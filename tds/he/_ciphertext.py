@@ -9,11 +9,16 @@ from gmpy2 import mpz
 
 from tds.errors import DecodeError, InvalidCiphertextError, KeyMismatchError, PlaintextTypeError
 from tds.he._integers import as_integer
+from tds.he._wire import Reader, Writer
 
 if TYPE_CHECKING:
     import phe
 
     from tds.he._keys import PublicKey
+
+_CIPHERTEXT_MAGIC = b"TDCT"
+# Enough to catch a mix-up of keys; the digest is no secret and no authentication.
+_KEY_ID_BYTES = 8
 
 
 class Ciphertext:
@@ -98,12 +103,34 @@ class Ciphertext:
         return Ciphertext._trusted(key, self._value * key.random_mask(strict=strict) % key.n_square)
 
     def to_bytes(self) -> bytes:
-        """Big-endian bytes of fixed length ``public_key.ciphertext_size``."""
-        return int(self._value).to_bytes(self.public_key.ciphertext_size, "big")
+        """``TDCT``, version, the key's 8-byte id (SHA-256 of ``n``), then :meth:`to_raw_bytes`.
+
+        Standalone bytes: :meth:`from_bytes` under another key raises ``KeyMismatchError``.
+        """
+        key_id = self.public_key.digest[:_KEY_ID_BYTES]
+        return Writer(_CIPHERTEXT_MAGIC).raw(key_id).raw(self.to_raw_bytes()).to_bytes()
 
     @classmethod
     def from_bytes(cls, public_key: PublicKey, data: bytes) -> Ciphertext:
-        """Parse :meth:`to_bytes` output, checking length and group membership."""
+        """Parse :meth:`to_bytes` output, checking the key id, length and group membership."""
+        reader = Reader(data, _CIPHERTEXT_MAGIC, "ciphertext")
+        if reader.raw(_KEY_ID_BYTES) != public_key.digest[:_KEY_ID_BYTES]:
+            raise KeyMismatchError("the ciphertext was encrypted under another public key")
+        body = reader.raw(public_key.ciphertext_size)
+        reader.finish()
+        return cls(public_key, int.from_bytes(body, "big"))
+
+    def to_raw_bytes(self) -> bytes:
+        """The bare ``c``: big-endian, exactly ``public_key.ciphertext_size`` bytes.
+
+        For containers that name the key once (vectors, PSI messages); nothing in these
+        bytes says which key they belong to.
+        """
+        return int(self._value).to_bytes(self.public_key.ciphertext_size, "big")
+
+    @classmethod
+    def from_raw_bytes(cls, public_key: PublicKey, data: bytes) -> Ciphertext:
+        """Parse :meth:`to_raw_bytes` output, checking length and group membership."""
         if not isinstance(data, bytes | bytearray | memoryview):
             raise DecodeError(f"ciphertext must be bytes, not {type(data).__name__}")
         if len(data) != public_key.ciphertext_size:

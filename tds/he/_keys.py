@@ -135,7 +135,10 @@ class PublicKey:
 
     @property
     def ciphertext_size(self) -> int:
-        """Bytes in one serialized ciphertext."""
+        """Bytes of one bare ciphertext (the byte length of ``n^2``), as containers carry it.
+
+        :meth:`Ciphertext.to_bytes` adds 13 bytes of header and key id.
+        """
         return (self.n_square.bit_length() + 7) // 8
 
     @property

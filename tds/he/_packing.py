@@ -183,7 +183,7 @@ class EncryptedVector:
             .u32(self.additions)
             .u32(len(self.ciphertexts))
         )
-        return writer.raw(b"".join(c.to_bytes() for c in self.ciphertexts)).to_bytes()
+        return writer.raw(b"".join(c.to_raw_bytes() for c in self.ciphertexts)).to_bytes()
 
     @classmethod
     def from_bytes(cls, public_key: PublicKey, data: bytes) -> EncryptedVector:
@@ -200,7 +200,8 @@ class EncryptedVector:
         body = reader.raw(count * size)
         reader.finish()
         ciphertexts = [
-            Ciphertext.from_bytes(public_key, body[i : i + size]) for i in range(0, len(body), size)
+            Ciphertext.from_raw_bytes(public_key, body[i : i + size])
+            for i in range(0, len(body), size)
         ]
         return cls(public_key, layout, length, ciphertexts, additions)
 

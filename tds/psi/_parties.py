@@ -300,7 +300,7 @@ class LeftParty(_Party):
             )
         check_points(message.points, message.offset)
         ciphertexts = [
-            Ciphertext.from_bytes(key, message.ciphertext(index))
+            Ciphertext.from_raw_bytes(key, message.ciphertext(index))
             for index in range(message.count if key is not None else 0)
         ]
         pending = self._batches.blind(self._scalar, message.offset, message.points, digests=True)
@@ -337,7 +337,7 @@ class LeftParty(_Party):
             hidden = self._encrypted_sum.rerandomize(strict=True)
             self._outbox.append(
                 self._final_message(
-                    EncryptedSum(self.job_id, self.mode, self._size(), hidden.to_bytes())
+                    EncryptedSum(self.job_id, self.mode, self._size(), hidden.to_raw_bytes())
                 )
             )
         else:
@@ -501,7 +501,7 @@ class RightParty(_Party):
                 values = [self._own.totals[index] for index in self._order[start:stop]]
                 encrypted = key.encrypt_many(values, workers=self._batches.workers)
                 ciphertext_size = key.public_key.ciphertext_size
-                ciphertexts = b"".join(ciphertext.to_bytes() for ciphertext in encrypted)
+                ciphertexts = b"".join(ciphertext.to_raw_bytes() for ciphertext in encrypted)
             points = pending.result()
             if stop == total:
                 both_or_sum = self.mode in (Mode.BOTH, Mode.SUM)
@@ -528,7 +528,7 @@ class RightParty(_Party):
                 f"{self._peer_total} and {len(self._own)}"
             )
         key = self._paillier_key
-        self._sum = key.decrypt(Ciphertext.from_bytes(key.public_key, message.ciphertext))
+        self._sum = key.decrypt(Ciphertext.from_raw_bytes(key.public_key, message.ciphertext))
         self._size = message.size
         self._phase = _Phase.DONE
 

@@ -21,9 +21,49 @@ def test_keys_round_trip(keypair) -> None:
 def test_ciphertext_round_trip_has_fixed_length(keypair) -> None:
     public, private = keypair
     for value in (0, 1, -1):
-        data = public.encrypt(value).to_bytes()
-        assert len(data) == public.ciphertext_size == 256
+        ciphertext = public.encrypt(value)
+        raw = ciphertext.to_raw_bytes()
+        assert len(raw) == public.ciphertext_size == 256
+        assert private.decrypt(tds.he.Ciphertext.from_raw_bytes(public, raw)) == value
+        data = ciphertext.to_bytes()
+        assert data == b"TDCT\x02" + public.digest[:8] + raw
         assert private.decrypt(tds.he.Ciphertext.from_bytes(public, data)) == value
+
+
+def test_ciphertext_bytes_name_their_key(keypair, other_keypair) -> None:
+    public, _ = keypair
+    other_public, _ = other_keypair
+    for value in range(8):
+        data = public.encrypt(value).to_bytes()
+        with pytest.raises(KeyMismatchError, match="another public key"):
+            tds.he.Ciphertext.from_bytes(other_public, data)
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        pytest.param(lambda b: b[:-1], id="truncated"),
+        pytest.param(lambda b: b + b"\x00", id="trailing"),
+        pytest.param(lambda b: b"XXXX" + b[4:], id="magic"),
+        pytest.param(lambda b: b[:4] + b"\x01" + b[5:], id="version"),
+        pytest.param(lambda b: b"", id="empty"),
+    ],
+)
+def test_malformed_ciphertext_bytes_are_refused(keypair, mangle) -> None:
+    public, _ = keypair
+    with pytest.raises(DecodeError):
+        tds.he.Ciphertext.from_bytes(public, mangle(public.encrypt(1).to_bytes()))
+
+
+def test_vector_bytes_carry_each_ciphertext_bare(keypair) -> None:
+    public, _ = keypair
+    vector = public.encrypt_vector(np.arange(300), bound=2**31, max_additions=4)
+    count = len(vector.ciphertexts)
+    # magic and version, key digest, length, bound (u32 length + 4 bytes), three u32 fields.
+    header = 5 + 32 + 4 + 8 + 12
+    data = vector.to_bytes()
+    assert len(data) == header + count * public.ciphertext_size
+    assert data[header:] == b"".join(c.to_raw_bytes() for c in vector.ciphertexts)
 
 
 def test_encrypted_vector_round_trip(keypair) -> None:
@@ -94,16 +134,22 @@ def test_non_bytes_are_refused(keypair) -> None:
         tds.he.PublicKey.from_bytes("not bytes")  # type: ignore[arg-type]
     with pytest.raises(DecodeError, match="bytes"):
         tds.he.Ciphertext.from_bytes(public, 12345)  # type: ignore[arg-type]
+    with pytest.raises(DecodeError, match="bytes"):
+        tds.he.Ciphertext.from_raw_bytes(public, 12345)  # type: ignore[arg-type]
 
 
 def test_ciphertext_bytes_of_wrong_length_or_outside_the_group(keypair) -> None:
     public, _ = keypair
+    header = b"TDCT\x02" + public.digest[:8]
     with pytest.raises(DecodeError, match="256 bytes"):
-        tds.he.Ciphertext.from_bytes(public, b"\x01" * 255)
-    with pytest.raises(InvalidCiphertextError):
-        tds.he.Ciphertext.from_bytes(public, bytes(256))
-    with pytest.raises(InvalidCiphertextError):
-        tds.he.Ciphertext.from_bytes(public, b"\xff" * 256)
+        tds.he.Ciphertext.from_raw_bytes(public, b"\x01" * 255)
+    with pytest.raises(DecodeError, match="truncated"):
+        tds.he.Ciphertext.from_bytes(public, header + b"\x01" * 255)
+    for body in (bytes(256), b"\xff" * 256):
+        with pytest.raises(InvalidCiphertextError):
+            tds.he.Ciphertext.from_raw_bytes(public, body)
+        with pytest.raises(InvalidCiphertextError):
+            tds.he.Ciphertext.from_bytes(public, header + body)
 
 
 def test_vector_bytes_bound_to_their_key(keypair, other_keypair) -> None:

@@ -195,21 +195,23 @@ def test_sum_is_rerandomized_before_it_returns(paillier_key: tds.he.PrivateKey) 
     moved = exchange(left_party, right_party)
     public_key = paillier_key.public_key
     sent = [m for m in moved if isinstance(m, RightPoints)]
+    # The messages name the key once (RightKey): each ciphertext travels bare.
+    assert all(m.ciphertext_size == public_key.ciphertext_size for m in sent)
     ciphertexts = {
-        paillier_key.decrypt(Ciphertext.from_bytes(public_key, m.ciphertext(i))): m.ciphertext(i)
+        paillier_key.decrypt(Ciphertext.from_raw_bytes(public_key, raw)): raw
         for m in sent
-        for i in range(m.count)
+        for raw in (m.ciphertext(i) for i in range(m.count))
     }
-    product = Ciphertext.from_bytes(public_key, ciphertexts[5]) + Ciphertext.from_bytes(
+    product = Ciphertext.from_raw_bytes(public_key, ciphertexts[5]) + Ciphertext.from_raw_bytes(
         public_key, ciphertexts[7]
     )
     (returned,) = [m for m in moved if isinstance(m, EncryptedSum)]
     assert (
         paillier_key.decrypt(product)
-        == paillier_key.decrypt(Ciphertext.from_bytes(public_key, returned.ciphertext))
+        == paillier_key.decrypt(Ciphertext.from_raw_bytes(public_key, returned.ciphertext))
         == 12
     )
-    assert returned.ciphertext != product.to_bytes()
+    assert returned.ciphertext != product.to_raw_bytes()
     assert returned.size == 2
     assert right_party.result().sum == 12 and left_party.result().sum is None
 
