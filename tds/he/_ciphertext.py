@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import sys
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import gmpy2
 from gmpy2 import mpz
 
-from tds.errors import DecodeError, InvalidCiphertextError, KeyMismatchError, PlaintextTypeError
+from tds.errors import (
+    DecodeError,
+    InvalidCiphertextError,
+    KeyMismatchError,
+    PlaintextRangeError,
+    PlaintextTypeError,
+)
 from tds.he._integers import as_integer
 from tds.he._wire import Reader, Writer
 
@@ -19,6 +27,15 @@ if TYPE_CHECKING:
 _CIPHERTEXT_MAGIC = b"TDCT"
 # Enough to catch a mix-up of keys; the digest is no secret and no authentication.
 _KEY_ID_BYTES = 8
+
+
+def check_phe_object(value: Any, class_name: str) -> ModuleType:
+    """The phe module if ``value`` is an instance of its ``class_name``, else DecodeError."""
+    # Without phe imported, nothing can be a phe object: no need to import it to say so.
+    phe_module = sys.modules.get("phe")
+    if phe_module is None or not isinstance(value, getattr(phe_module, class_name)):
+        raise DecodeError(f"expected a phe.{class_name}, not {type(value).__name__}")
+    return phe_module
 
 
 class Ciphertext:
@@ -149,18 +166,30 @@ class Ciphertext:
     def from_phe(cls, encrypted: phe.EncryptedNumber, *, insecure: bool = False) -> Ciphertext:
         """Adopt a python-paillier ``EncryptedNumber`` that encodes an integer.
 
-        ``insecure=True`` accepts keys below 2048 bits.
+        The ciphertext is re-randomized on the way in (a phe number need not have been
+        obfuscated). A positive phe exponent is scaled into the ciphertext; a negative one
+        (a fraction) raises ``PlaintextTypeError``. ``insecure=True`` accepts keys below
+        2048 bits.
         """
+        phe_module = check_phe_object(encrypted, "EncryptedNumber")
         from tds.he._keys import PublicKey
 
-        if encrypted.exponent < 0:
+        key = PublicKey.from_phe(encrypted.public_key, insecure=insecure)
+        exponent = encrypted.exponent
+        if exponent < 0:
             raise PlaintextTypeError(
                 "the phe number encodes a fraction (negative exponent); tds holds integers"
             )
-        if encrypted.exponent > 0:
-            encrypted = encrypted.decrease_exponent_to(0)
-        key = PublicKey.from_phe(encrypted.public_key, insecure=insecure)
-        return cls(key, encrypted.ciphertext(be_secure=False))
+        ciphertext = cls(key, encrypted.ciphertext(be_secure=False))
+        if exponent > 0:
+            # phe's integer is its encoding times BASE**exponent; BASE >= 2 bounds the check.
+            factor = phe_module.EncodedNumber.BASE**exponent if exponent < key.n_bits else None
+            if factor is None or factor > key.max_int:
+                raise PlaintextRangeError(
+                    f"the phe number's exponent {exponent} scales it past the key's plaintext range"
+                )
+            ciphertext = ciphertext * factor
+        return ciphertext.rerandomize()
 
     def __repr__(self) -> str:
         return f"<Ciphertext key={self.public_key.fingerprint}>"

@@ -20,7 +20,7 @@ from tds.errors import (
     PlaintextRangeError,
 )
 from tds.he import _pool
-from tds.he._ciphertext import Ciphertext
+from tds.he._ciphertext import Ciphertext, check_phe_object
 from tds.he._fixed_base import FixedBaseTable
 from tds.he._integers import as_integer, to_bytes_big
 from tds.he._wire import Reader, Writer
@@ -284,6 +284,7 @@ class PublicKey:
 
         ``insecure=True`` accepts ``n`` below 2048 bits.
         """
+        check_phe_object(public_key, "PaillierPublicKey")
         if public_key.g != public_key.n + 1:
             raise DecodeError("only keys with g = n + 1 are supported")
         n = _check_modulus(public_key.n, insecure=insecure)
@@ -462,6 +463,7 @@ class PrivateKey:
     @classmethod
     def from_phe(cls, private_key: phe.PaillierPrivateKey, *, insecure: bool = False) -> PrivateKey:
         """Adopt a python-paillier private key; ``insecure=True`` accepts ``n`` below 2048 bits."""
+        check_phe_object(private_key, "PaillierPrivateKey")
         public = PublicKey.from_phe(private_key.public_key, insecure=insecure)
         return cls(public, private_key.p, private_key.q)
 
