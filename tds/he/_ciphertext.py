@@ -2,18 +2,40 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import sys
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import gmpy2
 from gmpy2 import mpz
 
-from tds.errors import DecodeError, InvalidCiphertextError, KeyMismatchError, PlaintextTypeError
+from tds.errors import (
+    DecodeError,
+    InvalidCiphertextError,
+    KeyMismatchError,
+    PlaintextRangeError,
+    PlaintextTypeError,
+)
 from tds.he._integers import as_integer
+from tds.he._wire import Reader, Writer
 
 if TYPE_CHECKING:
     import phe
 
     from tds.he._keys import PublicKey
+
+_CIPHERTEXT_MAGIC = b"TDCT"
+# Enough to catch a mix-up of keys; the digest is no secret and no authentication.
+_KEY_ID_BYTES = 8
+
+
+def check_phe_object(value: Any, class_name: str) -> ModuleType:
+    """The phe module if ``value`` is an instance of its ``class_name``, else DecodeError."""
+    # Without phe imported, nothing can be a phe object: no need to import it to say so.
+    phe_module = sys.modules.get("phe")
+    if phe_module is None or not isinstance(value, getattr(phe_module, class_name)):
+        raise DecodeError(f"expected a phe.{class_name}, not {type(value).__name__}")
+    return phe_module
 
 
 class Ciphertext:
@@ -98,12 +120,34 @@ class Ciphertext:
         return Ciphertext._trusted(key, self._value * key.random_mask(strict=strict) % key.n_square)
 
     def to_bytes(self) -> bytes:
-        """Big-endian bytes of fixed length ``public_key.ciphertext_size``."""
-        return int(self._value).to_bytes(self.public_key.ciphertext_size, "big")
+        """``TDCT``, version, the key's 8-byte id (SHA-256 of ``n``), then :meth:`to_raw_bytes`.
+
+        Standalone bytes: :meth:`from_bytes` under another key raises ``KeyMismatchError``.
+        """
+        key_id = self.public_key.digest[:_KEY_ID_BYTES]
+        return Writer(_CIPHERTEXT_MAGIC).raw(key_id).raw(self.to_raw_bytes()).to_bytes()
 
     @classmethod
     def from_bytes(cls, public_key: PublicKey, data: bytes) -> Ciphertext:
-        """Parse :meth:`to_bytes` output, checking length and group membership."""
+        """Parse :meth:`to_bytes` output, checking the key id, length and group membership."""
+        reader = Reader(data, _CIPHERTEXT_MAGIC, "ciphertext")
+        if reader.raw(_KEY_ID_BYTES) != public_key.digest[:_KEY_ID_BYTES]:
+            raise KeyMismatchError("the ciphertext was encrypted under another public key")
+        body = reader.raw(public_key.ciphertext_size)
+        reader.finish()
+        return cls(public_key, int.from_bytes(body, "big"))
+
+    def to_raw_bytes(self) -> bytes:
+        """The bare ``c``: big-endian, exactly ``public_key.ciphertext_size`` bytes.
+
+        For containers that name the key once (vectors, PSI messages); nothing in these
+        bytes says which key they belong to.
+        """
+        return int(self._value).to_bytes(self.public_key.ciphertext_size, "big")
+
+    @classmethod
+    def from_raw_bytes(cls, public_key: PublicKey, data: bytes) -> Ciphertext:
+        """Parse :meth:`to_raw_bytes` output, checking length and group membership."""
         if not isinstance(data, bytes | bytearray | memoryview):
             raise DecodeError(f"ciphertext must be bytes, not {type(data).__name__}")
         if len(data) != public_key.ciphertext_size:
@@ -119,18 +163,33 @@ class Ciphertext:
         return phe.EncryptedNumber(self.public_key.to_phe(), int(self._value), exponent=0)
 
     @classmethod
-    def from_phe(cls, encrypted: phe.EncryptedNumber) -> Ciphertext:
-        """Adopt a python-paillier ``EncryptedNumber`` that encodes an integer."""
+    def from_phe(cls, encrypted: phe.EncryptedNumber, *, insecure: bool = False) -> Ciphertext:
+        """Adopt a python-paillier ``EncryptedNumber`` that encodes an integer.
+
+        The ciphertext is re-randomized on the way in (a phe number need not have been
+        obfuscated). A positive phe exponent is scaled into the ciphertext; a negative one
+        (a fraction) raises ``PlaintextTypeError``. ``insecure=True`` accepts keys below
+        2048 bits.
+        """
+        phe_module = check_phe_object(encrypted, "EncryptedNumber")
         from tds.he._keys import PublicKey
 
-        if encrypted.exponent < 0:
+        key = PublicKey.from_phe(encrypted.public_key, insecure=insecure)
+        exponent = encrypted.exponent
+        if exponent < 0:
             raise PlaintextTypeError(
                 "the phe number encodes a fraction (negative exponent); tds holds integers"
             )
-        if encrypted.exponent > 0:
-            encrypted = encrypted.decrease_exponent_to(0)
-        key = PublicKey.from_phe(encrypted.public_key)
-        return cls(key, encrypted.ciphertext(be_secure=False))
+        ciphertext = cls(key, encrypted.ciphertext(be_secure=False))
+        if exponent > 0:
+            # phe's integer is its encoding times BASE**exponent; BASE >= 2 bounds the check.
+            factor = phe_module.EncodedNumber.BASE**exponent if exponent < key.n_bits else None
+            if factor is None or factor > key.max_int:
+                raise PlaintextRangeError(
+                    f"the phe number's exponent {exponent} scales it past the key's plaintext range"
+                )
+            ciphertext = ciphertext * factor
+        return ciphertext.rerandomize()
 
     def __repr__(self) -> str:
         return f"<Ciphertext key={self.public_key.fingerprint}>"

@@ -5,19 +5,17 @@ from __future__ import annotations
 import operator
 from typing import Any
 
-from tds.errors import PlaintextTypeError
+from tds.errors import PlaintextTypeError, TdsError
 
 
-def as_integer(value: Any, what: str) -> int:
-    """``value`` as an int (ints and numpy integers pass), else PlaintextTypeError."""
+def as_integer(value: Any, what: str, *, error: type[TdsError] = PlaintextTypeError) -> int:
+    """``value`` as an int (ints and numpy integers pass), else ``error``."""
     if isinstance(value, float):
-        raise PlaintextTypeError(
-            f"{what} is a float; scale it to an integer (fixed point) before encrypting"
-        )
+        raise error(f"{what} is a float; scale it to an integer (fixed point) before encrypting")
     try:
         return operator.index(value)
     except TypeError:
-        raise PlaintextTypeError(f"{what} must be an integer, not {type(value).__name__}") from None
+        raise error(f"{what} must be an integer, not {type(value).__name__}") from None
 
 
 def to_bytes_big(value: int) -> bytes:

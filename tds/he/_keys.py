@@ -20,7 +20,7 @@ from tds.errors import (
     PlaintextRangeError,
 )
 from tds.he import _pool
-from tds.he._ciphertext import Ciphertext
+from tds.he._ciphertext import Ciphertext, check_phe_object
 from tds.he._fixed_base import FixedBaseTable
 from tds.he._integers import as_integer, to_bytes_big
 from tds.he._wire import Reader, Writer
@@ -33,9 +33,47 @@ if TYPE_CHECKING:
 DEFAULT_KEY_BITS = 2048
 MIN_SECURE_KEY_BITS = 2048
 MIN_INSECURE_KEY_BITS = 512
+# A 8192-bit key already asks for a fixed-base table of about 270 MB; larger moduli from a
+# peer would be a way to exhaust memory.
+MAX_KEY_BITS = 8192
+
+# gmpy2.is_prime runs a Baillie-PSW test and then (rounds - 24) Miller-Rabin rounds.
+_PRIMALITY_ROUNDS = 40
 
 _PUBLIC_MAGIC = b"TDPK"
 _PRIVATE_MAGIC = b"TDSK"
+_DJN_BASE_DOMAIN = b"TDS-HE-DJN-BASE-V01"
+# Extra hash output beyond n's length, so that the hash reduced mod n is close to uniform.
+_DJN_BASE_EXTRA_BYTES = 16
+
+
+def _check_modulus(n: Any, *, insecure: bool) -> mpz:
+    """``n`` as an mpz if it may be a Paillier modulus of an acceptable size, else raise."""
+    n = mpz(as_integer(n, "n", error=DecodeError))
+    bits = n.bit_length()
+    if bits > MAX_KEY_BITS:
+        raise KeySizeError(f"a {bits}-bit modulus exceeds the largest supported, {MAX_KEY_BITS}")
+    if bits < MIN_INSECURE_KEY_BITS:
+        raise KeySizeError(f"a {bits}-bit modulus is below the smallest ever made, 512")
+    if bits < MIN_SECURE_KEY_BITS and not insecure:
+        raise KeySizeError(
+            f"a {bits}-bit key is unsafe; use at least {MIN_SECURE_KEY_BITS} bits "
+            "(insecure=True accepts smaller keys in tests)"
+        )
+    if n % 2 == 0:
+        raise KeySizeError("the modulus is even: not a product of two odd primes")
+    return n
+
+
+def _djn_base_root(n: mpz) -> mpz:
+    """``h = -x^2 mod n`` for ``x`` hashed from ``n``: the same for everyone, chosen by no one."""
+    n_bytes = to_bytes_big(n)
+    stream = hashlib.shake_256(_DJN_BASE_DOMAIN + len(n_bytes).to_bytes(4, "big") + n_bytes)
+    x = mpz(int.from_bytes(stream.digest(len(n_bytes) + _DJN_BASE_EXTRA_BYTES), "big")) % n
+    # Neither happens for a product of two large primes; either would make a weak base.
+    if gmpy2.gcd(x, n) != 1 or x * x % n == 1:
+        raise DecodeError("the modulus is not a product of two large primes")
+    return n - x * x % n
 
 
 class PublicKey:
@@ -44,35 +82,47 @@ class PublicKey:
     ``n`` is the Paillier modulus (``g = n + 1``). ``h_s = h^n mod n^2`` is the
     public base of DJN short-exponent encryption: a ciphertext is
     ``(1 + m n) * h_s^r mod n^2`` with ``r`` of ``n_bits / 2`` bits, computed from
-    a fixed-base table built on first use. Two keys are equal when their ``n``
-    is: ``h_s`` only speeds up encryption and never changes what decrypts.
+    a fixed-base table built on first use. ``h`` is hashed from ``n``, so every
+    party derives the same base and none can choose it; two keys are equal when
+    their ``n`` is.
+
+    ``n`` below 2048 bits is refused unless ``insecure=True`` (tests); below 512
+    or above 8192 bits, or even, it is always refused (``KeySizeError``).
     """
 
-    __slots__ = ("_lock", "_phe", "_table", "h_s", "max_int", "n", "n_square")
+    __slots__ = (
+        "_digest",
+        "_djn_root",
+        "_h_s",
+        "_lock",
+        "_phe",
+        "_table",
+        "max_int",
+        "n",
+        "n_square",
+    )
 
-    def __init__(self, n: int, h_s: int) -> None:
-        n = mpz(as_integer(n, "n"))
-        if n.bit_length() < MIN_INSECURE_KEY_BITS or n % 2 == 0:
-            raise KeySizeError(f"modulus must be odd with at least {MIN_INSECURE_KEY_BITS} bits")
-        n_square = n * n
-        h_s = mpz(as_integer(h_s, "h_s"))
-        if not 1 < h_s < n_square or gmpy2.gcd(h_s, n) != 1:
-            raise DecodeError("h_s is not an element of Z*_{n^2} other than 1")
+    def __init__(self, n: int, *, insecure: bool = False) -> None:
+        n = _check_modulus(n, insecure=insecure)
+        self._djn_root = _djn_base_root(n)
         self.n = n
-        self.n_square = n_square
-        self.h_s = h_s
+        self.n_square = n * n
         # The same signed range as python-paillier, so both decode identically.
         self.max_int = n // 3 - 1
+        self._digest = hashlib.sha256(to_bytes_big(n)).digest()
+        self._h_s: mpz | None = None
         self._table: FixedBaseTable | None = None
         self._phe: phe.PaillierPublicKey | None = None
         self._lock = threading.Lock()
 
-    @classmethod
-    def from_modulus(cls, n: int) -> PublicKey:
-        """A key for modulus ``n`` with a freshly drawn DJN base."""
-        n = mpz(as_integer(n, "n"))
-        x = mpz(secrets.randbelow(int(n) - 2) + 2)
-        return cls(n, gmpy2.powmod(n - x * x % n, n, n * n))
+    @property
+    def h_s(self) -> mpz:
+        """The DJN base ``h^n mod n^2``, computed on first use."""
+        if self._h_s is None:
+            with self._lock:
+                if self._h_s is None:
+                    self._h_s = gmpy2.powmod(self._djn_root, self.n, self.n_square)
+        return self._h_s
 
     @property
     def n_bits(self) -> int:
@@ -85,13 +135,16 @@ class PublicKey:
 
     @property
     def ciphertext_size(self) -> int:
-        """Bytes in one serialized ciphertext."""
+        """Bytes of one bare ciphertext (the byte length of ``n^2``), as containers carry it.
+
+        :meth:`Ciphertext.to_bytes` adds 13 bytes of header and key id.
+        """
         return (self.n_square.bit_length() + 7) // 8
 
     @property
     def digest(self) -> bytes:
         """SHA-256 over ``n``'s big-endian bytes: names the key inside serialized objects."""
-        return hashlib.sha256(to_bytes_big(self.n)).digest()
+        return self._digest
 
     @property
     def fingerprint(self) -> str:
@@ -141,9 +194,10 @@ class PublicKey:
 
     def _fixed_base(self) -> FixedBaseTable:
         if self._table is None:
+            h_s = self.h_s
             with self._lock:
                 if self._table is None:
-                    self._table = FixedBaseTable(self.h_s, self.n_square, self.randomness_bits)
+                    self._table = FixedBaseTable(h_s, self.n_square, self.randomness_bits)
         return self._table
 
     def raw_encrypt(self, residue: int, *, strict: bool = False) -> mpz:
@@ -206,15 +260,16 @@ class PublicKey:
     # serialization and interop
 
     def to_bytes(self) -> bytes:
-        """``TDPK``, version, then length-prefixed ``n`` and ``h_s`` (see docs/concepts.md)."""
-        return Writer(_PUBLIC_MAGIC).integer(self.n).integer(self.h_s).to_bytes()
+        """``TDPK``, version, then length-prefixed ``n`` (see docs/concepts.md)."""
+        return Writer(_PUBLIC_MAGIC).integer(self.n).to_bytes()
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> PublicKey:
+    def from_bytes(cls, data: bytes, *, insecure: bool = False) -> PublicKey:
+        """Parse :meth:`to_bytes` output; ``insecure=True`` accepts ``n`` below 2048 bits."""
         reader = Reader(data, _PUBLIC_MAGIC, "public key")
-        n, h_s = reader.integer(), reader.integer()
+        n = reader.integer()
         reader.finish()
-        return cls(n, h_s)
+        return cls(n, insecure=insecure)
 
     def to_phe(self) -> phe.PaillierPublicKey:
         if self._phe is None:
@@ -224,17 +279,23 @@ class PublicKey:
         return self._phe
 
     @classmethod
-    def from_phe(cls, public_key: phe.PaillierPublicKey) -> PublicKey:
-        """Adopt a python-paillier public key (its ``g`` must be ``n + 1``)."""
+    def from_phe(cls, public_key: phe.PaillierPublicKey, *, insecure: bool = False) -> PublicKey:
+        """Adopt a python-paillier public key (its ``g`` must be ``n + 1``).
+
+        ``insecure=True`` accepts ``n`` below 2048 bits.
+        """
+        check_phe_object(public_key, "PaillierPublicKey")
         if public_key.g != public_key.n + 1:
             raise DecodeError("only keys with g = n + 1 are supported")
-        return _key_for_modulus(int(public_key.n))
+        n = _check_modulus(public_key.n, insecure=insecure)
+        return _key_for_modulus(int(n))
 
 
 @functools.lru_cache(maxsize=64)
 def _key_for_modulus(n: int) -> PublicKey:
-    # One PublicKey (and so one fixed-base table) per modulus seen through phe.
-    return PublicKey.from_modulus(n)
+    # One PublicKey (and so one fixed-base table) per modulus seen through phe; the caller
+    # has checked the size.
+    return PublicKey(n, insecure=True)
 
 
 class PrivateKey:
@@ -249,10 +310,16 @@ class PrivateKey:
 
     def __init__(self, public_key: PublicKey, p: int, q: int) -> None:
         p, q = mpz(as_integer(p, "p")), mpz(as_integer(q, "q"))
-        # With p * q = n, p and q above 1 leave only the two prime factors of n; 1 * n would
-        # divide by zero in the CRT, and -p * -q would decrypt to garbage.
-        if p * q != public_key.n or p == q or p <= 1 or q <= 1:
+        # 1 * n would divide by zero in the CRT, and -p * -q would decrypt to garbage.
+        if p * q != public_key.n or p <= 1 or q <= 1:
             raise DecodeError("p and q are not the factors of the public modulus")
+        # Composite or repeated factors make the CRT decrypt to garbage (or fail to invert).
+        if p == q or not (
+            gmpy2.is_prime(p, _PRIMALITY_ROUNDS) and gmpy2.is_prime(q, _PRIMALITY_ROUNDS)
+        ):
+            raise DecodeError("p and q must be two distinct primes")
+        if gmpy2.gcd(public_key.n, (p - 1) * (q - 1)) != 1:
+            raise DecodeError("gcd(n, (p-1)(q-1)) != 1: g = n + 1 does not work with these factors")
         self.public_key = public_key
         self.p, self.q = p, q
         self._crt = _CrtParameters(p, q, public_key.n)
@@ -380,9 +447,10 @@ class PrivateKey:
         return writer.integer(self.p).integer(self.q).to_bytes()
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> PrivateKey:
+    def from_bytes(cls, data: bytes, *, insecure: bool = False) -> PrivateKey:
+        """Parse :meth:`to_bytes` output; ``insecure=True`` accepts ``n`` below 2048 bits."""
         reader = Reader(data, _PRIVATE_MAGIC, "private key")
-        public = PublicKey.from_bytes(reader.raw(reader.u32()))
+        public = PublicKey.from_bytes(reader.raw(reader.u32()), insecure=insecure)
         p, q = reader.integer(), reader.integer()
         reader.finish()
         return cls(public, p, q)
@@ -393,8 +461,11 @@ class PrivateKey:
         return phe.PaillierPrivateKey(self.public_key.to_phe(), int(self.p), int(self.q))
 
     @classmethod
-    def from_phe(cls, private_key: phe.PaillierPrivateKey) -> PrivateKey:
-        return cls(PublicKey.from_phe(private_key.public_key), private_key.p, private_key.q)
+    def from_phe(cls, private_key: phe.PaillierPrivateKey, *, insecure: bool = False) -> PrivateKey:
+        """Adopt a python-paillier private key; ``insecure=True`` accepts ``n`` below 2048 bits."""
+        check_phe_object(private_key, "PaillierPrivateKey")
+        public = PublicKey.from_phe(private_key.public_key, insecure=insecure)
+        return cls(public, private_key.p, private_key.q)
 
 
 class _CrtParameters:
@@ -443,12 +514,15 @@ def generate_keypair(
     """A fresh Paillier key pair with an ``n`` of exactly ``n_bits`` bits.
 
     2048 bits is the default and 3072 is offered; anything below 2048 is refused
-    unless ``insecure=True`` (tests only), and nothing below 512 is made at all.
+    unless ``insecure=True`` (tests only), and nothing below 512 or above 8192 is
+    made at all.
     """
     if isinstance(n_bits, bool) or not isinstance(n_bits, int):
         raise KeySizeError("n_bits must be an integer")
     if n_bits % 2:
         raise KeySizeError("n_bits must be even")
+    if n_bits > MAX_KEY_BITS:
+        raise KeySizeError(f"{n_bits}-bit keys exceed the largest supported, {MAX_KEY_BITS}")
     if n_bits < MIN_INSECURE_KEY_BITS or (n_bits < MIN_SECURE_KEY_BITS and not insecure):
         raise KeySizeError(
             f"{n_bits}-bit keys are unsafe; use at least {MIN_SECURE_KEY_BITS} "
@@ -461,7 +535,7 @@ def generate_keypair(
         # Guard against Fermat factoring and keys where g = n + 1 would not work.
         if (p - q).bit_length() < half - 100 or gmpy2.gcd(n, (p - 1) * (q - 1)) != 1:
             continue
-        public = PublicKey.from_modulus(n)
+        public = PublicKey(n, insecure=insecure)
         return public, PrivateKey(public, p, q)
 
 

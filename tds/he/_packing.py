@@ -107,7 +107,15 @@ class EncryptedVector:
     """An encrypted integer vector, packed many values per ciphertext.
 
     ``a + b`` adds element-wise; ``sum(vectors)`` works. ``additions`` counts
-    the fresh vectors inside and may not exceed ``layout.max_additions``.
+    the fresh vectors inside and may not exceed ``layout.max_additions``: a
+    freshly encrypted vector has 1, a sum the total of its operands'.
+
+    The count is not authenticated. Whoever builds or sends a vector states it
+    (the ``additions`` argument, or the field in :meth:`to_bytes`), and a sender
+    can understate it to sum more vectors than the layout allows. Decryption then
+    refuses a slot above what the stated count allows, but a slot that carried
+    into its neighbour cannot be told from honest data: trust a vector's count
+    only as far as you trust whoever summed it.
     """
 
     __slots__ = ("additions", "ciphertexts", "layout", "length", "public_key")
@@ -118,7 +126,8 @@ class EncryptedVector:
         layout: PackingLayout,
         length: int,
         ciphertexts: Sequence[Ciphertext],
-        additions: int = 1,
+        *,
+        additions: int,
     ) -> None:
         if len(ciphertexts) != layout.ciphertexts_for(length):
             raise DecodeError(f"{length} values need {layout.ciphertexts_for(length)} ciphertexts")
@@ -159,7 +168,9 @@ class EncryptedVector:
                 f"{self.layout.max_additions} before slots could overflow"
             )
         summed = [a + b for a, b in zip(self.ciphertexts, other.ciphertexts, strict=True)]
-        return EncryptedVector(self.public_key, self.layout, self.length, summed, additions)
+        return EncryptedVector(
+            self.public_key, self.layout, self.length, summed, additions=additions
+        )
 
     def __radd__(self, other: Any) -> EncryptedVector:
         # sum() starts from the integer 0.
@@ -170,7 +181,9 @@ class EncryptedVector:
     def rerandomize(self, *, strict: bool = False) -> EncryptedVector:
         """The same values under fresh randomness (see :meth:`Ciphertext.rerandomize`)."""
         fresh = [c.rerandomize(strict=strict) for c in self.ciphertexts]
-        return EncryptedVector(self.public_key, self.layout, self.length, fresh, self.additions)
+        return EncryptedVector(
+            self.public_key, self.layout, self.length, fresh, additions=self.additions
+        )
 
     def to_bytes(self) -> bytes:
         """``TDEV``, version, key digest, length, layout, additions, count, ciphertexts."""
@@ -183,7 +196,7 @@ class EncryptedVector:
             .u32(self.additions)
             .u32(len(self.ciphertexts))
         )
-        return writer.raw(b"".join(c.to_bytes() for c in self.ciphertexts)).to_bytes()
+        return writer.raw(b"".join(c.to_raw_bytes() for c in self.ciphertexts)).to_bytes()
 
     @classmethod
     def from_bytes(cls, public_key: PublicKey, data: bytes) -> EncryptedVector:
@@ -200,9 +213,10 @@ class EncryptedVector:
         body = reader.raw(count * size)
         reader.finish()
         ciphertexts = [
-            Ciphertext.from_bytes(public_key, body[i : i + size]) for i in range(0, len(body), size)
+            Ciphertext.from_raw_bytes(public_key, body[i : i + size])
+            for i in range(0, len(body), size)
         ]
-        return cls(public_key, layout, length, ciphertexts, additions)
+        return cls(public_key, layout, length, ciphertexts, additions=additions)
 
 
 def _as_int64_vector(values: Any, bound: int) -> np.ndarray:
@@ -232,7 +246,7 @@ def encrypt_packed(
     array = _as_int64_vector(values, layout.bound)
     raw = public_key.raw_encrypt_many(layout.pack(array), workers=workers)
     ciphertexts = [Ciphertext._trusted(public_key, c) for c in raw]
-    return EncryptedVector(public_key, layout, len(array), ciphertexts)
+    return EncryptedVector(public_key, layout, len(array), ciphertexts, additions=1)
 
 
 def decrypt_packed(

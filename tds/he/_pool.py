@@ -48,14 +48,15 @@ def map_batches(
 def _public_key(key_bytes: bytes) -> PublicKey:
     from tds.he._keys import PublicKey as _PublicKey
 
-    return _PublicKey.from_bytes(key_bytes)
+    # The bytes come from this process, which has already checked the key's size.
+    return _PublicKey.from_bytes(key_bytes, insecure=True)
 
 
 @functools.lru_cache(maxsize=8)
 def _private_key(key_bytes: bytes) -> PrivateKey:
     from tds.he._keys import PrivateKey as _PrivateKey
 
-    return _PrivateKey.from_bytes(key_bytes)
+    return _PrivateKey.from_bytes(key_bytes, insecure=True)
 
 
 def encrypt_chunk(key_bytes: bytes, strict: bool, residues: list[int]) -> list[int]:

@@ -13,7 +13,7 @@ import struct
 from tds.errors import DecodeError
 from tds.he._integers import to_bytes_big
 
-VERSION = 1
+VERSION = 2
 _U32 = struct.Struct(">I")
 
 

@@ -27,6 +27,7 @@ def run_local(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     workers: int | None = None,
     progress: ProgressCallback | None = None,
+    insecure: bool = False,
 ) -> PsiResult:
     """Run the real two-party protocol between ``left`` and ``right`` in this process.
 
@@ -37,7 +38,8 @@ def run_local(
     right's ``paillier_key``, a fresh 2048-bit key if none is given).
 
     ``workers`` processes (default: every core) share the scalar multiplications and hashing
-    of both parties; ``workers=1`` keeps everything in this process.
+    of both parties; ``workers=1`` keeps everything in this process. ``insecure=True`` lets a
+    ``paillier_key`` below 2048 bits through (tests).
     """
     workers = resolve_workers(workers)
     executor = process_pool(workers) if workers > 1 else None
@@ -49,6 +51,7 @@ def run_local(
         "executor": executor,
         "workers": workers,
         "progress": progress,
+        "insecure": insecure,
     }
     left_party = LeftParty(left, **common)
     right_party = RightParty(right, values=right_values, paillier_key=paillier_key, **common)

@@ -231,7 +231,9 @@ class LeftParty(_Party):
     ``job_id`` (1..64 bytes) and ``mode`` must equal the right party's.
     ``chunk_size`` caps the items per message. Batches run on ``executor`` split into
     ``workers`` tasks (default: every core), or in this process when there is no executor.
-    ``progress`` receives a :class:`Progress` as chunks finish.
+    ``progress`` receives a :class:`Progress` as chunks finish. In ``sum`` mode the right's
+    Paillier key must have at least 2048 bits (``KeySizeError``) unless ``insecure=True``
+    (tests).
     """
 
     ROLE = "left"
@@ -246,6 +248,7 @@ class LeftParty(_Party):
         executor: Executor | None = None,
         workers: int | None = None,
         progress: ProgressCallback | None = None,
+        insecure: bool = False,
     ) -> None:
         super().__init__(
             job_id=job_id,
@@ -255,6 +258,7 @@ class LeftParty(_Party):
             workers=workers,
             progress=progress,
         )
+        self._insecure = insecure
         self._own = deduplicate(items)
         # Position k of the LeftPoints stream carries distinct item _order[k].
         self._order = random_permutation(len(self._own))
@@ -320,7 +324,7 @@ class LeftParty(_Party):
             )
 
     def _take_key(self, message: RightKey) -> None:
-        self._peer_key = PublicKey.from_bytes(message.public_key)
+        self._peer_key = PublicKey.from_bytes(message.public_key, insecure=self._insecure)
         self._encrypted_sum = Ciphertext(self._peer_key, 1)  # the trivial encryption of zero
         self._phase = _Phase.AWAITING_RIGHT_POINTS
 
@@ -335,7 +339,7 @@ class LeftParty(_Party):
             )
         check_points(message.points, message.offset)
         ciphertexts = [
-            Ciphertext.from_bytes(key, message.ciphertext(index))
+            Ciphertext.from_raw_bytes(key, message.ciphertext(index))
             for index in range(message.count if key is not None else 0)
         ]
         pending = self._batches.blind(self._scalar, message.offset, message.points, digests=True)
@@ -376,7 +380,7 @@ class LeftParty(_Party):
             hidden = self._encrypted_sum.rerandomize(strict=True)
             self._outbox.append(
                 self._final_message(
-                    EncryptedSum(self.job_id, self.mode, self._size(), hidden.to_bytes())
+                    EncryptedSum(self.job_id, self.mode, self._size(), hidden.to_raw_bytes())
                 )
             )
         else:
@@ -422,7 +426,8 @@ class RightParty(_Party):
     Arguments as for :class:`LeftParty`, and for ``mode="sum"`` only: ``values``, one integer
     per item (values of duplicate keys are added; their absolute values may add up to at most
     the key's ``max_int``, else ``PlaintextRangeError``), and ``paillier_key``, the right's
-    ``tds.he.PrivateKey`` (a fresh 2048-bit key when omitted). Only the sum is ever decrypted.
+    ``tds.he.PrivateKey`` (a fresh 2048-bit key when omitted; a smaller one needs
+    ``insecure=True``, as it does on the left). Only the sum is ever decrypted.
     """
 
     ROLE = "right"
@@ -439,6 +444,7 @@ class RightParty(_Party):
         executor: Executor | None = None,
         workers: int | None = None,
         progress: ProgressCallback | None = None,
+        insecure: bool = False,
     ) -> None:
         super().__init__(
             job_id=job_id,
@@ -457,6 +463,9 @@ class RightParty(_Party):
                 raise ConfigError(
                     f"paillier_key must be a tds.he.PrivateKey, not {type(paillier_key).__name__}"
                 )
+            # The left's check on the key (KeySizeError below 2048 bits), made here before the
+            # job starts rather than on the left in the middle of it.
+            PublicKey.from_bytes(paillier_key.public_key.to_bytes(), insecure=insecure)
         elif values is not None or paillier_key is not None:
             raise ConfigError(f"values and a Paillier key belong to mode 'sum', not {self.mode}")
         self._paillier_key = paillier_key
@@ -542,7 +551,7 @@ class RightParty(_Party):
                 values = [self._own.totals[index] for index in self._order[start:stop]]
                 encrypted = key.encrypt_many(values, workers=self._batches.workers)
                 ciphertext_size = key.public_key.ciphertext_size
-                ciphertexts = b"".join(ciphertext.to_bytes() for ciphertext in encrypted)
+                ciphertexts = b"".join(ciphertext.to_raw_bytes() for ciphertext in encrypted)
             points = pending.result()
             if stop == total:
                 both_or_sum = self.mode in (Mode.BOTH, Mode.SUM)
@@ -569,7 +578,7 @@ class RightParty(_Party):
                 f"{self._peer_total} and {len(self._own)}"
             )
         key = self._paillier_key
-        self._sum = key.decrypt(Ciphertext.from_bytes(key.public_key, message.ciphertext))
+        self._sum = key.decrypt(Ciphertext.from_raw_bytes(key.public_key, message.ciphertext))
         self._size = message.size
         self._phase = _Phase.DONE
 

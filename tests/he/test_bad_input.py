@@ -1,5 +1,7 @@
 """Every bad input raises its own tds.errors exception."""
 
+import inspect
+
 import numpy as np
 import pytest
 
@@ -101,9 +103,20 @@ def test_a_vector_holds_ciphertexts_under_its_own_key(keypair, other_keypair) ->
     other_public, _ = other_keypair
     layout = tds.he.PackingLayout.create(public, bound=10, max_additions=2)
     with pytest.raises(KeyMismatchError):
-        tds.he.EncryptedVector(public, layout, 1, [other_public.encrypt(0)])
+        tds.he.EncryptedVector(public, layout, 1, [other_public.encrypt(0)], additions=1)
     with pytest.raises(InvalidCiphertextError):
-        tds.he.EncryptedVector(public, layout, 1, [5])
+        tds.he.EncryptedVector(public, layout, 1, [5], additions=1)
+
+
+def test_a_vector_is_built_with_an_explicit_count_of_additions(keypair) -> None:
+    public, _ = keypair
+    vector = public.encrypt_vector(np.arange(3), bound=10, max_additions=4)
+    additions = inspect.signature(tds.he.EncryptedVector).parameters["additions"]
+    assert additions.kind is inspect.Parameter.KEYWORD_ONLY
+    assert additions.default is inspect.Parameter.empty
+    rebuilt = tds.he.EncryptedVector(public, vector.layout, 3, vector.ciphertexts, additions=3)
+    assert rebuilt.additions == 3
+    assert "not authenticated" in tds.he.EncryptedVector.__doc__
 
 
 @pytest.mark.parametrize("dtype", [np.float64, "no such dtype", 3])

@@ -154,7 +154,7 @@ def test_decryption_detects_a_slot_pushed_past_its_limit(keypair, slot: int, exc
     assume(2 * layout.bound + excess + 103 < 2 ** (8 * layout.slot_bytes))
     bump = (2 * layout.bound + excess) << (8 * layout.slot_bytes * slot)
     tampered = tds.he.EncryptedVector(
-        public, layout, len(vector), [vector.ciphertexts[0] + bump], vector.additions
+        public, layout, len(vector), [vector.ciphertexts[0] + bump], additions=vector.additions
     )
     with pytest.raises(tds.errors.PackingOverflowError):
         private.decrypt_vector(tampered)

@@ -19,8 +19,15 @@ CASES = [
 
 
 def keys_for(key: dict) -> tuple[tds.he.PublicKey, tds.he.PrivateKey]:
-    public = tds.he.PublicKey(key["p"] * key["q"], key["h_s"])
+    public = tds.he.PublicKey(key["p"] * key["q"], insecure=True)
     return public, tds.he.PrivateKey(public, key["p"], key["q"])
+
+
+@pytest.mark.parametrize("key", VECTORS["keys"], ids=lambda key: str(key["n_bits"]))
+def test_djn_base_matches_the_known_derivation_from_n(key: dict) -> None:
+    public, private = keys_for(key)
+    assert public.h_s == key["h_s"]
+    assert private.djn_mask(1) == key["h_s"]
 
 
 @pytest.mark.parametrize(("key", "case"), CASES)

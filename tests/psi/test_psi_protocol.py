@@ -99,7 +99,14 @@ def test_sum_equals_semi_join_sum(
     right = [key for key, _ in right_rows]
     values = [value for _, value in right_rows]
     result = run_local(
-        left, right, "sum", values, paillier_key=paillier_key, chunk_size=chunk, workers=1
+        left,
+        right,
+        "sum",
+        values,
+        paillier_key=paillier_key,
+        chunk_size=chunk,
+        workers=1,
+        insecure=True,
     )
     left_keys = set(left)
     assert result.sum == sum(value for key, value in right_rows if key in left_keys)
@@ -115,7 +122,7 @@ def test_sum_equals_semi_join_sum(
 def test_edge_cases(mode: Mode, left: list, right: list, paillier_key: tds.he.PrivateKey) -> None:
     values = list(range(1, len(right) + 1)) if mode is Mode.SUM else None
     key = paillier_key if mode is Mode.SUM else None
-    result = run_local(left, right, mode, values, paillier_key=key, workers=1)
+    result = run_local(left, right, mode, values, paillier_key=key, workers=1, insecure=True)
     shared = [item for item in left if item in right]
     assert result.size == len(shared)
     if mode in (Mode.INTERSECTION, Mode.BOTH):
@@ -131,7 +138,9 @@ def test_duplicates_and_multi_column_keys(paillier_key: tds.he.PrivateKey) -> No
     result = run_local(hospital, insurer, workers=1)
     assert result.items == (("P-1", 1980), ("P-3", 1990))
     assert result.counts == (2, 1)
-    summed = run_local(hospital, insurer, "sum", claims, paillier_key=paillier_key, workers=1)
+    summed = run_local(
+        hospital, insurer, "sum", claims, paillier_key=paillier_key, workers=1, insecure=True
+    )
     assert (summed.size, summed.sum) == (2, 100 + 250 + 40 + 5)
 
 
@@ -146,7 +155,14 @@ def test_a_process_pool_gives_the_same_result(paillier_key: tds.he.PrivateKey) -
     result = run_local(left, right, chunk_size=64, workers=2)
     assert list(result.items) == left[150:]
     summed = run_local(
-        left, right, "sum", list(range(350)), paillier_key=paillier_key, chunk_size=64, workers=2
+        left,
+        right,
+        "sum",
+        list(range(350)),
+        paillier_key=paillier_key,
+        chunk_size=64,
+        workers=2,
+        insecure=True,
     )
     assert (summed.size, summed.sum) == (150, sum(range(150)))
 
@@ -172,28 +188,30 @@ def test_sum_is_rerandomized_before_it_returns(paillier_key: tds.he.PrivateKey) 
     """The right knows every ciphertext it sent; the sum it gets back must not be their product."""
     left = ["a", "b", "c"]
     right = ["b", "c", "d"]
-    left_party = LeftParty(left, job_id="j", mode="sum")
+    left_party = LeftParty(left, job_id="j", mode="sum", insecure=True)
     right_party = RightParty(
-        right, job_id="j", mode="sum", values=[5, 7, 11], paillier_key=paillier_key
+        right, job_id="j", mode="sum", values=[5, 7, 11], paillier_key=paillier_key, insecure=True
     )
     moved = exchange(left_party, right_party)
     public_key = paillier_key.public_key
     sent = [m for m in moved if isinstance(m, RightPoints)]
+    # The messages name the key once (RightKey): each ciphertext travels bare.
+    assert all(m.ciphertext_size == public_key.ciphertext_size for m in sent)
     ciphertexts = {
-        paillier_key.decrypt(Ciphertext.from_bytes(public_key, m.ciphertext(i))): m.ciphertext(i)
+        paillier_key.decrypt(Ciphertext.from_raw_bytes(public_key, raw)): raw
         for m in sent
-        for i in range(m.count)
+        for raw in (m.ciphertext(i) for i in range(m.count))
     }
-    product = Ciphertext.from_bytes(public_key, ciphertexts[5]) + Ciphertext.from_bytes(
+    product = Ciphertext.from_raw_bytes(public_key, ciphertexts[5]) + Ciphertext.from_raw_bytes(
         public_key, ciphertexts[7]
     )
     (returned,) = [m for m in moved if isinstance(m, EncryptedSum)]
     assert (
         paillier_key.decrypt(product)
-        == paillier_key.decrypt(Ciphertext.from_bytes(public_key, returned.ciphertext))
+        == paillier_key.decrypt(Ciphertext.from_raw_bytes(public_key, returned.ciphertext))
         == 12
     )
-    assert returned.ciphertext != product.to_bytes()
+    assert returned.ciphertext != product.to_raw_bytes()
     assert returned.size == 2
     assert right_party.result().sum == 12 and left_party.result().sum is None
 
@@ -202,8 +220,10 @@ def test_each_party_sees_only_what_its_mode_reveals(paillier_key: tds.he.Private
     for mode in Mode:
         values = [1, 2] if mode is Mode.SUM else None
         key = paillier_key if mode is Mode.SUM else None
-        left_party = LeftParty(["a", "b", "z"], job_id="j", mode=mode)
-        right_party = RightParty(["a", "b"], job_id="j", mode=mode, values=values, paillier_key=key)
+        left_party = LeftParty(["a", "b", "z"], job_id="j", mode=mode, insecure=True)
+        right_party = RightParty(
+            ["a", "b"], job_id="j", mode=mode, values=values, paillier_key=key, insecure=True
+        )
         exchange(left_party, right_party)
         disclosure = Disclosure.for_mode(mode)
         for view, learns in (

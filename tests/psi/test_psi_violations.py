@@ -47,9 +47,11 @@ def parties(
     right: tuple = ("c", "d", "e", "f"),
 ) -> tuple[LeftParty, RightParty]:
     values = list(range(len(right))) if mode is Mode.SUM else None
+    # The tests' Paillier key has 1024 bits.
+    common = {"job_id": JOB, "mode": mode, "chunk_size": 2, "insecure": True}
     return (
-        LeftParty(left, job_id=JOB, mode=mode, chunk_size=2),
-        RightParty(right, job_id=JOB, mode=mode, chunk_size=2, values=values, paillier_key=key),
+        LeftParty(left, **common),
+        RightParty(right, values=values, paillier_key=key, **common),
     )
 
 
@@ -315,6 +317,31 @@ def test_left_refuses_a_paillier_key_with_an_even_modulus(paillier_key: tds.he.P
     left.receive(key)
 
 
+def test_left_refuses_a_small_paillier_key_unless_insecure(
+    paillier_key: tds.he.PrivateKey,
+) -> None:
+    left = LeftParty(["a", "b"], job_id=JOB, mode=Mode.SUM)
+    right = RightParty(
+        ["b"], job_id=JOB, mode=Mode.SUM, values=[7], paillier_key=paillier_key, insecure=True
+    )
+    key = pump_until(left, right, first(RightKey))
+    with pytest.raises(KeySizeError, match="1024-bit"):
+        left.receive(key)
+    # Still waiting for a key: the right's points are out of turn, and nothing is to be sent.
+    points = right.next_message()
+    assert isinstance(points, RightPoints)
+    with pytest.raises(UnexpectedMessageError, match="awaiting key"):
+        left.receive(points)
+    assert left.next_message() is None and not left.done
+
+
+def test_right_refuses_its_own_small_paillier_key_unless_insecure(
+    paillier_key: tds.he.PrivateKey,
+) -> None:
+    with pytest.raises(KeySizeError, match="insecure=True"):
+        RightParty(["a"], job_id=JOB, mode=Mode.SUM, values=[1], paillier_key=paillier_key)
+
+
 def test_left_refuses_invalid_ciphertexts(paillier_key: tds.he.PrivateKey) -> None:
     left, right = parties(Mode.SUM, paillier_key, left=("a",), right=("a", "b"))
     message = pump_until(left, right, first(RightPoints))
@@ -407,6 +434,7 @@ def test_values_that_could_overflow_the_sum_are_refused_up_front(
             mode="sum",
             values=[large] * copies,
             paillier_key=paillier_key,
+            insecure=True,
         )
 
 
