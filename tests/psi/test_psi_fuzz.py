@@ -139,6 +139,7 @@ class Arguments:
                 "progress", st.none() | st.just(lambda progress: None), st.none() | scalars
             ),
             "paillier_key": key,
+            "insecure": True,
         }
 
 
@@ -208,7 +209,7 @@ def honest_messages(mode: Mode, key: tds.he.PrivateKey) -> list[Message]:
 def parties(mode: Mode, key: tds.he.PrivateKey) -> tuple[LeftParty, RightParty]:
     in_sum = mode is Mode.SUM
     return (
-        LeftParty(LEFT, job_id=JOB, mode=mode, chunk_size=2),
+        LeftParty(LEFT, job_id=JOB, mode=mode, chunk_size=2, insecure=True),
         RightParty(
             RIGHT,
             job_id=JOB,
@@ -216,6 +217,7 @@ def parties(mode: Mode, key: tds.he.PrivateKey) -> tuple[LeftParty, RightParty]:
             chunk_size=2,
             values=VALUES if in_sum else None,
             paillier_key=key if in_sum else None,
+            insecure=True,
         ),
     )
 

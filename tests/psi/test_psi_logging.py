@@ -18,7 +18,7 @@ def test_phase_changes_are_logged_without_secrets(
     mode: Mode, paillier_key: tds.he.PrivateKey, caplog: pytest.LogCaptureFixture
 ) -> None:
     in_sum = mode is Mode.SUM
-    left = LeftParty(SECRET_ITEMS, job_id="job-log", mode=mode, chunk_size=2)
+    left = LeftParty(SECRET_ITEMS, job_id="job-log", mode=mode, chunk_size=2, insecure=True)
     right = RightParty(
         [*SECRET_ITEMS[1:], "secret-dave"],
         job_id="job-log",
@@ -26,6 +26,7 @@ def test_phase_changes_are_logged_without_secrets(
         chunk_size=2,
         values=[1234567, 7654321, 5555555] if in_sum else None,
         paillier_key=paillier_key if in_sum else None,
+        insecure=True,
     )
     with caplog.at_level(logging.DEBUG, logger="tds.psi"):
         exchange(left, right)

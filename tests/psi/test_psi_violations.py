@@ -239,13 +239,14 @@ def test_a_repeated_right_point_counts_once(
 ) -> None:
     """A deviating right that sends every point twice must not make an item count twice."""
     in_sum = mode is Mode.SUM
-    left = LeftParty(["a", "b", "c"], job_id=JOB, mode=mode)
+    left = LeftParty(["a", "b", "c"], job_id=JOB, mode=mode, insecure=True)
     right = RightParty(
         ["b", "z"],
         job_id=JOB,
         mode=mode,
         values=[5, 7] if in_sum else None,
         paillier_key=paillier_key if in_sum else None,
+        insecure=True,
     )
     honest = pump_until(left, right, first(RightPoints))
     assert honest.total == 2
@@ -272,7 +273,7 @@ def test_a_repeated_right_point_counts_once(
         bits = np.unpackbits(np.frombuffer(final.bitmap, np.uint8), bitorder="little")
         assert bits.sum() == 1
     if in_sum:
-        encrypted = tds.he.Ciphertext.from_bytes(paillier_key.public_key, final.ciphertext)
+        encrypted = tds.he.Ciphertext.from_raw_bytes(paillier_key.public_key, final.ciphertext)
         assert (final.size, paillier_key.decrypt(encrypted)) == (1, 5)
 
 
@@ -485,19 +486,28 @@ def test_right_values_must_be_a_collection_of_integers(
     values: object, paillier_key: tds.he.PrivateKey
 ) -> None:
     with pytest.raises(ConfigError, match="value"):
-        RightParty(["a", "b"], job_id=JOB, mode="sum", values=values, paillier_key=paillier_key)
+        RightParty(
+            ["a", "b"],
+            job_id=JOB,
+            mode="sum",
+            values=values,
+            paillier_key=paillier_key,
+            insecure=True,
+        )
 
 
 def test_right_values_may_be_any_iterable(paillier_key: tds.he.PrivateKey) -> None:
     values = (value for value in (5, 7))
-    result = run_local(["a", "b"], ["b", "c"], "sum", values, paillier_key=paillier_key, workers=1)
+    result = run_local(
+        ["a", "b"], ["b", "c"], "sum", values, paillier_key=paillier_key, workers=1, insecure=True
+    )
     assert result.sum == 5
 
 
 @pytest.mark.parametrize("flag", [True, False, np.bool_(True)])
 def test_right_values_refuse_bool(flag: object, paillier_key: tds.he.PrivateKey) -> None:
     with pytest.raises(PlaintextTypeError, match="bool"):
-        run_local(["a"], ["a"], "sum", [flag], paillier_key=paillier_key, workers=1)
+        run_local(["a"], ["a"], "sum", [flag], paillier_key=paillier_key, workers=1, insecure=True)
 
 
 @pytest.mark.parametrize(
