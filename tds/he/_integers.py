@@ -18,6 +18,17 @@ def as_integer(value: Any, what: str, *, error: type[TdsError] = PlaintextTypeEr
         raise error(f"{what} must be an integer, not {type(value).__name__}") from None
 
 
+def as_list(values: Any, what: str, *, error: type[TdsError] = PlaintextTypeError) -> list:
+    """The items of the iterable ``values``, else ``error``."""
+    # Iterating text or bytes would quietly yield characters or byte values.
+    if isinstance(values, str | bytes | bytearray | memoryview):
+        raise error(f"{what} must be an iterable of items, not {type(values).__name__}")
+    try:
+        return list(values)
+    except TypeError:
+        raise error(f"{what} must be an iterable of items, not {type(values).__name__}") from None
+
+
 def to_bytes_big(value: int) -> bytes:
     """Minimal big-endian bytes of a non-negative integer."""
     value = int(value)

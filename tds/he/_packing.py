@@ -26,8 +26,8 @@ from tds.errors import (
     PlaintextRangeError,
     PlaintextTypeError,
 )
-from tds.he._ciphertext import Ciphertext
-from tds.he._integers import as_integer
+from tds.he._ciphertext import Ciphertext, require_public_key
+from tds.he._integers import as_integer, as_list
 from tds.he._wire import Reader, Writer
 
 if TYPE_CHECKING:
@@ -49,10 +49,18 @@ class PackingLayout:
     slot_bytes: int
     slots: int
 
+    def __post_init__(self) -> None:
+        for name in ("bound", "max_additions", "slot_bytes", "slots"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"PackingLayout.{name} must be a positive int, not {value!r:.40}")
+
     @classmethod
     def create(
         cls, public_key: PublicKey, *, bound: int | None = None, max_additions: int | None = None
     ) -> PackingLayout:
+        """The layout for ``public_key``; the two numbers are :meth:`PublicKey.encrypt_vector`'s."""
+        require_public_key(public_key)
         bound = INT64_BOUND if bound is None else as_integer(bound, "bound")
         if not 1 <= bound <= INT64_BOUND:
             raise ConfigError(f"bound must be between 1 and 2**63 - 1, got {bound}")
@@ -69,9 +77,13 @@ class PackingLayout:
         return cls(bound=bound, max_additions=max_additions, slot_bytes=slot_bytes, slots=slots)
 
     def ciphertexts_for(self, length: int) -> int:
+        """How many ciphertexts a vector of ``length`` values takes."""
+        length = as_integer(length, "length", error=ConfigError)
+        if length < 0:
+            raise ConfigError(f"length must not be negative, got {length}")
         return -(-length // self.slots)
 
-    def pack(self, values: np.ndarray) -> list[int]:
+    def _pack(self, values: np.ndarray) -> list[int]:
         """Plaintext residues for an int64 vector already checked against ``bound``."""
         count = self.ciphertexts_for(len(values))
         offset = values.astype("<i8").view("<u8") + np.uint64(self.bound)
@@ -85,7 +97,7 @@ class PackingLayout:
             for i in range(0, len(buffer), per_ciphertext)
         ]
 
-    def unpack(self, residues: Sequence[int], length: int, additions: int) -> np.ndarray:
+    def _unpack(self, residues: Sequence[int], length: int, additions: int) -> np.ndarray:
         """Signed slot values (an object array of ints) of a sum of ``additions`` vectors."""
         per_ciphertext = self.slots * self.slot_bytes
         try:
@@ -119,6 +131,8 @@ class EncryptedVector:
     """
 
     __slots__ = ("additions", "ciphertexts", "layout", "length", "public_key")
+    # Keeps numpy from applying ``+`` element-wise: ``array + vector`` comes to __radd__.
+    __array_ufunc__ = None
 
     def __init__(
         self,
@@ -129,8 +143,18 @@ class EncryptedVector:
         *,
         additions: int,
     ) -> None:
+        require_public_key(public_key)
+        if not isinstance(layout, PackingLayout):
+            raise ConfigError(f"expected a PackingLayout, not {type(layout).__name__}")
+        if layout != PackingLayout.create(
+            public_key, bound=layout.bound, max_additions=layout.max_additions
+        ):
+            raise ConfigError("the layout was not made for this public key (PackingLayout.create)")
+        length = as_integer(length, "length", error=ConfigError)
+        ciphertexts = as_list(ciphertexts, "ciphertexts", error=InvalidCiphertextError)
         if len(ciphertexts) != layout.ciphertexts_for(length):
             raise DecodeError(f"{length} values need {layout.ciphertexts_for(length)} ciphertexts")
+        additions = as_integer(additions, "additions", error=ConfigError)
         if not 1 <= additions <= layout.max_additions:
             raise PackingOverflowError(
                 f"{additions} additions exceed the layout's max_additions={layout.max_additions}"
@@ -156,7 +180,7 @@ class EncryptedVector:
 
     def __add__(self, other: EncryptedVector) -> EncryptedVector:
         if not isinstance(other, EncryptedVector):
-            return NotImplemented
+            raise _not_a_vector(other)
         if other.public_key != self.public_key:
             raise KeyMismatchError("the vectors were encrypted under different public keys")
         if other.layout != self.layout or other.length != self.length:
@@ -176,7 +200,7 @@ class EncryptedVector:
         # sum() starts from the integer 0.
         if isinstance(other, int) and other == 0:
             return self
-        return NotImplemented
+        raise _not_a_vector(other)
 
     def rerandomize(self, *, strict: bool = False) -> EncryptedVector:
         """The same values under fresh randomness (see :meth:`Ciphertext.rerandomize`)."""
@@ -200,6 +224,8 @@ class EncryptedVector:
 
     @classmethod
     def from_bytes(cls, public_key: PublicKey, data: bytes) -> EncryptedVector:
+        """Parse :meth:`to_bytes` output, checking the key digest, layout and every ciphertext."""
+        require_public_key(public_key)
         reader = Reader(data, _VECTOR_MAGIC, "encrypted vector")
         if reader.raw(len(public_key.digest)) != public_key.digest:
             raise KeyMismatchError("the vector was encrypted under another public key")
@@ -219,10 +245,17 @@ class EncryptedVector:
         return cls(public_key, layout, length, ciphertexts, additions=additions)
 
 
+def _not_a_vector(other: Any) -> PlaintextTypeError:
+    return PlaintextTypeError(
+        f"an EncryptedVector adds only to another EncryptedVector, not {type(other).__name__}; "
+        "encrypt plain values with encrypt_vector first"
+    )
+
+
 def _as_int64_vector(values: Any, bound: int) -> np.ndarray:
     try:
         array = np.asarray(values)
-    except ValueError:  # numpy refuses ragged nested sequences
+    except (ValueError, TypeError, OverflowError):  # ragged nested sequences, odd objects
         raise PlaintextTypeError("expected a one-dimensional array of integers") from None
     if array.ndim != 1:
         raise PlaintextTypeError(f"expected a one-dimensional array, got {array.ndim} dimensions")
@@ -244,7 +277,7 @@ def encrypt_packed(
     public_key: PublicKey, layout: PackingLayout, values: Any, *, workers: int | None
 ) -> EncryptedVector:
     array = _as_int64_vector(values, layout.bound)
-    raw = public_key.raw_encrypt_many(layout.pack(array), workers=workers)
+    raw = public_key.raw_encrypt_many(layout._pack(array), workers=workers)
     ciphertexts = [Ciphertext._trusted(public_key, c) for c in raw]
     return EncryptedVector(public_key, layout, len(array), ciphertexts, additions=1)
 
@@ -258,12 +291,12 @@ def decrypt_packed(
         raise KeyMismatchError("the vector was encrypted under another public key")
     try:
         dtype = np.dtype(dtype)
-    except TypeError:
+    except (TypeError, ValueError):
         raise ConfigError("dtype must be numpy.int64 or object") from None
     if dtype != np.dtype(object) and dtype != np.dtype(np.int64):
         raise ConfigError("dtype must be numpy.int64 or object")
     residues = private_key.raw_decrypt_many([c._value for c in vector.ciphertexts], workers=workers)
-    values = vector.layout.unpack(residues, vector.length, vector.additions)
+    values = vector.layout._unpack(residues, vector.length, vector.additions)
     if dtype == np.dtype(object):
         return values
     if len(values) and (max(values) > INT64_BOUND or min(values) < -INT64_BOUND - 1):
