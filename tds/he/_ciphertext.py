@@ -7,6 +7,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import gmpy2
+import numpy as np
 from gmpy2 import mpz
 
 from tds.errors import (
@@ -91,7 +92,7 @@ class Ciphertext:
 
     def __radd__(self, other: int) -> Ciphertext:
         # sum() starts from the integer 0; adding it must not cost a multiplication.
-        if isinstance(other, int) and other == 0:
+        if isinstance(other, int) and not isinstance(other, bool) and other == 0:
             return self
         return self.__add__(other)
 
@@ -110,8 +111,12 @@ class Ciphertext:
     def __mul__(self, scalar: int) -> Ciphertext:
         if isinstance(scalar, Ciphertext):
             raise PlaintextTypeError("Paillier cannot multiply two ciphertexts; scale by an int")
+        if isinstance(scalar, float | np.floating):
+            raise PlaintextTypeError(
+                "cannot multiply a ciphertext by a float: scale to an integer first"
+            )
         key = self.public_key
-        factor = as_integer(scalar, "scalar")
+        factor = as_integer(scalar, "a ciphertext's multiplier")
         # A negative exponent makes gmpy2 invert first: cheaper than reducing mod n.
         return Ciphertext._trusted(key, gmpy2.powmod(self._value, factor, key.n_square))
 

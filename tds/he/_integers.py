@@ -5,13 +5,20 @@ from __future__ import annotations
 import operator
 from typing import Any
 
+import numpy as np
+
 from tds.errors import PlaintextTypeError, TdsError
 
 
 def as_integer(value: Any, what: str, *, error: type[TdsError] = PlaintextTypeError) -> int:
-    """``value`` as an int (ints and numpy integers pass), else ``error``."""
-    if isinstance(value, float):
-        raise error(f"{what} is a float; scale it to an integer (fixed point) before encrypting")
+    """``value`` as an int (ints and numpy integers pass), else ``error``.
+
+    Bools are refused as tds.psi refuses them: ``True == 1`` makes a flag pass for a count.
+    """
+    if isinstance(value, bool | np.bool_):
+        raise error(f"{what} is a bool; True == 1 is ambiguous: convert with int() first")
+    if isinstance(value, float | np.floating):
+        raise error(f"{what} is a float: scale it to an integer (fixed point) first")
     try:
         return operator.index(value)
     except TypeError:

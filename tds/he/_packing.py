@@ -198,7 +198,7 @@ class EncryptedVector:
 
     def __radd__(self, other: Any) -> EncryptedVector:
         # sum() starts from the integer 0.
-        if isinstance(other, int) and other == 0:
+        if isinstance(other, int) and not isinstance(other, bool) and other == 0:
             return self
         raise _not_a_vector(other)
 
@@ -252,6 +252,19 @@ def _not_a_vector(other: Any) -> PlaintextTypeError:
     )
 
 
+# dtype.kind -> (what to call it, what to do about it) for encrypt_vector's refusal.
+_NON_INTEGER_KINDS = {
+    "b": ("bool", ": True == 1 is ambiguous; convert with .astype(np.int64)"),
+    "f": ("float", ": scale to integers (fixed point) first"),
+    "c": ("complex", ""),
+    "U": ("str", ": parse the strings to integers first"),
+    "S": ("bytes", ""),
+    "O": ("objects", ": build an int64 array"),
+    "M": ("datetime64", ""),
+    "m": ("timedelta64", ""),
+}
+
+
 def _as_int64_vector(values: Any, bound: int) -> np.ndarray:
     try:
         array = np.asarray(values)
@@ -262,8 +275,9 @@ def _as_int64_vector(values: Any, bound: int) -> np.ndarray:
     if array.size == 0:
         return np.zeros(0, dtype=np.int64)
     if array.dtype.kind not in "iu":
+        kind, advice = _NON_INTEGER_KINDS.get(array.dtype.kind, (array.dtype.name, ""))
         raise PlaintextTypeError(
-            f"expected integers, got dtype {array.dtype}; scale floats to integers first"
+            f"encrypt_vector needs integers; got an array of {kind} (dtype {array.dtype}){advice}"
         )
     if array.dtype.kind == "u" and int(array.max()) > INT64_BOUND:
         raise PlaintextRangeError("values exceed the int64 range")
@@ -285,8 +299,14 @@ def encrypt_packed(
 def decrypt_packed(
     private_key: PrivateKey, vector: EncryptedVector, *, dtype: Any, workers: int | None
 ) -> np.ndarray:
+    if isinstance(vector, Ciphertext):
+        raise InvalidCiphertextError(
+            "decrypt_vector takes an EncryptedVector; use decrypt() for a single Ciphertext"
+        )
     if not isinstance(vector, EncryptedVector):
-        raise DecodeError(f"expected an EncryptedVector, not {type(vector).__name__}")
+        raise InvalidCiphertextError(
+            f"decrypt_vector takes an EncryptedVector, not {type(vector).__name__}"
+        )
     if vector.public_key != private_key.public_key:
         raise KeyMismatchError("the vector was encrypted under another public key")
     try:

@@ -262,3 +262,67 @@ def test_numpy_arrays_do_not_broadcast_over_a_ciphertext(keypair) -> None:
         np.array(["a", "b"]) + public.encrypt(1)
     with pytest.raises(PlaintextTypeError, match="ndarray"):
         np.arange(2) * public.encrypt(1)
+
+
+def test_errors_say_what_happened(keypair) -> None:
+    public, private = keypair
+    ciphertext = public.encrypt(2)
+    with pytest.raises(
+        PlaintextTypeError,
+        match=r"encrypt_vector needs integers; got an array of str \(dtype <U3\)",
+    ):
+        public.encrypt_vector(np.array(["abc", "de"]))
+    with pytest.raises(PlaintextTypeError, match=r"array of float .*scale"):
+        public.encrypt_vector(np.array([1.5]))
+    for product in (
+        lambda: ciphertext * 1.5,
+        lambda: 1.5 * ciphertext,
+        lambda: ciphertext * np.float32(2),
+    ):
+        with pytest.raises(
+            PlaintextTypeError, match="cannot multiply a ciphertext by a float: scale to an integer"
+        ):
+            product()
+    with pytest.raises(
+        InvalidCiphertextError,
+        match=r"decrypt_vector takes an EncryptedVector; use decrypt\(\) for a single Ciphertext",
+    ):
+        private.decrypt_vector(ciphertext)
+    with pytest.raises(InvalidCiphertextError, match="EncryptedVector, not list"):
+        private.decrypt_vector([ciphertext])
+
+
+BOOLS = [True, False, np.bool_(True)]
+
+
+@pytest.mark.parametrize("flag", BOOLS, ids=repr)
+def test_bools_are_not_plaintexts(keypair, flag) -> None:
+    public, private = keypair
+    ciphertext = public.encrypt(2)
+    refusals = [
+        lambda: public.encrypt(flag),
+        lambda: private.encrypt(flag),
+        lambda: public.encrypt_many([1, flag]),
+        lambda: private.encrypt_many([flag]),
+        lambda: public.encode(flag),
+        lambda: public.raw_encrypt(flag),
+        lambda: ciphertext + flag,
+        lambda: flag + ciphertext,
+        lambda: ciphertext - flag,
+        lambda: flag - ciphertext,
+        lambda: ciphertext * flag,
+        lambda: flag * ciphertext,
+    ]
+    for refuse in refusals:
+        with pytest.raises(PlaintextTypeError, match=r"bool.*int\(\)"):
+            refuse()
+
+
+def test_bool_arrays_are_not_plaintext_vectors(keypair) -> None:
+    public, _ = keypair
+    for flags in (np.array([True, False]), [True, False]):
+        with pytest.raises(PlaintextTypeError, match=r"array of bool.*astype\(np.int64\)"):
+            public.encrypt_vector(flags)
+    vector = public.encrypt_vector(np.arange(3), bound=10, max_additions=2)
+    with pytest.raises(PlaintextTypeError):
+        False + vector
