@@ -24,6 +24,7 @@ from tds.he._ciphertext import Ciphertext, check_phe_object, require_public_key
 from tds.he._fixed_base import FixedBaseTable
 from tds.he._integers import as_integer, as_list, to_bytes_big
 from tds.he._wire import Reader, Writer
+from tds.progress import ProgressCallback
 
 if TYPE_CHECKING:
     import phe
@@ -229,23 +230,40 @@ class PublicKey:
         return Ciphertext._trusted(self, self.raw_encrypt(self.encode(value), strict=strict))
 
     def encrypt_many(
-        self, values: Iterable[int], *, strict: bool = False, workers: int | None = None
+        self,
+        values: Iterable[int],
+        *,
+        strict: bool = False,
+        workers: int | None = None,
+        progress: ProgressCallback | None = None,
     ) -> list[Ciphertext]:
-        """Encrypt many integers on a process pool of ``workers`` (default: all cores)."""
+        """Encrypt many integers on a process pool of ``workers`` (default: all cores).
+
+        ``progress`` receives ``Progress("paillier", "encrypt", done, total)`` as chunks finish.
+        """
+        _pool.check_progress(progress)
         residues = [int(self.encode(v)) for v in as_list(values, "values")]
-        raw = self.raw_encrypt_many(residues, strict=strict, workers=workers)
+        raw = self.raw_encrypt_many(residues, strict=strict, workers=workers, progress=progress)
         return [Ciphertext._trusted(self, c) for c in raw]
 
     def raw_encrypt_many(
-        self, residues: list[int], *, strict: bool = False, workers: int | None = None
+        self,
+        residues: list[int],
+        *,
+        strict: bool = False,
+        workers: int | None = None,
+        progress: ProgressCallback | None = None,
     ) -> list[mpz]:
         """:meth:`raw_encrypt` over a batch, on the process pool when it is large."""
+        _pool.check_progress(progress)
         residues = [self._checked_residue(m) for m in as_list(residues, "residues")]
         raw = _pool.map_batches(
             lambda batch: [self.raw_encrypt(m, strict=strict) for m in batch],
             functools.partial(_pool.encrypt_chunk, self.to_bytes(), strict),
             residues,
             workers,
+            stage="encrypt",
+            progress=progress,
         )
         return [mpz(c) for c in raw]
 
@@ -256,18 +274,20 @@ class PublicKey:
         bound: int | None = None,
         max_additions: int | None = None,
         workers: int | None = None,
+        progress: ProgressCallback | None = None,
     ) -> EncryptedVector:
         """Encrypt a one-dimensional integer array, many values per ciphertext.
 
         ``bound`` caps ``|value|`` (default ``2**63 - 1``: every int64 but ``-2**63``) and
         ``max_additions`` is how many such vectors may be summed (default 1024). Everyone who
         wants to add vectors must use the same two numbers; smaller ones pack more values into
-        each ciphertext.
+        each ciphertext. ``progress`` counts ciphertexts (stage ``encrypt``).
         """
         from tds.he._packing import PackingLayout, encrypt_packed
 
+        _pool.check_progress(progress)
         layout = PackingLayout.create(self, bound=bound, max_additions=max_additions)
-        return encrypt_packed(self, layout, values, workers=workers)
+        return encrypt_packed(self, layout, values, workers=workers, progress=progress)
 
     # serialization and interop
 
@@ -361,17 +381,34 @@ class PrivateKey:
         return self.public_key.decode(self._crt.decrypt(ciphertext._value))
 
     def decrypt_many(
-        self, ciphertexts: Sequence[Ciphertext], *, workers: int | None = None
+        self,
+        ciphertexts: Sequence[Ciphertext],
+        *,
+        workers: int | None = None,
+        progress: ProgressCallback | None = None,
     ) -> list[int]:
-        """Decrypt many ciphertexts on a process pool of ``workers`` (default: all cores)."""
+        """Decrypt many ciphertexts on a process pool of ``workers`` (default: all cores).
+
+        ``progress`` receives ``Progress("paillier", "decrypt", done, total)`` as chunks finish.
+        """
+        _pool.check_progress(progress)
         ciphertexts = as_list(ciphertexts, "ciphertexts", error=InvalidCiphertextError)
         for c in ciphertexts:
             self._check_ciphertext(c)
-        residues = self.raw_decrypt_many([c._value for c in ciphertexts], workers=workers)
+        residues = self.raw_decrypt_many(
+            [c._value for c in ciphertexts], workers=workers, progress=progress
+        )
         return [self.public_key.decode(r) for r in residues]
 
-    def raw_decrypt_many(self, values: list[int], *, workers: int | None = None) -> list[mpz]:
+    def raw_decrypt_many(
+        self,
+        values: list[int],
+        *,
+        workers: int | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> list[mpz]:
         """:meth:`raw_decrypt` over a batch, on the process pool when it is large."""
+        _pool.check_progress(progress)
         values = as_list(values, "ciphertexts", error=InvalidCiphertextError)
         checked = [int(self.public_key._checked_ciphertext(v)) for v in values]
         raw = _pool.map_batches(
@@ -379,16 +416,27 @@ class PrivateKey:
             functools.partial(_pool.decrypt_chunk, self.to_bytes()),
             checked,
             workers,
+            stage="decrypt",
+            progress=progress,
         )
         return [mpz(m) for m in raw]
 
     def decrypt_vector(
-        self, vector: EncryptedVector, *, dtype: Any = np.int64, workers: int | None = None
+        self,
+        vector: EncryptedVector,
+        *,
+        dtype: Any = np.int64,
+        workers: int | None = None,
+        progress: ProgressCallback | None = None,
     ) -> np.ndarray:
-        """The summed integer vector; ``dtype=object`` returns exact Python ints."""
+        """The summed integer vector; ``dtype=object`` returns exact Python ints.
+
+        ``progress`` counts ciphertexts (stage ``decrypt``).
+        """
         from tds.he._packing import decrypt_packed
 
-        return decrypt_packed(self, vector, dtype=dtype, workers=workers)
+        _pool.check_progress(progress)
+        return decrypt_packed(self, vector, dtype=dtype, workers=workers, progress=progress)
 
     def _check_ciphertext(self, ciphertext: Any) -> None:
         if not isinstance(ciphertext, Ciphertext):
@@ -439,9 +487,18 @@ class PrivateKey:
         return Ciphertext._trusted(key, self.raw_encrypt(key.encode(value), strict=strict))
 
     def encrypt_many(
-        self, values: Iterable[int], *, strict: bool = False, workers: int | None = None
+        self,
+        values: Iterable[int],
+        *,
+        strict: bool = False,
+        workers: int | None = None,
+        progress: ProgressCallback | None = None,
     ) -> list[Ciphertext]:
-        """Encrypt many integers through the CRT on a process pool."""
+        """Encrypt many integers through the CRT on a process pool.
+
+        ``progress`` receives ``Progress("paillier", "encrypt", done, total)`` as chunks finish.
+        """
+        _pool.check_progress(progress)
         key = self.public_key
         residues = [int(key.encode(v)) for v in as_list(values, "values")]
         raw = _pool.map_batches(
@@ -449,6 +506,8 @@ class PrivateKey:
             functools.partial(_pool.crt_encrypt_chunk, self.to_bytes(), strict),
             residues,
             workers,
+            stage="encrypt",
+            progress=progress,
         )
         return [Ciphertext._trusted(key, mpz(c)) for c in raw]
 

@@ -32,6 +32,7 @@ from tds.he._wire import Reader, Writer
 
 if TYPE_CHECKING:
     from tds.he._keys import PrivateKey, PublicKey
+    from tds.progress import ProgressCallback
 
 INT64_BOUND = 2**63 - 1
 DEFAULT_MAX_ADDITIONS = 1024
@@ -288,16 +289,26 @@ def _as_int64_vector(values: Any, bound: int) -> np.ndarray:
 
 
 def encrypt_packed(
-    public_key: PublicKey, layout: PackingLayout, values: Any, *, workers: int | None
+    public_key: PublicKey,
+    layout: PackingLayout,
+    values: Any,
+    *,
+    workers: int | None,
+    progress: ProgressCallback | None,
 ) -> EncryptedVector:
     array = _as_int64_vector(values, layout.bound)
-    raw = public_key.raw_encrypt_many(layout._pack(array), workers=workers)
+    raw = public_key.raw_encrypt_many(layout._pack(array), workers=workers, progress=progress)
     ciphertexts = [Ciphertext._trusted(public_key, c) for c in raw]
     return EncryptedVector(public_key, layout, len(array), ciphertexts, additions=1)
 
 
 def decrypt_packed(
-    private_key: PrivateKey, vector: EncryptedVector, *, dtype: Any, workers: int | None
+    private_key: PrivateKey,
+    vector: EncryptedVector,
+    *,
+    dtype: Any,
+    workers: int | None,
+    progress: ProgressCallback | None,
 ) -> np.ndarray:
     if isinstance(vector, Ciphertext):
         raise InvalidCiphertextError(
@@ -315,7 +326,9 @@ def decrypt_packed(
         raise ConfigError("dtype must be numpy.int64 or object") from None
     if dtype != np.dtype(object) and dtype != np.dtype(np.int64):
         raise ConfigError("dtype must be numpy.int64 or object")
-    residues = private_key.raw_decrypt_many([c._value for c in vector.ciphertexts], workers=workers)
+    residues = private_key.raw_decrypt_many(
+        [c._value for c in vector.ciphertexts], workers=workers, progress=progress
+    )
     values = vector.layout._unpack(residues, vector.length, vector.additions)
     if dtype == np.dtype(object):
         return values

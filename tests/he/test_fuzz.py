@@ -59,6 +59,11 @@ def kit(keypair) -> Kit:
     return Kit(public, private, public.encrypt(3), vector)
 
 
+def _uncallable(x: Any) -> Any:
+    # A callable is a progress callback, and its own errors are the caller's to see.
+    return None if callable(x) else x
+
+
 def _generate(x: Any) -> object:
     # A valid size would spend the test's time on finding primes.
     if isinstance(x, int) and 512 <= x <= 8192:
@@ -76,6 +81,18 @@ ENTRY_POINTS: dict[str, Callable[[Kit, Any], object]] = {
     "PublicKey.encrypt": lambda k, x: k.public.encrypt(x),
     "PublicKey.encrypt_many": lambda k, x: k.public.encrypt_many(x),
     "PublicKey.encrypt_many(workers)": lambda k, x: k.public.encrypt_many([1], workers=x),
+    "PublicKey.encrypt_many(progress)": (
+        lambda k, x: k.public.encrypt_many([1], progress=_uncallable(x))
+    ),
+    "PublicKey.encrypt_vector(progress)": (
+        lambda k, x: k.public.encrypt_vector([1], progress=_uncallable(x))
+    ),
+    "PrivateKey.decrypt_many(progress)": (
+        lambda k, x: k.private.decrypt_many([k.ciphertext], progress=_uncallable(x))
+    ),
+    "PrivateKey.decrypt_vector(progress)": (
+        lambda k, x: k.private.decrypt_vector(k.vector, progress=_uncallable(x))
+    ),
     "PublicKey.raw_encrypt": lambda k, x: k.public.raw_encrypt(x),
     "PublicKey.raw_encrypt_many": lambda k, x: k.public.raw_encrypt_many(x),
     "PublicKey.djn_mask": lambda k, x: k.public.djn_mask(x),
