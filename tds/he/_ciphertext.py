@@ -7,11 +7,12 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import gmpy2
+import numpy as np
 from gmpy2 import mpz
 
 from tds.errors import (
+    ConfigError,
     DecodeError,
-    InvalidCiphertextError,
     KeyMismatchError,
     PlaintextRangeError,
     PlaintextTypeError,
@@ -27,6 +28,15 @@ if TYPE_CHECKING:
 _CIPHERTEXT_MAGIC = b"TDCT"
 # Enough to catch a mix-up of keys; the digest is no secret and no authentication.
 _KEY_ID_BYTES = 8
+
+
+def require_public_key(value: Any) -> PublicKey:
+    """``value`` if it is a :class:`PublicKey`, else ConfigError."""
+    from tds.he._keys import PublicKey
+
+    if not isinstance(value, PublicKey):
+        raise ConfigError(f"expected a tds.he.PublicKey, not {type(value).__name__}")
+    return value
 
 
 def check_phe_object(value: Any, class_name: str) -> ModuleType:
@@ -48,13 +58,12 @@ class Ciphertext:
     """
 
     __slots__ = ("_value", "public_key")
+    # Keeps numpy from applying an operator element-wise: ``array + c`` comes to __radd__.
+    __array_ufunc__ = None
 
     def __init__(self, public_key: PublicKey, value: int) -> None:
-        value = as_integer(value, "ciphertext value")
-        if not 0 < value < public_key.n_square or gmpy2.gcd(value, public_key.n) != 1:
-            raise InvalidCiphertextError("ciphertext is not an element of Z*_{n^2} for this key")
+        self._value = require_public_key(public_key)._checked_ciphertext(value)
         self.public_key = public_key
-        self._value = mpz(value)
 
     @classmethod
     def _trusted(cls, public_key: PublicKey, value: mpz) -> Ciphertext:
@@ -83,7 +92,7 @@ class Ciphertext:
 
     def __radd__(self, other: int) -> Ciphertext:
         # sum() starts from the integer 0; adding it must not cost a multiplication.
-        if isinstance(other, int) and other == 0:
+        if isinstance(other, int) and not isinstance(other, bool) and other == 0:
             return self
         return self.__add__(other)
 
@@ -102,8 +111,12 @@ class Ciphertext:
     def __mul__(self, scalar: int) -> Ciphertext:
         if isinstance(scalar, Ciphertext):
             raise PlaintextTypeError("Paillier cannot multiply two ciphertexts; scale by an int")
+        if isinstance(scalar, float | np.floating):
+            raise PlaintextTypeError(
+                "cannot multiply a ciphertext by a float: scale to an integer first"
+            )
         key = self.public_key
-        factor = as_integer(scalar, "scalar")
+        factor = as_integer(scalar, "a ciphertext's multiplier")
         # A negative exponent makes gmpy2 invert first: cheaper than reducing mod n.
         return Ciphertext._trusted(key, gmpy2.powmod(self._value, factor, key.n_square))
 
@@ -130,6 +143,7 @@ class Ciphertext:
     @classmethod
     def from_bytes(cls, public_key: PublicKey, data: bytes) -> Ciphertext:
         """Parse :meth:`to_bytes` output, checking the key id, length and group membership."""
+        require_public_key(public_key)
         reader = Reader(data, _CIPHERTEXT_MAGIC, "ciphertext")
         if reader.raw(_KEY_ID_BYTES) != public_key.digest[:_KEY_ID_BYTES]:
             raise KeyMismatchError("the ciphertext was encrypted under another public key")
@@ -148,6 +162,7 @@ class Ciphertext:
     @classmethod
     def from_raw_bytes(cls, public_key: PublicKey, data: bytes) -> Ciphertext:
         """Parse :meth:`to_raw_bytes` output, checking length and group membership."""
+        require_public_key(public_key)
         if not isinstance(data, bytes | bytearray | memoryview):
             raise DecodeError(f"ciphertext must be bytes, not {type(data).__name__}")
         if len(data) != public_key.ciphertext_size:

@@ -40,12 +40,12 @@ class FixedBaseTable:
         return self._digit_count * 8
 
     def power(self, exponent: int) -> mpz:
-        """Return ``base ** exponent % modulus`` for ``0 <= exponent < 2**exponent_bits``."""
+        """Return ``base ** exponent % modulus`` for an int ``0 <= exponent < 2**exponent_bits``."""
         acc = xmpz(1)
         modulus = self._modulus
         try:
             digits = exponent.to_bytes(self._digit_count, "little")
-        except (OverflowError, AttributeError):
+        except OverflowError:
             raise PlaintextRangeError(
                 f"exponent must be an integer in [0, 2**{self.exponent_bits})"
             ) from None

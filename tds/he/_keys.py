@@ -20,10 +20,11 @@ from tds.errors import (
     PlaintextRangeError,
 )
 from tds.he import _pool
-from tds.he._ciphertext import Ciphertext, check_phe_object
+from tds.he._ciphertext import Ciphertext, check_phe_object, require_public_key
 from tds.he._fixed_base import FixedBaseTable
-from tds.he._integers import as_integer, to_bytes_big
+from tds.he._integers import as_integer, as_list, to_bytes_big
 from tds.he._wire import Reader, Writer
+from tds.progress import ProgressCallback
 
 if TYPE_CHECKING:
     import phe
@@ -50,6 +51,8 @@ _DJN_BASE_EXTRA_BYTES = 16
 def _check_modulus(n: Any, *, insecure: bool) -> mpz:
     """``n`` as an mpz if it may be a Paillier modulus of an acceptable size, else raise."""
     n = mpz(as_integer(n, "n", error=DecodeError))
+    if n <= 0:
+        raise DecodeError("the modulus must be a positive integer")
     bits = n.bit_length()
     if bits > MAX_KEY_BITS:
         raise KeySizeError(f"a {bits}-bit modulus exceeds the largest supported, {MAX_KEY_BITS}")
@@ -173,6 +176,7 @@ class PublicKey:
 
     def decode(self, residue: int) -> int:
         """Inverse of :meth:`encode`; a residue in the gap between ranges means overflow."""
+        residue = self._checked_residue(residue)
         if residue <= self.max_int:
             return int(residue)
         if residue >= self.n - self.max_int:
@@ -190,7 +194,7 @@ class PublicKey:
 
     def djn_mask(self, exponent: int) -> mpz:
         """``h_s ** exponent mod n^2`` for ``0 <= exponent < 2**randomness_bits`` (raw layer)."""
-        return self._fixed_base().power(exponent)
+        return self._fixed_base().power(as_integer(exponent, "exponent"))
 
     def _fixed_base(self) -> FixedBaseTable:
         if self._table is None:
@@ -202,12 +206,20 @@ class PublicKey:
 
     def raw_encrypt(self, residue: int, *, strict: bool = False) -> mpz:
         """Encrypt ``0 <= residue < n`` with no signed encoding (the raw layer)."""
-        self._check_residue(residue)
+        residue = self._checked_residue(residue)
         return (residue * self.n + 1) * self.random_mask(strict=strict) % self.n_square
 
-    def _check_residue(self, residue: int) -> None:
+    def _checked_residue(self, residue: Any) -> int:
+        residue = as_integer(residue, "a raw plaintext")
         if not 0 <= residue < self.n:
             raise PlaintextRangeError("a raw plaintext must be a residue in [0, n)")
+        return residue
+
+    def _checked_ciphertext(self, value: Any) -> mpz:
+        value = as_integer(value, "a ciphertext", error=InvalidCiphertextError)
+        if not 0 < value < self.n_square or gmpy2.gcd(value, self.n) != 1:
+            raise InvalidCiphertextError("ciphertext is not an element of Z*_{n^2} for this key")
+        return mpz(value)
 
     def encrypt(self, value: int, *, strict: bool = False) -> Ciphertext:
         """Encrypt a signed integer.
@@ -218,22 +230,40 @@ class PublicKey:
         return Ciphertext._trusted(self, self.raw_encrypt(self.encode(value), strict=strict))
 
     def encrypt_many(
-        self, values: Iterable[int], *, strict: bool = False, workers: int | None = None
+        self,
+        values: Iterable[int],
+        *,
+        strict: bool = False,
+        workers: int | None = None,
+        progress: ProgressCallback | None = None,
     ) -> list[Ciphertext]:
-        """Encrypt many integers on a process pool of ``workers`` (default: all cores)."""
-        residues = [int(self.encode(v)) for v in values]
-        raw = self.raw_encrypt_many(residues, strict=strict, workers=workers)
+        """Encrypt many integers on a process pool of ``workers`` (default: all cores).
+
+        ``progress`` receives ``Progress("paillier", "encrypt", done, total)`` as chunks finish.
+        """
+        _pool.check_progress(progress)
+        residues = [int(self.encode(v)) for v in as_list(values, "values")]
+        raw = self.raw_encrypt_many(residues, strict=strict, workers=workers, progress=progress)
         return [Ciphertext._trusted(self, c) for c in raw]
 
     def raw_encrypt_many(
-        self, residues: list[int], *, strict: bool = False, workers: int | None = None
+        self,
+        residues: list[int],
+        *,
+        strict: bool = False,
+        workers: int | None = None,
+        progress: ProgressCallback | None = None,
     ) -> list[mpz]:
         """:meth:`raw_encrypt` over a batch, on the process pool when it is large."""
+        _pool.check_progress(progress)
+        residues = [self._checked_residue(m) for m in as_list(residues, "residues")]
         raw = _pool.map_batches(
             lambda batch: [self.raw_encrypt(m, strict=strict) for m in batch],
             functools.partial(_pool.encrypt_chunk, self.to_bytes(), strict),
             residues,
             workers,
+            stage="encrypt",
+            progress=progress,
         )
         return [mpz(c) for c in raw]
 
@@ -244,18 +274,20 @@ class PublicKey:
         bound: int | None = None,
         max_additions: int | None = None,
         workers: int | None = None,
+        progress: ProgressCallback | None = None,
     ) -> EncryptedVector:
         """Encrypt a one-dimensional integer array, many values per ciphertext.
 
         ``bound`` caps ``|value|`` (default ``2**63 - 1``: every int64 but ``-2**63``) and
         ``max_additions`` is how many such vectors may be summed (default 1024). Everyone who
         wants to add vectors must use the same two numbers; smaller ones pack more values into
-        each ciphertext.
+        each ciphertext. ``progress`` counts ciphertexts (stage ``encrypt``).
         """
         from tds.he._packing import PackingLayout, encrypt_packed
 
+        _pool.check_progress(progress)
         layout = PackingLayout.create(self, bound=bound, max_additions=max_additions)
-        return encrypt_packed(self, layout, values, workers=workers)
+        return encrypt_packed(self, layout, values, workers=workers, progress=progress)
 
     # serialization and interop
 
@@ -309,7 +341,9 @@ class PrivateKey:
     __slots__ = ("_crt", "_lock", "_tables", "p", "public_key", "q")
 
     def __init__(self, public_key: PublicKey, p: int, q: int) -> None:
-        p, q = mpz(as_integer(p, "p")), mpz(as_integer(q, "q"))
+        require_public_key(public_key)
+        p = mpz(as_integer(p, "p", error=DecodeError))
+        q = mpz(as_integer(q, "q", error=DecodeError))
         # 1 * n would divide by zero in the CRT, and -p * -q would decrypt to garbage.
         if p * q != public_key.n or p <= 1 or q <= 1:
             raise DecodeError("p and q are not the factors of the public modulus")
@@ -338,40 +372,71 @@ class PrivateKey:
     # decryption
 
     def raw_decrypt(self, value: int) -> mpz:
-        """Decrypt a raw ciphertext to its residue in Z_n (the raw layer)."""
-        return self._crt.decrypt(mpz(value))
+        """Decrypt a raw ciphertext in Z*_{n^2} to its residue in Z_n (the raw layer)."""
+        return self._crt.decrypt(self.public_key._checked_ciphertext(value))
 
     def decrypt(self, ciphertext: Ciphertext) -> int:
         """The signed integer inside ``ciphertext``."""
         self._check_ciphertext(ciphertext)
-        return self.public_key.decode(self.raw_decrypt(ciphertext._value))
+        return self.public_key.decode(self._crt.decrypt(ciphertext._value))
 
     def decrypt_many(
-        self, ciphertexts: Sequence[Ciphertext], *, workers: int | None = None
+        self,
+        ciphertexts: Sequence[Ciphertext],
+        *,
+        workers: int | None = None,
+        progress: ProgressCallback | None = None,
     ) -> list[int]:
-        """Decrypt many ciphertexts on a process pool of ``workers`` (default: all cores)."""
+        """Decrypt many ciphertexts on a process pool of ``workers`` (default: all cores).
+
+        ``progress`` receives ``Progress("paillier", "decrypt", done, total)`` as chunks finish.
+        """
+        _pool.check_progress(progress)
+        ciphertexts = as_list(ciphertexts, "ciphertexts", error=InvalidCiphertextError)
         for c in ciphertexts:
             self._check_ciphertext(c)
-        residues = self.raw_decrypt_many([c._value for c in ciphertexts], workers=workers)
+        residues = self.raw_decrypt_many(
+            [c._value for c in ciphertexts], workers=workers, progress=progress
+        )
         return [self.public_key.decode(r) for r in residues]
 
-    def raw_decrypt_many(self, values: list[int], *, workers: int | None = None) -> list[mpz]:
+    def raw_decrypt_many(
+        self,
+        values: list[int],
+        *,
+        workers: int | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> list[mpz]:
         """:meth:`raw_decrypt` over a batch, on the process pool when it is large."""
+        _pool.check_progress(progress)
+        values = as_list(values, "ciphertexts", error=InvalidCiphertextError)
+        checked = [int(self.public_key._checked_ciphertext(v)) for v in values]
         raw = _pool.map_batches(
-            lambda batch: [self.raw_decrypt(c) for c in batch],
+            lambda batch: [self._crt.decrypt(mpz(c)) for c in batch],
             functools.partial(_pool.decrypt_chunk, self.to_bytes()),
-            [int(v) for v in values],
+            checked,
             workers,
+            stage="decrypt",
+            progress=progress,
         )
         return [mpz(m) for m in raw]
 
     def decrypt_vector(
-        self, vector: EncryptedVector, *, dtype: Any = np.int64, workers: int | None = None
+        self,
+        vector: EncryptedVector,
+        *,
+        dtype: Any = np.int64,
+        workers: int | None = None,
+        progress: ProgressCallback | None = None,
     ) -> np.ndarray:
-        """The summed integer vector; ``dtype=object`` returns exact Python ints."""
+        """The summed integer vector; ``dtype=object`` returns exact Python ints.
+
+        ``progress`` counts ciphertexts (stage ``decrypt``).
+        """
         from tds.he._packing import decrypt_packed
 
-        return decrypt_packed(self, vector, dtype=dtype, workers=workers)
+        _pool.check_progress(progress)
+        return decrypt_packed(self, vector, dtype=dtype, workers=workers, progress=progress)
 
     def _check_ciphertext(self, ciphertext: Any) -> None:
         if not isinstance(ciphertext, Ciphertext):
@@ -395,7 +460,7 @@ class PrivateKey:
 
     def raw_encrypt(self, residue: int, *, strict: bool = False) -> mpz:
         """Encrypt ``0 <= residue < n`` through the CRT (the raw layer)."""
-        self.public_key._check_residue(residue)
+        residue = self.public_key._checked_residue(residue)
         crt = self._crt
         shift = residue * self.public_key.n + 1
         if strict:
@@ -414,7 +479,7 @@ class PrivateKey:
 
     def djn_mask(self, exponent: int) -> mpz:
         """The public key's :meth:`PublicKey.djn_mask`, computed through the CRT (raw layer)."""
-        return self._crt.combine(*self._djn_mask_halves(exponent))
+        return self._crt.combine(*self._djn_mask_halves(as_integer(exponent, "exponent")))
 
     def encrypt(self, value: int, *, strict: bool = False) -> Ciphertext:
         """Encrypt a signed integer, using the factors for speed."""
@@ -422,16 +487,27 @@ class PrivateKey:
         return Ciphertext._trusted(key, self.raw_encrypt(key.encode(value), strict=strict))
 
     def encrypt_many(
-        self, values: Iterable[int], *, strict: bool = False, workers: int | None = None
+        self,
+        values: Iterable[int],
+        *,
+        strict: bool = False,
+        workers: int | None = None,
+        progress: ProgressCallback | None = None,
     ) -> list[Ciphertext]:
-        """Encrypt many integers through the CRT on a process pool."""
+        """Encrypt many integers through the CRT on a process pool.
+
+        ``progress`` receives ``Progress("paillier", "encrypt", done, total)`` as chunks finish.
+        """
+        _pool.check_progress(progress)
         key = self.public_key
-        residues = [int(key.encode(v)) for v in values]
+        residues = [int(key.encode(v)) for v in as_list(values, "values")]
         raw = _pool.map_batches(
             lambda batch: [self.raw_encrypt(m, strict=strict) for m in batch],
             functools.partial(_pool.crt_encrypt_chunk, self.to_bytes(), strict),
             residues,
             workers,
+            stage="encrypt",
+            progress=progress,
         )
         return [Ciphertext._trusted(key, mpz(c)) for c in raw]
 

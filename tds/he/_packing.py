@@ -26,12 +26,13 @@ from tds.errors import (
     PlaintextRangeError,
     PlaintextTypeError,
 )
-from tds.he._ciphertext import Ciphertext
-from tds.he._integers import as_integer
+from tds.he._ciphertext import Ciphertext, require_public_key
+from tds.he._integers import as_integer, as_list
 from tds.he._wire import Reader, Writer
 
 if TYPE_CHECKING:
     from tds.he._keys import PrivateKey, PublicKey
+    from tds.progress import ProgressCallback
 
 INT64_BOUND = 2**63 - 1
 DEFAULT_MAX_ADDITIONS = 1024
@@ -49,10 +50,18 @@ class PackingLayout:
     slot_bytes: int
     slots: int
 
+    def __post_init__(self) -> None:
+        for name in ("bound", "max_additions", "slot_bytes", "slots"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"PackingLayout.{name} must be a positive int, not {value!r:.40}")
+
     @classmethod
     def create(
         cls, public_key: PublicKey, *, bound: int | None = None, max_additions: int | None = None
     ) -> PackingLayout:
+        """The layout for ``public_key``; the two numbers are :meth:`PublicKey.encrypt_vector`'s."""
+        require_public_key(public_key)
         bound = INT64_BOUND if bound is None else as_integer(bound, "bound")
         if not 1 <= bound <= INT64_BOUND:
             raise ConfigError(f"bound must be between 1 and 2**63 - 1, got {bound}")
@@ -69,9 +78,13 @@ class PackingLayout:
         return cls(bound=bound, max_additions=max_additions, slot_bytes=slot_bytes, slots=slots)
 
     def ciphertexts_for(self, length: int) -> int:
+        """How many ciphertexts a vector of ``length`` values takes."""
+        length = as_integer(length, "length", error=ConfigError)
+        if length < 0:
+            raise ConfigError(f"length must not be negative, got {length}")
         return -(-length // self.slots)
 
-    def pack(self, values: np.ndarray) -> list[int]:
+    def _pack(self, values: np.ndarray) -> list[int]:
         """Plaintext residues for an int64 vector already checked against ``bound``."""
         count = self.ciphertexts_for(len(values))
         offset = values.astype("<i8").view("<u8") + np.uint64(self.bound)
@@ -85,7 +98,7 @@ class PackingLayout:
             for i in range(0, len(buffer), per_ciphertext)
         ]
 
-    def unpack(self, residues: Sequence[int], length: int, additions: int) -> np.ndarray:
+    def _unpack(self, residues: Sequence[int], length: int, additions: int) -> np.ndarray:
         """Signed slot values (an object array of ints) of a sum of ``additions`` vectors."""
         per_ciphertext = self.slots * self.slot_bytes
         try:
@@ -119,6 +132,8 @@ class EncryptedVector:
     """
 
     __slots__ = ("additions", "ciphertexts", "layout", "length", "public_key")
+    # Keeps numpy from applying ``+`` element-wise: ``array + vector`` comes to __radd__.
+    __array_ufunc__ = None
 
     def __init__(
         self,
@@ -129,8 +144,18 @@ class EncryptedVector:
         *,
         additions: int,
     ) -> None:
+        require_public_key(public_key)
+        if not isinstance(layout, PackingLayout):
+            raise ConfigError(f"expected a PackingLayout, not {type(layout).__name__}")
+        if layout != PackingLayout.create(
+            public_key, bound=layout.bound, max_additions=layout.max_additions
+        ):
+            raise ConfigError("the layout was not made for this public key (PackingLayout.create)")
+        length = as_integer(length, "length", error=ConfigError)
+        ciphertexts = as_list(ciphertexts, "ciphertexts", error=InvalidCiphertextError)
         if len(ciphertexts) != layout.ciphertexts_for(length):
             raise DecodeError(f"{length} values need {layout.ciphertexts_for(length)} ciphertexts")
+        additions = as_integer(additions, "additions", error=ConfigError)
         if not 1 <= additions <= layout.max_additions:
             raise PackingOverflowError(
                 f"{additions} additions exceed the layout's max_additions={layout.max_additions}"
@@ -156,7 +181,7 @@ class EncryptedVector:
 
     def __add__(self, other: EncryptedVector) -> EncryptedVector:
         if not isinstance(other, EncryptedVector):
-            return NotImplemented
+            raise _not_a_vector(other)
         if other.public_key != self.public_key:
             raise KeyMismatchError("the vectors were encrypted under different public keys")
         if other.layout != self.layout or other.length != self.length:
@@ -174,9 +199,9 @@ class EncryptedVector:
 
     def __radd__(self, other: Any) -> EncryptedVector:
         # sum() starts from the integer 0.
-        if isinstance(other, int) and other == 0:
+        if isinstance(other, int) and not isinstance(other, bool) and other == 0:
             return self
-        return NotImplemented
+        raise _not_a_vector(other)
 
     def rerandomize(self, *, strict: bool = False) -> EncryptedVector:
         """The same values under fresh randomness (see :meth:`Ciphertext.rerandomize`)."""
@@ -200,6 +225,8 @@ class EncryptedVector:
 
     @classmethod
     def from_bytes(cls, public_key: PublicKey, data: bytes) -> EncryptedVector:
+        """Parse :meth:`to_bytes` output, checking the key digest, layout and every ciphertext."""
+        require_public_key(public_key)
         reader = Reader(data, _VECTOR_MAGIC, "encrypted vector")
         if reader.raw(len(public_key.digest)) != public_key.digest:
             raise KeyMismatchError("the vector was encrypted under another public key")
@@ -219,18 +246,39 @@ class EncryptedVector:
         return cls(public_key, layout, length, ciphertexts, additions=additions)
 
 
+def _not_a_vector(other: Any) -> PlaintextTypeError:
+    return PlaintextTypeError(
+        f"an EncryptedVector adds only to another EncryptedVector, not {type(other).__name__}; "
+        "encrypt plain values with encrypt_vector first"
+    )
+
+
+# dtype.kind -> (what to call it, what to do about it) for encrypt_vector's refusal.
+_NON_INTEGER_KINDS = {
+    "b": ("bool", ": True == 1 is ambiguous; convert with .astype(np.int64)"),
+    "f": ("float", ": scale to integers (fixed point) first"),
+    "c": ("complex", ""),
+    "U": ("str", ": parse the strings to integers first"),
+    "S": ("bytes", ""),
+    "O": ("objects", ": build an int64 array"),
+    "M": ("datetime64", ""),
+    "m": ("timedelta64", ""),
+}
+
+
 def _as_int64_vector(values: Any, bound: int) -> np.ndarray:
     try:
         array = np.asarray(values)
-    except ValueError:  # numpy refuses ragged nested sequences
+    except (ValueError, TypeError, OverflowError):  # ragged nested sequences, odd objects
         raise PlaintextTypeError("expected a one-dimensional array of integers") from None
     if array.ndim != 1:
         raise PlaintextTypeError(f"expected a one-dimensional array, got {array.ndim} dimensions")
     if array.size == 0:
         return np.zeros(0, dtype=np.int64)
     if array.dtype.kind not in "iu":
+        kind, advice = _NON_INTEGER_KINDS.get(array.dtype.kind, (array.dtype.name, ""))
         raise PlaintextTypeError(
-            f"expected integers, got dtype {array.dtype}; scale floats to integers first"
+            f"encrypt_vector needs integers; got an array of {kind} (dtype {array.dtype}){advice}"
         )
     if array.dtype.kind == "u" and int(array.max()) > INT64_BOUND:
         raise PlaintextRangeError("values exceed the int64 range")
@@ -241,29 +289,47 @@ def _as_int64_vector(values: Any, bound: int) -> np.ndarray:
 
 
 def encrypt_packed(
-    public_key: PublicKey, layout: PackingLayout, values: Any, *, workers: int | None
+    public_key: PublicKey,
+    layout: PackingLayout,
+    values: Any,
+    *,
+    workers: int | None,
+    progress: ProgressCallback | None,
 ) -> EncryptedVector:
     array = _as_int64_vector(values, layout.bound)
-    raw = public_key.raw_encrypt_many(layout.pack(array), workers=workers)
+    raw = public_key.raw_encrypt_many(layout._pack(array), workers=workers, progress=progress)
     ciphertexts = [Ciphertext._trusted(public_key, c) for c in raw]
     return EncryptedVector(public_key, layout, len(array), ciphertexts, additions=1)
 
 
 def decrypt_packed(
-    private_key: PrivateKey, vector: EncryptedVector, *, dtype: Any, workers: int | None
+    private_key: PrivateKey,
+    vector: EncryptedVector,
+    *,
+    dtype: Any,
+    workers: int | None,
+    progress: ProgressCallback | None,
 ) -> np.ndarray:
+    if isinstance(vector, Ciphertext):
+        raise InvalidCiphertextError(
+            "decrypt_vector takes an EncryptedVector; use decrypt() for a single Ciphertext"
+        )
     if not isinstance(vector, EncryptedVector):
-        raise DecodeError(f"expected an EncryptedVector, not {type(vector).__name__}")
+        raise InvalidCiphertextError(
+            f"decrypt_vector takes an EncryptedVector, not {type(vector).__name__}"
+        )
     if vector.public_key != private_key.public_key:
         raise KeyMismatchError("the vector was encrypted under another public key")
     try:
         dtype = np.dtype(dtype)
-    except TypeError:
+    except (TypeError, ValueError):
         raise ConfigError("dtype must be numpy.int64 or object") from None
     if dtype != np.dtype(object) and dtype != np.dtype(np.int64):
         raise ConfigError("dtype must be numpy.int64 or object")
-    residues = private_key.raw_decrypt_many([c._value for c in vector.ciphertexts], workers=workers)
-    values = vector.layout.unpack(residues, vector.length, vector.additions)
+    residues = private_key.raw_decrypt_many(
+        [c._value for c in vector.ciphertexts], workers=workers, progress=progress
+    )
+    values = vector.layout._unpack(residues, vector.length, vector.additions)
     if dtype == np.dtype(object):
         return values
     if len(values) and (max(values) > INT64_BOUND or min(values) < -INT64_BOUND - 1):

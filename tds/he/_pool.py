@@ -8,10 +8,14 @@ integers and key bytes cross the process boundary.
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from concurrent.futures import as_completed
+from typing import TYPE_CHECKING, Any
 
 from tds._workers import process_pool, resolve_workers
+from tds.errors import ConfigError
+from tds.progress import Progress, ProgressCallback
 
 if TYPE_CHECKING:
     from tds.he._keys import PrivateKey, PublicKey
@@ -20,6 +24,21 @@ if TYPE_CHECKING:
 # first batch under a key pays for its own fixed-base table.
 MIN_PARALLEL_ITEMS = 256
 _CHUNKS_PER_WORKER = 4
+# An in-process batch with a progress callback runs in this many steps, to report between them.
+_LOCAL_STEPS = 8
+_ROLE = "paillier"
+
+# Sizes and worker counts only: never key material, plaintexts or ciphertexts.
+_logger = logging.getLogger("tds.he")
+
+
+def check_progress(progress: Any) -> None:
+    """Refuse a ``progress`` that is neither None nor callable (ConfigError)."""
+    if progress is not None and not callable(progress):
+        raise ConfigError(
+            "progress must be callable (it receives a tds.progress.Progress), "
+            f"not {type(progress).__name__}"
+        )
 
 
 def map_batches(
@@ -27,20 +46,52 @@ def map_batches(
     remote: Callable[[list[int]], list[int]],
     items: list[int],
     workers: int | None,
+    *,
+    stage: str,
+    progress: ProgressCallback | None,
 ) -> list[int]:
     """Apply ``local`` in-process to small batches, else ``remote`` in chunks on the pool.
 
-    ``remote`` must be picklable (a module-level function or a partial of one).
+    ``remote`` must be picklable (a module-level function or a partial of one). ``progress``
+    gets ``Progress("paillier", stage, done, total)`` as parts finish, the last with
+    ``done == total``.
     """
     workers = resolve_workers(workers)
-    if workers == 1 or len(items) < MIN_PARALLEL_ITEMS:
-        return local(items)
-    chunk_count = workers * _CHUNKS_PER_WORKER
-    size = -(-len(items) // chunk_count)
-    futures = [
-        process_pool(workers).submit(remote, items[start : start + size])
-        for start in range(0, len(items), size)
-    ]
+    check_progress(progress)
+    total = len(items)
+
+    def report(done: int) -> None:
+        if progress is not None:
+            progress(Progress(_ROLE, stage, done, total))
+
+    if workers == 1 or total < MIN_PARALLEL_ITEMS:
+        _logger.debug("paillier %s: %d items in this process", stage, total)
+        if progress is None:
+            return local(items)
+        step = max(1, -(-total // _LOCAL_STEPS))
+        results: list[int] = []
+        for start in range(0, total, step):
+            results.extend(local(items[start : start + step]))
+            report(len(results))
+        if not total:
+            report(0)
+        return results
+    size = -(-total // (workers * _CHUNKS_PER_WORKER))
+    pool = process_pool(workers)
+    futures = [pool.submit(remote, items[start : start + size]) for start in range(0, total, size)]
+    _logger.debug(
+        "paillier %s: %d items in %d chunks of up to %d on %d workers",
+        stage,
+        total,
+        len(futures),
+        size,
+        workers,
+    )
+    if progress is not None:
+        done = 0
+        for future in as_completed(futures):
+            done += len(future.result())
+            report(done)
     return [value for future in futures for value in future.result()]
 
 

@@ -207,3 +207,122 @@ def test_raw_layer_inputs_are_range_checked(keypair) -> None:
             public.djn_mask(exponent)
         with pytest.raises(PlaintextRangeError):
             private.djn_mask(exponent)
+
+
+def test_the_raw_layer_names_what_is_wrong(keypair) -> None:
+    public, private = keypair
+    with pytest.raises(InvalidCiphertextError, match="integer, not str"):
+        private.raw_decrypt("x")
+    with pytest.raises(InvalidCiphertextError, match="Z\\*"):
+        private.raw_decrypt(public.n_square)
+    with pytest.raises(InvalidCiphertextError):
+        private.raw_decrypt_many([public.encrypt(1).value, "x"])
+    with pytest.raises(PlaintextTypeError, match="integer, not str"):
+        public.raw_encrypt("x")
+    with pytest.raises(PlaintextTypeError, match="iterable"):
+        public.raw_encrypt_many(5)
+    with pytest.raises(PlaintextTypeError, match="not bytes"):
+        public.encrypt_many(b"\x01\x02")
+    with pytest.raises(PlaintextRangeError):
+        public.decode(-1)
+    with pytest.raises(PlaintextTypeError):
+        public.djn_mask(1.0)
+    assert private.raw_decrypt(public.raw_encrypt(7)) == 7
+
+
+def test_keys_and_layouts_are_checked_where_they_are_taken(keypair) -> None:
+    public, private = keypair
+    vector = public.encrypt_vector(np.arange(3), bound=10, max_additions=2)
+    with pytest.raises(ConfigError, match="PublicKey"):
+        tds.he.PrivateKey("key", private.p, private.q)
+    with pytest.raises(ConfigError, match="PublicKey"):
+        tds.he.Ciphertext.from_bytes(None, public.encrypt(1).to_bytes())
+    with pytest.raises(ConfigError, match="PublicKey"):
+        tds.he.PackingLayout.create("key")
+    foreign_layout = tds.he.PackingLayout(bound=10, max_additions=2, slot_bytes=1, slots=500)
+    with pytest.raises(ConfigError, match="layout"):
+        tds.he.EncryptedVector(public, foreign_layout, 3, vector.ciphertexts, additions=1)
+    with pytest.raises(ConfigError):
+        tds.he.PackingLayout(bound="10", max_additions=2, slot_bytes=1, slots=1)
+
+
+def test_vectors_add_only_to_vectors(keypair) -> None:
+    public, _ = keypair
+    vector = public.encrypt_vector(np.arange(3), bound=10, max_additions=2)
+    for other in (5, public.encrypt(1), np.arange(3)):
+        with pytest.raises(PlaintextTypeError, match="encrypt_vector"):
+            vector + other
+        with pytest.raises(PlaintextTypeError):
+            other + vector
+
+
+def test_numpy_arrays_do_not_broadcast_over_a_ciphertext(keypair) -> None:
+    public, _ = keypair
+    with pytest.raises(PlaintextTypeError, match="ndarray"):
+        np.array(["a", "b"]) + public.encrypt(1)
+    with pytest.raises(PlaintextTypeError, match="ndarray"):
+        np.arange(2) * public.encrypt(1)
+
+
+def test_errors_say_what_happened(keypair) -> None:
+    public, private = keypair
+    ciphertext = public.encrypt(2)
+    with pytest.raises(
+        PlaintextTypeError,
+        match=r"encrypt_vector needs integers; got an array of str \(dtype <U3\)",
+    ):
+        public.encrypt_vector(np.array(["abc", "de"]))
+    with pytest.raises(PlaintextTypeError, match=r"array of float .*scale"):
+        public.encrypt_vector(np.array([1.5]))
+    for product in (
+        lambda: ciphertext * 1.5,
+        lambda: 1.5 * ciphertext,
+        lambda: ciphertext * np.float32(2),
+    ):
+        with pytest.raises(
+            PlaintextTypeError, match="cannot multiply a ciphertext by a float: scale to an integer"
+        ):
+            product()
+    with pytest.raises(
+        InvalidCiphertextError,
+        match=r"decrypt_vector takes an EncryptedVector; use decrypt\(\) for a single Ciphertext",
+    ):
+        private.decrypt_vector(ciphertext)
+    with pytest.raises(InvalidCiphertextError, match="EncryptedVector, not list"):
+        private.decrypt_vector([ciphertext])
+
+
+BOOLS = [True, False, np.bool_(True)]
+
+
+@pytest.mark.parametrize("flag", BOOLS, ids=repr)
+def test_bools_are_not_plaintexts(keypair, flag) -> None:
+    public, private = keypair
+    ciphertext = public.encrypt(2)
+    refusals = [
+        lambda: public.encrypt(flag),
+        lambda: private.encrypt(flag),
+        lambda: public.encrypt_many([1, flag]),
+        lambda: private.encrypt_many([flag]),
+        lambda: public.encode(flag),
+        lambda: public.raw_encrypt(flag),
+        lambda: ciphertext + flag,
+        lambda: flag + ciphertext,
+        lambda: ciphertext - flag,
+        lambda: flag - ciphertext,
+        lambda: ciphertext * flag,
+        lambda: flag * ciphertext,
+    ]
+    for refuse in refusals:
+        with pytest.raises(PlaintextTypeError, match=r"bool.*int\(\)"):
+            refuse()
+
+
+def test_bool_arrays_are_not_plaintext_vectors(keypair) -> None:
+    public, _ = keypair
+    for flags in (np.array([True, False]), [True, False]):
+        with pytest.raises(PlaintextTypeError, match=r"array of bool.*astype\(np.int64\)"):
+            public.encrypt_vector(flags)
+    vector = public.encrypt_vector(np.arange(3), bound=10, max_additions=2)
+    with pytest.raises(PlaintextTypeError):
+        False + vector
