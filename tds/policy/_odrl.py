@@ -9,6 +9,7 @@ does not understand is an error naming its path, never skipped.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -77,14 +78,77 @@ _UNSUPPORTED = {
 
 
 def policy_from_odrl(document: dict[str, Any] | str | bytes) -> Policy:
-    if isinstance(document, str | bytes):
+    if isinstance(document, bytes):
         try:
-            document = json.loads(document)
+            # JSON exchanged between systems is UTF-8 (RFC 8259); json.loads would also guess
+            # UTF-16 or UTF-32 and let encoded surrogates through.
+            document = document.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise PolicySyntaxError(f"JSON text must be UTF-8: {error}") from None
+    if isinstance(document, str):
+        try:
+            document = json.loads(
+                document, object_pairs_hook=_json_object, parse_constant=_refuse_constant
+            )
+        except PolicySyntaxError:
+            raise
         except (ValueError, RecursionError) as error:
             raise PolicySyntaxError(f"not valid JSON: {error}") from None
     if not isinstance(document, dict):
         raise PolicySyntaxError(f"a policy is a JSON object, got {type(document).__name__}")
+    _check_document(document)
     return _policy(document)
+
+
+class _RepeatedKey(dict[str, Any]):
+    """A JSON object in which ``key`` appeared more than once (json.loads keeps the last)."""
+
+    key: str
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    node = dict(pairs)
+    if len(node) == len(pairs):
+        return node
+    # Reported by _check_document, which knows where the object is.
+    marked = _RepeatedKey(node)
+    counts = Counter(key for key, _ in pairs)
+    marked.key = next(key for key, count in counts.items() if count > 1)
+    return marked
+
+
+def _refuse_constant(name: str) -> None:
+    raise PolicySyntaxError(f"{name} is not JSON; write numbers as finite literals")
+
+
+def _check_document(document: dict[str, Any]) -> None:
+    """Refuse what the parser could read one way while another reader reads it another way.
+
+    Walks the whole document, including values the parser never reads, without recursion (a
+    dict built in Python may nest deeper than the stack, or contain itself).
+    """
+    pending: list[tuple[object, str]] = [(document, "")]
+    visited: set[int] = set()
+    while pending:
+        node, path = pending.pop()
+        if not isinstance(node, dict | list) or id(node) in visited:
+            continue
+        visited.add(id(node))
+        if isinstance(node, list):
+            pending.extend((item, f"{path}[{i}]") for i, item in reversed(list(enumerate(node))))
+            continue
+        if isinstance(node, _RepeatedKey):
+            raise PolicySyntaxError(
+                f"key {node.key!r} appears more than once in one object; a JSON reader keeps "
+                "only one of its values, so write it once",
+                path=_join(path, node.key),
+            )
+        children = []
+        for key, value in node.items():
+            if not isinstance(key, str):
+                raise PolicySyntaxError(f"keys must be strings, got {key!r}", path=path)
+            children.append((value, _join(path, key)))
+        pending.extend(reversed(children))
 
 
 def policy_to_odrl(policy: Policy) -> dict[str, Any]:

@@ -748,3 +748,67 @@ def test_types_that_agree_with_the_position_are_accepted():
     )
     document["permission"][0]["@type"] = "odrl:Permission"
     assert Policy.from_odrl(document).permissions[0].duties[0].action == DutyAction.LOG
+
+
+# -- ambiguous or unmodelled input is refused, never silently resolved ---------------------------
+
+# The last of repeated keys wins in json.loads: here the prohibition would vanish.
+REPEATED_PROHIBITION = (
+    '{"@type": "Set", "uid": "urn:p",'
+    ' "prohibition": [{"target": "urn:ds", "action": "read"}],'
+    ' "prohibition": [],'
+    ' "permission": [{"target": "urn:ds", "action": "use"}]}'
+)
+
+
+@pytest.mark.parametrize("text", [REPEATED_PROHIBITION, REPEATED_PROHIBITION.encode()])
+def test_a_repeated_key_is_refused_with_its_path(text):
+    with pytest.raises(PolicySyntaxError, match="'prohibition' appears more than once") as caught:
+        Policy.from_odrl(text)
+    assert caught.value.path == "prohibition"
+
+
+def test_a_repeated_key_deep_inside_is_refused_with_its_path():
+    text = (
+        '{"@type": "Set", "uid": "urn:p", "prohibition": [{"target": "urn:ds", "action": "read",'
+        ' "constraint": [{"leftOperand": "purpose", "operator": "eq",'
+        ' "rightOperand": "marketing", "rightOperand": "nothing"}]}]}'
+    )
+    with pytest.raises(PolicySyntaxError, match="'rightOperand' appears more than once") as caught:
+        Policy.from_odrl(text)
+    assert caught.value.path == "prohibition[0].constraint[0].rightOperand"
+
+
+def test_the_same_key_in_different_objects_is_not_repeated():
+    text = json.dumps(policy_with(uid="urn:rule:1"))
+    assert Policy.from_odrl(text) == Policy.from_odrl(policy_with(uid="urn:rule:1"))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        json.dumps(policy_with()).encode("utf-16"),  # JSON exchanged between systems is UTF-8
+        json.dumps(policy_with())
+        .replace("urn:policy:1", "urn:\ud800")
+        .encode("utf-8", "surrogatepass"),
+    ],
+    ids=["utf-16", "cesu-surrogate"],
+)
+def test_bytes_must_be_utf_8(data):
+    with pytest.raises(PolicySyntaxError, match="UTF-8"):
+        Policy.from_odrl(data)
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_non_json_constants_are_refused(constant):
+    text = json.dumps(policy_with()).replace('"urn:policy:1"', constant)
+    with pytest.raises(PolicySyntaxError, match=f"{constant} is not JSON"):
+        Policy.from_odrl(text)
+
+
+def test_keys_must_be_strings():
+    document = policy_with()
+    document["permission"][0][1] = "x"
+    with pytest.raises(PolicySyntaxError, match="keys must be strings") as caught:
+        Policy.from_odrl(document)
+    assert caught.value.path == "permission[0]"
