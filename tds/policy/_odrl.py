@@ -191,9 +191,14 @@ def _join(path: str, child: str) -> str:
     return f"{path}{child}" if child.startswith("[") else f"{path}.{child}"
 
 
+def _names_class(spelling: object, name: str) -> bool:
+    """Whether ``spelling`` names the ODRL class ``name`` (bare, ``odrl:`` prefixed or an IRI)."""
+    return isinstance(spelling, str) and spelling in (name, f"odrl:{name}", ODRL_NS + name)
+
+
 def _check_type(node: dict[str, Any], expected: str, path: str) -> None:
     """An optional ``@type`` must name what the node's position says it is."""
-    if "@type" in node and node["@type"] not in (expected, f"odrl:{expected}", ODRL_NS + expected):
+    if "@type" in node and not _names_class(node["@type"], expected):
         raise PolicySyntaxError(
             f"expected @type {expected}, got {node['@type']!r}", path=_join(path, "@type")
         )
@@ -244,13 +249,47 @@ def _iri(value: object, path: str) -> str:
     """An IRI given as a string or as a node reference ``{"@id": ...}`` / ``{"uid": ...}``."""
     value = _one(value, path)
     if isinstance(value, dict):
-        keys = set(value) - {"@type"}
+        keys = set(value)
         if len(keys) != 1 or not keys <= {"@id", "uid"}:
             raise PolicySyntaxError('expected an IRI or {"@id": IRI}', path=path)
         value = value[keys.pop()]
     if not isinstance(value, str) or not value:
         raise PolicySyntaxError(f"expected an IRI, got {value!r}", path=path)
     return value
+
+
+# What each party or asset position holds, with an article for the messages.
+_NODE_CLASSES = {
+    "target": ("Asset", "an asset"),
+    "assigner": ("Party", "a party"),
+    "assignee": ("Party", "a party"),
+}
+
+
+def _party_or_asset(node: dict[str, Any], name: str, path: str) -> str:
+    """The IRI of the party or asset ``node[name]``, which may say it is a plain Party/Asset.
+
+    Any other ``@type`` is refused: dropping it would read a collection as a single member, so
+    that a prohibition of the collection reaches none of its members.
+    """
+    path = _join(path, name)
+    value = _one(node[name], path)
+    if isinstance(value, dict) and "@type" in value:
+        expected, described = _NODE_CLASSES[name]
+        spelling, type_path = value["@type"], _join(path, "@type")
+        if _names_class(spelling, f"{expected}Collection"):
+            raise PolicySyntaxError(
+                f"{expected}Collection is not supported: collections are not supported yet, "
+                f"so name each {expected.lower()} in a rule of its own",
+                type_path,
+            )
+        if not _names_class(spelling, expected):
+            raise PolicySyntaxError(
+                f"tds models {described} as one IRI (@type {expected}), not {spelling!r}",
+                type_path,
+            )
+        value = {key: item for key, item in value.items() if key != "@type"}
+    return _iri(value, path)
 
 
 def _term_at(kind: type[Any], value: object, path: str, label: str) -> Any:
@@ -278,6 +317,19 @@ def _check_context(context: object, path: str) -> None:
                 )
 
 
+def _check_profile(profiles: object) -> None:
+    # ODRL: a processor that does not understand a policy's profile must not process it.
+    for index, profile in enumerate(_many(profiles)):
+        path = f"profile[{index}]" if isinstance(profiles, list) else "profile"
+        iri = _iri(profile, path)
+        if iri != PROFILE_IRI:
+            raise PolicySyntaxError(
+                f"tds reads only policies of the tds profile ({PROFILE_IRI}) or of no profile; "
+                f"it does not implement {iri!r}",
+                path,
+            )
+
+
 def _policy(node: dict[str, Any]) -> Policy:
     _check_keys(
         node,
@@ -302,6 +354,8 @@ def _policy(node: dict[str, Any]) -> Policy:
     uid = _uid(node, "")
     if uid is None:
         raise PolicySyntaxError("a policy needs a uid", path="uid")
+    if "@type" in node and "type" in node:
+        raise PolicySyntaxError("a policy has both @type and type (its alias); write one", "type")
     type_key = "@type" if "@type" in node else "type"
     if type_key not in node:
         raise PolicySyntaxError("a policy needs an @type (Set, Offer or Agreement)", "@type")
@@ -310,8 +364,7 @@ def _policy(node: dict[str, Any]) -> Policy:
     if type_name in ("Policy", "odrl:Policy", "http://www.w3.org/ns/odrl/2/Policy"):
         type_name = PolicyType.SET.value
     policy_type = _term_at(PolicyType, type_name, type_key, "policy type")
-    for index, profile in enumerate(_many(node.get("profile", []))):
-        _iri(profile, f"profile[{index}]")
+    _check_profile(node.get("profile", []))
     if "conflict" in node:
         conflict = _one(node["conflict"], "conflict")
         if conflict not in ("prohibit", "odrl:prohibit", "http://www.w3.org/ns/odrl/2/prohibit"):
@@ -328,7 +381,9 @@ def _policy(node: dict[str, Any]) -> Policy:
         for index, item in enumerate(_many(node.get("prohibition", [])))
     ]
     parties = {
-        name: _iri(node[name], name) for name in ("target", "assigner", "assignee") if name in node
+        name: _party_or_asset(node, name, "")
+        for name in ("target", "assigner", "assignee")
+        if name in node
     }
     with _at(""):
         return Policy(
@@ -353,7 +408,7 @@ def _rule_fields(node: dict[str, Any], path: str) -> dict[str, Any]:
         "constraints": _constraints(node.get("constraint", []), _join(path, "constraint")),
         "uid": _uid(node, path),
         **{
-            name: _iri(node[name], _join(path, name))
+            name: _party_or_asset(node, name, path)
             for name in ("target", "assigner", "assignee")
             if name in node
         },
@@ -404,6 +459,7 @@ def _action(value: object, path: str, kind: type[Any]) -> tuple[Any, tuple[AnyCo
     value = _one(value, path)
     if isinstance(value, dict) and "rdf:value" in value:
         _check_keys(value, {"rdf:value", "refinement", "@type"}, path)
+        _check_type(value, "Action", path)
         action = _term_at(kind, _one(value["rdf:value"], path), _join(path, "rdf:value"), "action")
         refinements = _constraints(value.get("refinement", []), _join(path, "refinement"))
         return action, refinements
