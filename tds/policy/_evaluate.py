@@ -37,7 +37,7 @@ from tds.policy._profile import (
 )
 from tds.policy._request import Request
 from tds.policy._state import UsageKey, UsageLedger, UsageState, Use
-from tds.policy._values import BoundingBox, Duration, Rate, format_datetime, format_decimal
+from tds.policy._values import BoundingBox, Day, Duration, Rate, format_datetime, format_decimal
 
 Verdict = bool | None
 
@@ -382,6 +382,16 @@ _TIME_PHRASES = {
     Operator.LTEQ: "at or before",
 }
 
+# A day is an interval: "on or before 2026-12-31" is all of that day and every instant before it.
+_DAY_PHRASES = {
+    Operator.EQ: "on",
+    Operator.NEQ: "not on",
+    Operator.GT: "after",
+    Operator.GTEQ: "on or after",
+    Operator.LT: "before",
+    Operator.LTEQ: "on or before",
+}
+
 _SET_PHRASES = {
     Operator.IS_ANY_OF: "including one of",
     Operator.IS_NONE_OF: "including none of",
@@ -397,7 +407,8 @@ def _check_atom(constraint: Constraint, path: str, context: _Context) -> Constra
     except _Unknown as missing:
         reason = f"{path}: {missing} to check {operand} {operator} {right_text}"
         return ConstraintResult(path, operator, None, reason, operand)
-    label, holding, failing = _WORDING[operand, operator]
+    wording = _DAY_WORDING if isinstance(constraint.right_operand, Day) else _WORDING
+    label, holding, failing = wording[operand, operator]
     reason = f"{path}: {label} {left_text} {holding if holds else failing} {right_text}"
     return ConstraintResult(path, operator, holds, reason, operand)
 
@@ -417,6 +428,14 @@ _WORDING = {
     (operand, operator): _wording(operand, operator)
     for operand, spec in OPERANDS.items()
     for operator in spec.operators
+}
+_DAY_WORDING = {
+    (LeftOperand.DATE_TIME, operator): (
+        _LABELS[LeftOperand.DATE_TIME],
+        f"is {phrase}",
+        f"is not {phrase}",
+    )
+    for operator, phrase in _DAY_PHRASES.items()
 }
 
 
@@ -482,6 +501,10 @@ def _show(value: Any) -> str:
         return "[" + ", ".join(_show(item) for item in value) + "]"
     if isinstance(value, datetime):
         return format_datetime(value)
+    if isinstance(value, Day):
+        return (
+            f"{value.date.isoformat()} ({'UTC' if not value.offset else f'UTC{str(value)[10:]}'})"
+        )
     if isinstance(value, Decimal):
         return format_decimal(value)
     if isinstance(value, Duration | Rate | BoundingBox):
@@ -536,6 +559,13 @@ def _one_action(operator: Operator, left: Action, right: Any) -> bool:
     return _compare(operator, left, right)
 
 
+def _instant(operator: Operator, left: datetime, right: datetime | Day) -> bool:
+    if isinstance(right, Day):
+        # Where the use falls relative to the day (-1 before, 0 on it, 1 after) against "on it".
+        return _compare(operator, right.locate(left), 0)
+    return _compare(operator, left, right)
+
+
 def _timed(operator: Operator, left: tuple[datetime, datetime], right: Any) -> bool:
     # The elapsed time (now - start) compares with the duration exactly as now compares with
     # start + duration, which is also how calendar months are meant.
@@ -567,7 +597,7 @@ _OPERATORS: dict[ValueKind, Callable[[Operator, Any, Any], bool]] = {
     ValueKind.ACTION: _action,
     ValueKind.INTEGER: _compare,
     ValueKind.DECIMAL: _compare,
-    ValueKind.DATETIME: _compare,
+    ValueKind.DATETIME: _instant,
     ValueKind.DURATION: _timed,
     ValueKind.RATE: _rate,
     ValueKind.BOUNDING_BOX: _inside,

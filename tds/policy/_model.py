@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import date, datetime
 from functools import cached_property
 from typing import Any, TypeVar
 
@@ -28,7 +28,7 @@ from tds.policy._profile import (
     ValueKind,
     resolve_term,
 )
-from tds.policy._values import BoundingBox, Duration, Rate, to_decimal
+from tds.policy._values import BoundingBox, Day, Duration, Rate, to_decimal, to_utc
 
 _Term = TypeVar("_Term", Action, DutyAction, LeftOperand, LogicalOperator, Operator, PolicyType)
 
@@ -81,11 +81,20 @@ def _scalar(kind: ValueKind, value: object, path: str) -> Any:
     if kind is ValueKind.DECIMAL:
         return to_decimal(value, what="value")
     if kind is ValueKind.DATETIME:
-        if not isinstance(value, datetime):
-            raise PolicySyntaxError(f"expected a datetime, got {value!r}", path=path)
-        if value.utcoffset() is None:
-            raise PolicySyntaxError("a dateTime needs a time zone", path=path)
-        return value.astimezone(UTC)
+        if isinstance(value, Day):
+            return value
+        if isinstance(value, datetime):
+            if value.utcoffset() is None:
+                raise PolicySyntaxError("a dateTime needs a time zone", path=path)
+            try:
+                return to_utc(value)
+            except PolicySyntaxError as error:
+                raise PolicySyntaxError(str(error), path=path) from None
+        if isinstance(value, date):
+            return Day(value)  # a plain date is a UTC day
+        raise PolicySyntaxError(
+            f"expected an aware datetime, a date or a Day, got {value!r}", path=path
+        )
     value_type = _PARSED_TYPES[kind]
     if isinstance(value, str):
         return value_type.parse(value)

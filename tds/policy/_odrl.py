@@ -47,11 +47,11 @@ from tds.policy._profile import (
 )
 from tds.policy._values import (
     BoundingBox,
+    Day,
     Duration,
     Rate,
     format_datetime,
     format_decimal,
-    parse_date,
     parse_datetime,
     to_decimal,
 )
@@ -590,7 +590,7 @@ def _typed_value(raw: object, kind: ValueKind, datatype: str | None) -> Any:
         raise PolicySyntaxError(f"expected a string, got {raw!r}")
     if kind is ValueKind.DATETIME:
         if datatype == "date" or (datatype is None and "T" not in raw):
-            return parse_date(raw)
+            return Day.parse(raw)
         return parse_datetime(raw)
     if kind is ValueKind.DURATION:
         return Duration.parse(raw)
@@ -676,6 +676,8 @@ def _value_out(kind: ValueKind, value: Any) -> Any:
     if kind is ValueKind.DECIMAL:
         return {"@value": format_decimal(value), "@type": "xsd:decimal"}
     if kind is ValueKind.DATETIME:
+        if isinstance(value, Day):
+            return {"@value": str(value), "@type": "xsd:date"}
         return {"@value": format_datetime(value), "@type": "xsd:dateTime"}
     if kind in _TYPED_OUT:
         return {"@value": str(value), "@type": _TYPED_OUT[kind]}

@@ -1,4 +1,4 @@
-"""Literal values of the tds profile that Python has no type for: durations, rates, boxes.
+"""Literal values of the tds profile that Python has no type for: days, durations, rates, boxes.
 
 Also the one place that reads and writes the XML Schema literals used as right operands
 (``xsd:dateTime``, ``xsd:date``, ``xsd:duration``, ``xsd:decimal``), so that the parser, the
@@ -11,17 +11,84 @@ import calendar
 import math
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, DecimalException, InvalidOperation
 
-from tds.errors import PolicySyntaxError
+from tds.errors import PolicyEvaluationError, PolicySyntaxError
 
 _DURATION = re.compile(
     r"P(?!$)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?"
     r"(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?"
 )
-_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(Z|[+-]\d{2}:\d{2})?")
+_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:(Z)|([+-])(\d{2}):(\d{2}))?", re.ASCII)
 _SECONDS_PER_DAY = 86400
+_MICROSECONDS_PER_DAY = _SECONDS_PER_DAY * 10**6
+_MAX_OFFSET = timedelta(hours=14)  # the range of xsd time zone offsets
+
+
+@dataclass(frozen=True)
+class Day:
+    """An ``xsd:date``: one calendar day at a UTC offset (``2026-12-31`` or ``2017-12-31+08:00``).
+
+    Compared with an instant, a day is all of its instants, from the first up to, not including,
+    the first instant of the next day: ``dateTime lteq 2026-12-31`` holds all day on 31 December
+    and ``dateTime gt 2026-12-31`` from 1 January 00:00 on. A date written without an offset is
+    a UTC day (written back with ``Z``), whatever the local time of the reader.
+    """
+
+    date: date
+    offset: timedelta = timedelta(0)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.date, datetime) or not isinstance(self.date, date):
+            raise PolicySyntaxError(f"a Day needs a datetime.date, got {self.date!r}")
+        if (
+            not isinstance(self.offset, timedelta)
+            or abs(self.offset) > _MAX_OFFSET
+            or self.offset % timedelta(minutes=1)
+        ):
+            raise PolicySyntaxError(
+                f"a Day's offset is a timedelta of whole minutes within 14 hours: {self.offset!r}"
+            )
+
+    @classmethod
+    def parse(cls, text: str) -> Day:
+        """Read an ``xsd:date`` such as ``2026-12-31``, ``2026-12-31Z`` or ``2017-12-31+08:00``."""
+        match = _DATE.fullmatch(text) if isinstance(text, str) else None
+        if match is None:
+            raise PolicySyntaxError(f"not an xsd:date (YYYY-MM-DD, then Z or ±hh:mm): {text!r}")
+        year, month, day, _, sign, hours, minutes = match.groups()
+        offset = timedelta(0)
+        if sign is not None:
+            offset = timedelta(hours=int(hours), minutes=int(minutes))
+            if int(minutes) >= 60 or offset > _MAX_OFFSET:
+                raise PolicySyntaxError(f"an xsd:date offset lies in -14:00..+14:00: {text!r}")
+            offset = -offset if sign == "-" else offset
+        try:
+            calendar_day = date(int(year), int(month), int(day))
+        except ValueError:
+            raise PolicySyntaxError(f"no such day: {text!r}") from None
+        return cls(calendar_day, offset)
+
+    def __str__(self) -> str:
+        if not self.offset:
+            return f"{self.date.isoformat()}Z"
+        sign = "-" if self.offset < timedelta(0) else "+"
+        hours, minutes = divmod(abs(self.offset) // timedelta(minutes=1), 60)
+        return f"{self.date.isoformat()}{sign}{hours:02d}:{minutes:02d}"
+
+    def locate(self, instant: datetime) -> int:
+        """-1 if the aware ``instant`` comes before this day, 0 if within it, 1 if after it."""
+        offset = instant.utcoffset()
+        if offset is None:
+            raise PolicyEvaluationError(f"a naive datetime cannot be placed on a day: {instant!r}")
+        # In whole microseconds since 0001-01-01T00:00Z: exact, and no datetime can overflow.
+        micro = timedelta(microseconds=1)
+        at = (instant.replace(tzinfo=None) - datetime.min - offset) // micro
+        begins = (self.date.toordinal() - 1) * _MICROSECONDS_PER_DAY - self.offset // micro
+        if at < begins:
+            return -1
+        return 0 if at < begins + _MICROSECONDS_PER_DAY else 1
 
 
 @dataclass(frozen=True)
@@ -228,27 +295,15 @@ def parse_datetime(text: str) -> datetime:
         raise PolicySyntaxError(f"not an xsd:dateTime: {text!r}") from None
     if instant.utcoffset() is None:
         raise PolicySyntaxError(f"xsd:dateTime needs a time zone offset (e.g. Z): {text!r}")
-    return instant.astimezone(UTC)
+    return to_utc(instant)
 
 
-def parse_date(text: str) -> datetime:
-    """An ``xsd:date`` as the instant its day begins; a date without offset is read as UTC."""
-    match = _DATE.fullmatch(text) if isinstance(text, str) else None
-    if match is None:
-        raise PolicySyntaxError(f"not an xsd:date: {text!r}")
-    year, month, day, offset = match.groups()
-    zone = UTC if offset in (None, "Z") else _offset_zone(offset)
+def to_utc(instant: datetime) -> datetime:
+    """An aware datetime as the same instant in UTC, or PolicySyntaxError past year 1 or 9999."""
     try:
-        day_start = datetime.combine(datetime(int(year), int(month), int(day)).date(), time())
-    except ValueError:
-        raise PolicySyntaxError(f"not an xsd:date: {text!r}") from None
-    return day_start.replace(tzinfo=zone).astimezone(UTC)
-
-
-def _offset_zone(offset: str) -> timezone:
-    sign = -1 if offset[0] == "-" else 1
-    hours, minutes = int(offset[1:3]), int(offset[4:6])
-    return timezone(sign * timedelta(hours=hours, minutes=minutes))
+        return instant.astimezone(UTC)
+    except OverflowError:
+        raise PolicySyntaxError(f"{instant!r} is outside the years 1 to 9999 in UTC") from None
 
 
 def format_datetime(instant: datetime) -> str:
