@@ -35,7 +35,7 @@ from tds.policy._profile import (
     Operator,
     ValueKind,
 )
-from tds.policy._request import Request
+from tds.policy._request import Request, utc_instant
 from tds.policy._state import UsageKey, UsageLedger, UsageState, Use
 from tds.policy._values import BoundingBox, Day, Duration, Rate, format_datetime, format_decimal
 
@@ -62,10 +62,13 @@ def evaluate(
     if state is not None and not isinstance(state, UsageState):
         raise PolicyEvaluationError(f"expected a UsageState, got {type(state).__name__}")
     policy_hash = policy.content_hash
+    agreed_at = state.agreed_at(policy_hash) if state is not None else None
     context = _Context(
         request=request,
         has_state=state is not None,
-        agreed_at=state.agreed_at(policy_hash) if state is not None else None,
+        agreed_at=None
+        if agreed_at is None
+        else utc_instant("the state's agreement time", agreed_at),
     )
     results: list[RuleResult] = []
     denials: list[str] = []

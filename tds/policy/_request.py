@@ -21,7 +21,10 @@ def _now() -> datetime:
 class Request:
     """One intended use of a target by an assignee.
 
-    Only ``assignee``, ``action`` and ``target`` are required; ``time`` defaults to now. Leave
+    Only ``assignee``, ``action`` and ``target`` are required; ``time`` defaults to now. Times
+    may be in any zone and are kept in UTC, so that uses count in absolute time even across a
+    daylight-saving change (two aware datetimes in one ``zoneinfo`` zone compare and subtract by
+    the wall clock, one hour off around the change). Leave
     a field ``None`` when the use does not say: a constraint that needs it then fails with a
     reason (and a prohibition that needs it applies, so that missing facts never widen access).
     ``columns=()`` is a use that reads no column, which is not the same as ``None``.
@@ -50,9 +53,9 @@ class Request:
         if action is None:
             raise PolicyEvaluationError(f"unknown action {self.action!r}")
         object.__setattr__(self, "action", action)
-        _check_instant("time", self.time)
+        object.__setattr__(self, "time", utc_instant("time", self.time))
         if self.data_time is not None:
-            _check_instant("data_time", self.data_time)
+            object.__setattr__(self, "data_time", utc_instant("data_time", self.data_time))
         if self.columns is not None:
             object.__setattr__(self, "columns", _columns(self.columns))
         for name in ("cohort_size", "classification"):
@@ -78,11 +81,18 @@ def _check_text(name: str, value: object, *, optional: bool) -> None:
         raise PolicyEvaluationError(f"{name} must be a non-empty string, got {value!r}")
 
 
-def _check_instant(name: str, value: object) -> None:
+def utc_instant(name: str, value: object) -> datetime:
+    """``value``, an aware datetime, as the same instant in UTC; else PolicyEvaluationError."""
     if not isinstance(value, datetime):
         raise PolicyEvaluationError(f"{name} must be a datetime, got {value!r}")
     if value.utcoffset() is None:
         raise PolicyEvaluationError(f"{name} must be timezone-aware, got naive {value!r}")
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise PolicyEvaluationError(
+            f"{name} {value!r} is outside the years 1 to 9999 in UTC"
+        ) from None
 
 
 def _columns(value: object) -> tuple[str, ...]:

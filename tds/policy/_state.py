@@ -19,7 +19,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
-from tds.errors import PolicyEvaluationError
+from tds.errors import PolicyEvaluationError, PolicySyntaxError
+from tds.policy._request import utc_instant
+from tds.policy._values import to_decimal
 
 
 @dataclass(frozen=True)
@@ -38,10 +40,18 @@ class UsageKey:
 
 @dataclass(frozen=True)
 class Use:
-    """One use to record: when it happened and how much privacy budget it spent."""
+    """One use to record: when it happened (kept in UTC) and how much privacy budget it spent."""
 
     time: datetime
     epsilon: Decimal = Decimal(0)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "time", utc_instant("use time", self.time))
+        try:
+            epsilon = to_decimal(self.epsilon, what="epsilon")
+        except PolicySyntaxError as error:
+            raise PolicyEvaluationError(str(error)) from None
+        object.__setattr__(self, "epsilon", epsilon)
 
 
 class UsageLedger(Protocol):
@@ -105,12 +115,9 @@ class InMemoryUsageState(UsageState):
 
     def record_agreement(self, content_hash: str, at: datetime) -> None:
         """Record when the policy with this content hash was agreed."""
-        if not isinstance(at, datetime) or at.utcoffset() is None:
-            raise PolicyEvaluationError(
-                f"agreement time must be a timezone-aware datetime, got {at!r}"
-            )
+        instant = utc_instant("agreement time", at)
         with self._lock:
-            self._agreements[content_hash] = at
+            self._agreements[content_hash] = instant
 
     def record_fulfilment(self, duty: UsageKey) -> None:
         """Record that a duty which must precede use (such as obtaining consent) is fulfilled."""
