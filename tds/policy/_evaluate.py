@@ -37,7 +37,15 @@ from tds.policy._profile import (
 )
 from tds.policy._request import Request, utc_instant
 from tds.policy._state import UsageKey, UsageLedger, UsageState, Use
-from tds.policy._values import BoundingBox, Day, Duration, Rate, format_datetime, format_decimal
+from tds.policy._values import (
+    BoundingBox,
+    Day,
+    Duration,
+    Rate,
+    exact_sum,
+    format_datetime,
+    format_decimal,
+)
 
 Verdict = bool | None
 
@@ -473,7 +481,9 @@ def _left_value(constraint: Constraint, context: _Context) -> tuple[Any, str]:
     if operand is LeftOperand.DP_EPSILON:
         if request.epsilon is None:
             raise _Unknown("the request gives no epsilon")
-        spent = _ledger(context).epsilon_spent + request.epsilon
+        spent = exact_sum(_ledger(context).epsilon_spent, request.epsilon)
+        if spent is None:
+            raise _Unknown("the epsilon spent with this use cannot be added up exactly")
         return spent, format_decimal(spent)
     field = OPERANDS[operand].request_field
     assert field is not None

@@ -52,7 +52,9 @@ from tds.policy._values import (
     Rate,
     format_datetime,
     format_decimal,
+    is_text,
     parse_datetime,
+    shown,
     to_decimal,
 )
 
@@ -121,6 +123,12 @@ def _refuse_constant(name: str) -> None:
     raise PolicySyntaxError(f"{name} is not JSON; write numbers as finite literals")
 
 
+_NOT_TEXT = (
+    "contains a lone surrogate (such as \\ud800), which is not Unicode text and cannot be "
+    "written as UTF-8; JSON text must hold whole characters"
+)
+
+
 def _check_document(document: dict[str, Any]) -> None:
     """Refuse what the parser could read one way while another reader reads it another way.
 
@@ -131,6 +139,8 @@ def _check_document(document: dict[str, Any]) -> None:
     visited: set[int] = set()
     while pending:
         node, path = pending.pop()
+        if isinstance(node, str) and not is_text(node):
+            raise PolicySyntaxError(_NOT_TEXT, path=path)
         if not isinstance(node, dict | list) or id(node) in visited:
             continue
         visited.add(id(node))
@@ -139,14 +149,18 @@ def _check_document(document: dict[str, Any]) -> None:
             continue
         if isinstance(node, _RepeatedKey):
             raise PolicySyntaxError(
-                f"key {node.key!r} appears more than once in one object; a JSON reader keeps "
+                f"key {shown(node.key)} appears more than once in one object; a JSON reader keeps "
                 "only one of its values, so write it once",
                 path=_join(path, node.key),
             )
         children = []
         for key, value in node.items():
             if not isinstance(key, str):
-                raise PolicySyntaxError(f"keys must be strings, got {key!r}", path=path)
+                raise PolicySyntaxError(f"keys must be strings, got {shown(key)}", path=path)
+            if not is_text(key):
+                # Escaped, so that the error itself can be logged as UTF-8.
+                escaped = key.encode("utf-8", "backslashreplace").decode("utf-8")
+                raise PolicySyntaxError(_NOT_TEXT, path=_join(path, escaped))
             children.append((value, _join(path, key)))
         pending.extend(reversed(children))
 
@@ -200,7 +214,7 @@ def _check_type(node: dict[str, Any], expected: str, path: str) -> None:
     """An optional ``@type`` must name what the node's position says it is."""
     if "@type" in node and not _names_class(node["@type"], expected):
         raise PolicySyntaxError(
-            f"expected @type {expected}, got {node['@type']!r}", path=_join(path, "@type")
+            f"expected @type {expected}, got {shown(node['@type'])}", path=_join(path, "@type")
         )
 
 
@@ -211,13 +225,13 @@ def _check_keys(node: dict[str, Any], allowed: set[str], path: str) -> None:
         if key in _UNSUPPORTED:
             message = f"{_UNSUPPORTED[key]} are not supported by the tds profile"
         else:
-            message = f"unknown property {key!r}"
+            message = f"unknown property {shown(key)}"
         raise PolicySyntaxError(message, path=_join(path, key))
 
 
 def _object(value: object, path: str) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise PolicySyntaxError(f"expected a JSON object, got {value!r}", path=path)
+        raise PolicySyntaxError(f"expected a JSON object, got {shown(value)}", path=path)
     return value
 
 
@@ -241,7 +255,7 @@ def _uid(node: dict[str, Any], path: str) -> str | None:
         raise PolicySyntaxError("uid and @id differ", path=_join(path, "uid"))
     value = uid if uid is not None else node_id
     if value is not None and (not isinstance(value, str) or not value):
-        raise PolicySyntaxError(f"expected an IRI, got {value!r}", path=_join(path, "uid"))
+        raise PolicySyntaxError(f"expected an IRI, got {shown(value)}", path=_join(path, "uid"))
     return value
 
 
@@ -254,7 +268,7 @@ def _iri(value: object, path: str) -> str:
             raise PolicySyntaxError('expected an IRI or {"@id": IRI}', path=path)
         value = value[keys.pop()]
     if not isinstance(value, str) or not value:
-        raise PolicySyntaxError(f"expected an IRI, got {value!r}", path=path)
+        raise PolicySyntaxError(f"expected an IRI, got {shown(value)}", path=path)
     return value
 
 
@@ -285,7 +299,7 @@ def _party_or_asset(node: dict[str, Any], name: str, path: str) -> str:
             )
         if not _names_class(spelling, expected):
             raise PolicySyntaxError(
-                f"tds models {described} as one IRI (@type {expected}), not {spelling!r}",
+                f"tds models {described} as one IRI (@type {expected}), not {shown(spelling)}",
                 type_path,
             )
         value = {key: item for key, item in value.items() if key != "@type"}
@@ -296,7 +310,7 @@ def _term_at(kind: type[Any], value: object, path: str, label: str) -> Any:
     spelling = value.get("@id") if isinstance(value, dict) and set(value) == {"@id"} else value
     member = resolve_term(kind, spelling) if isinstance(spelling, str) else None
     if member is None:
-        raise PolicySyntaxError(f"unknown {label} {spelling!r} in the tds profile", path=path)
+        raise PolicySyntaxError(f"unknown {label} {shown(spelling)} in the tds profile", path=path)
     return member
 
 
@@ -306,13 +320,14 @@ def _check_context(context: object, path: str) -> None:
         if isinstance(entry, str):
             if entry not in ODRL_CONTEXT_IRIS and entry != CONTEXT_IRI:
                 raise PolicySyntaxError(
-                    f"tds reads only the ODRL and tds contexts, not {entry!r}", entry_path
+                    f"tds reads only the ODRL and tds contexts, not {shown(entry)}", entry_path
                 )
             continue
         for prefix, namespace in _object(entry, entry_path).items():
             if PREFIXES.get(prefix) != namespace:
                 raise PolicySyntaxError(
-                    f"context entry {prefix!r} redefines a term tds reads with a fixed meaning",
+                    f"context entry {shown(prefix)} redefines a term tds reads with a fixed "
+                    "meaning",
                     path=_join(entry_path, prefix),
                 )
 
@@ -325,7 +340,7 @@ def _check_profile(profiles: object) -> None:
         if iri != PROFILE_IRI:
             raise PolicySyntaxError(
                 f"tds reads only policies of the tds profile ({PROFILE_IRI}) or of no profile; "
-                f"it does not implement {iri!r}",
+                f"it does not implement {shown(iri)}",
                 path,
             )
 
@@ -369,7 +384,7 @@ def _policy(node: dict[str, Any]) -> Policy:
         conflict = _one(node["conflict"], "conflict")
         if conflict not in ("prohibit", "odrl:prohibit", "http://www.w3.org/ns/odrl/2/prohibit"):
             raise PolicySyntaxError(
-                f"tds always lets prohibitions win; conflict {conflict!r} is not supported",
+                f"tds always lets prohibitions win; conflict {shown(conflict)} is not supported",
                 path="conflict",
             )
     permissions = [
@@ -546,7 +561,7 @@ def _datatype(spelling: object, path: str) -> str:
         prefix = next(p for p, ns in PREFIXES.items() if ns == namespace)
         if spelling in (f"{prefix}:{local}", f"{namespace}{local}"):
             return local
-    raise PolicySyntaxError(f"unknown datatype {spelling!r}", path=_join(path, "@type"))
+    raise PolicySyntaxError(f"unknown datatype {shown(spelling)}", path=_join(path, "@type"))
 
 
 def _literal(raw: object, kind: ValueKind, path: str) -> Any:
@@ -560,7 +575,7 @@ def _literal(raw: object, kind: ValueKind, path: str) -> Any:
             raw = raw["@value"]
         else:
             raise PolicySyntaxError(
-                f'expected a literal, {{"@value": ...}} or {{"@id": ...}}, got {raw!r}', path
+                f'expected a literal, {{"@value": ...}} or {{"@id": ...}}, got {shown(raw)}', path
             )
     if datatype not in _ACCEPTED_TYPES[kind]:
         raise PolicySyntaxError(f"a {kind.value} value cannot have datatype {datatype}", path)
@@ -578,16 +593,18 @@ def _typed_value(raw: object, kind: ValueKind, datatype: str | None) -> Any:
             with suppress(ValueError):
                 return int(raw)
         if isinstance(raw, bool) or not isinstance(raw, int):
-            raise PolicySyntaxError(f"expected a non-negative integer, got {raw!r}")
+            raise PolicySyntaxError(f"expected a non-negative integer, got {shown(raw)}")
         return raw
     if kind is ValueKind.DECIMAL:
         if isinstance(raw, str) and datatype is None:
-            raise PolicySyntaxError(f"expected a number or an xsd:decimal literal, got {raw!r}")
+            raise PolicySyntaxError(
+                f"expected a number or an xsd:decimal literal, got {shown(raw)}"
+            )
         if not isinstance(raw, int | float | str):
-            raise PolicySyntaxError(f"expected a number, got {raw!r}")
+            raise PolicySyntaxError(f"expected a number, got {shown(raw)}")
         return to_decimal(raw, what="value")
     if not isinstance(raw, str):
-        raise PolicySyntaxError(f"expected a string, got {raw!r}")
+        raise PolicySyntaxError(f"expected a string, got {shown(raw)}")
     if kind is ValueKind.DATETIME:
         if datatype == "date" or (datatype is None and "T" not in raw):
             return Day.parse(raw)

@@ -70,9 +70,18 @@ def test_durations_past_the_last_representable_instant_end_after_every_use():
         assert duration.before(start) == datetime.min.replace(tzinfo=UTC)
 
 
-def test_a_duration_longer_than_the_decimal_precision_is_still_written():
-    duration = Duration.parse("PT" + "9" * 30 + "S")
+def test_the_longest_duration_is_still_written_and_a_longer_one_refused():
+    duration = Duration.parse(f"P{2**63 - 1}M" + "T" + str(2**63 - 1) + "S")
     assert Duration.parse(str(duration)) == duration
+    for longer in ("PT" + "9" * 30 + "S", f"P{2**63}M", f"PT{2**63 - 1}.5S"):
+        with pytest.raises(PolicySyntaxError, match="out of range"):
+            Duration.parse(longer)
+
+
+def test_a_decimal_is_held_exactly_or_refused():
+    assert Duration.parse("PT0." + "0" * 97 + "1S").seconds == Decimal("1e-98")
+    with pytest.raises(PolicySyntaxError, match="significant digits"):
+        Duration.parse("PT1." + "0" * 100 + "1S")
 
 
 def test_rate_round_trips_and_rejects_bad_forms():
