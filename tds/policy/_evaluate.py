@@ -391,14 +391,14 @@ def _check_atom(constraint: Constraint, path: str, context: _Context) -> Constra
     )
     right_text = _right_text(constraint)
     holding, failing = verbs(operand, operator, right)
+    subject = label(operand, right)
     try:
         left, left_text = _left_value(constraint, context)
         holds = _OPERATORS[OPERANDS[operand].kind](operator, left, right)
     except _Unknown as missing:
-        reason = f"cannot check that {label(operand, right)} {holding} {right_text}: {missing}"
+        reason = f"cannot check that {subject} {holding} {right_text}: {missing}"
         return ConstraintResult(path, operator, None, reason, operand)
-    verb = holding if holds else failing
-    reason = f"{label(operand, right)} {left_text} {verb} {right_text}"
+    reason = f"{subject} {left_text} {holding if holds else failing} {right_text}"
     return ConstraintResult(path, operator, holds, reason, operand)
 
 

@@ -317,7 +317,7 @@ _SURROGATES = re.compile("[\ud800-\udfff]")
 
 def is_text(value: str) -> bool:
     """Whether ``value`` is Unicode text: it holds no lone surrogate such as ``"\\ud800"``."""
-    return _SURROGATES.search(value) is None
+    return value.isascii() or _SURROGATES.search(value) is None
 
 
 def to_decimal(value: object, *, what: str) -> Decimal:
