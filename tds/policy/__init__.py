@@ -31,13 +31,14 @@ from tds.policy._profile import (
 )
 from tds.policy._request import Request
 from tds.policy._state import InMemoryUsageState, UsageKey, UsageLedger, UsageState, Use
-from tds.policy._values import BoundingBox, Duration, Rate
+from tds.policy._values import BoundingBox, Day, Duration, Rate
 
 __all__ = [
     "Action",
     "BoundingBox",
     "Constraint",
     "ConstraintResult",
+    "Day",
     "Decision",
     "Duration",
     "Duty",

@@ -14,7 +14,8 @@ class ConstraintResult:
     """How one constraint (or refinement) fared against the request.
 
     ``satisfied`` is None when the constraint could not be checked, e.g. because the request
-    lacks a field it needs; a permission then fails and a prohibition applies.
+    lacks a field it needs; a permission then fails and a prohibition applies. ``reason`` says
+    in words what was compared; ``path`` names the constraint in the policy document.
     """
 
     path: str
@@ -63,7 +64,8 @@ class Decision:
     When ``permitted``, the caller owes every duty in ``duties`` for this use and must perform
     them or abandon the use; ``permission`` names the permission exercised and ``consumed``
     says whether a use was recorded against its counters. When denied, ``reasons`` says why,
-    one line per failed constraint, unmet duty or applying prohibition.
+    one line in words per failed constraint, unmet duty or applying prohibition, naming the rule
+    as e.g. ``permission 2 (use)``; ``rules`` holds the machine paths.
     """
 
     permitted: bool

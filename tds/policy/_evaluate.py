@@ -35,9 +35,20 @@ from tds.policy._profile import (
     Operator,
     ValueKind,
 )
-from tds.policy._request import Request
+from tds.policy._request import Request, utc_instant
 from tds.policy._state import UsageKey, UsageLedger, UsageState, Use
-from tds.policy._values import BoundingBox, Duration, Rate, format_datetime, format_decimal
+from tds.policy._values import BoundingBox, Day, Rate, exact_sum, format_decimal
+from tds.policy._wording import (
+    elapsed_words,
+    instant_text,
+    label,
+    location_text,
+    near,
+    near_midnight,
+    rule_name,
+    show,
+    verbs,
+)
 
 Verdict = bool | None
 
@@ -62,17 +73,20 @@ def evaluate(
     if state is not None and not isinstance(state, UsageState):
         raise PolicyEvaluationError(f"expected a UsageState, got {type(state).__name__}")
     policy_hash = policy.content_hash
+    agreed_at = state.agreed_at(policy_hash) if state is not None else None
     context = _Context(
         request=request,
         has_state=state is not None,
-        agreed_at=state.agreed_at(policy_hash) if state is not None else None,
+        agreed_at=None
+        if agreed_at is None
+        else utc_instant("the state's agreement time", agreed_at),
     )
     results: list[RuleResult] = []
     denials: list[str] = []
 
     # Prohibitions first: a use they forbid must not spend any counter.
     for index, prohibition in enumerate(policy.prohibitions):
-        result = _prohibition_result(policy, prohibition, f"prohibition[{index}]", context)
+        result = _prohibition_result(policy, prohibition, index, context)
         results.append(result)
         if result.active:
             denials.extend(result.reasons)
@@ -84,9 +98,7 @@ def evaluate(
     for index, permission in enumerate(policy.permissions):
         # Only the first permission that grants is exercised; later ones are only reported.
         spend = consume and not prohibited and exercised is None
-        result, spent = _permission_result(
-            policy, permission, f"permission[{index}]", state, context, spend
-        )
+        result, spent = _permission_result(policy, permission, index, state, context, spend)
         permission_results.append(result)
         if result.active and exercised is None:
             exercised, consumed = (permission, result), spent
@@ -123,30 +135,47 @@ def _why_no_permission_grants(
 def _permission_result(
     policy: Policy,
     permission: Permission,
-    path: str,
+    index: int,
     state: UsageState | None,
     context: _Context,
     spend: bool,
 ) -> tuple[RuleResult, bool]:
     """How the permission fares, and whether a use was spent under it."""
+    path = f"permission[{index}]"
     rule_id = permission.uid or path
+    name = rule_name("permission", index, permission.uid)
     request = context.request
-    mismatch = _mismatch(policy, permission, path, request)
+    mismatch = _mismatch(policy, permission, name, request)
     if mismatch is not None:
         return RuleResult(path, rule_id, "permission", False, False, reasons=(mismatch,)), False
     policy_hash = policy.content_hash
     duties = tuple(
-        _duty_result(duty, f"{path}.duty[{index}]", policy_hash, state, context)
-        for index, duty in enumerate(permission.duties)
+        _duty_result(duty, f"{path}.duty[{number}]", policy_hash, state, context)
+        for number, duty in enumerate(permission.duties)
     )
-    unmet = [duty.reason for duty in duties if duty.prior and duty.owed and not duty.fulfilled]
     key = UsageKey(policy_hash, rule_id, request.assignee)
+    unmet = [duty for duty in duties if duty.prior and duty.owed and not duty.fulfilled]
     checks, granted, spent = _check_permission(
         permission, path, key, state, context, spend and not unmet
     )
-    reasons = tuple([check.reason for check in checks if check.satisfied is not True] + unmet)
+    # Reasons say in words which rule and which part of it failed; paths stay in the report.
+    heading = f"{name} ({permission.action})"
+    failed = [
+        f"{heading}, {part}: {check.reason}"
+        for part, check in zip(_part_names(permission), checks, strict=True)
+        if check.satisfied is not True
+    ]
+    failed += [f"{heading}, duty {duties.index(duty) + 1}: {duty.reason}" for duty in unmet]
     active = granted and not unmet
-    return RuleResult(path, rule_id, "permission", True, active, checks, duties, reasons), spent
+    result = RuleResult(path, rule_id, "permission", True, active, checks, duties, tuple(failed))
+    return result, spent
+
+
+def _part_names(rule: Permission | Prohibition) -> list[str]:
+    """How each of ``_check_rule``'s results is named in a reason."""
+    return [f"refinement {i + 1} of the action" for i in range(len(rule.refinements))] + [
+        f"constraint {i + 1}" for i in range(len(rule.constraints))
+    ]
 
 
 @dataclass(frozen=True)
@@ -161,7 +190,7 @@ class _Context:
 
 
 def _mismatch(
-    policy: Policy, rule: Permission | Prohibition, path: str, request: Request
+    policy: Policy, rule: Permission | Prohibition, name: str, request: Request
 ) -> str | None:
     """Why the rule does not govern this request, or None if it does."""
     governs = rule.action.covers(request.action)
@@ -169,21 +198,23 @@ def _mismatch(
         # A request for use may perform any action use covers, the prohibited one included.
         governs = governs or request.action.covers(rule.action)
     if not governs:
-        return f"{path} governs {rule.action}, which does not include {request.action}"
+        return f"{name} is for {rule.action}, which does not include {request.action}"
     target = policy.target_of(rule)
     if target != request.target:
-        return f"{path} governs target {target}, not {request.target}"
+        return f"{name} is for target {target}, not {request.target}"
     assignee = policy.assignee_of(rule)
     if assignee is not None and assignee != request.assignee:
-        return f"{path} is assigned to {assignee}, not {request.assignee}"
+        return f"{name} is assigned to {assignee}, not {request.assignee}"
     return None
 
 
 def _prohibition_result(
-    policy: Policy, prohibition: Prohibition, path: str, context: _Context
+    policy: Policy, prohibition: Prohibition, index: int, context: _Context
 ) -> RuleResult:
+    path = f"prohibition[{index}]"
     rule_id = prohibition.uid or path
-    mismatch = _mismatch(policy, prohibition, path, context.request)
+    name = rule_name("prohibition", index, prohibition.uid)
+    mismatch = _mismatch(policy, prohibition, name, context.request)
     if mismatch is not None:
         return RuleResult(path, rule_id, "prohibition", False, False, reasons=(mismatch,))
     checks = _check_rule(prohibition, path, context)
@@ -191,7 +222,7 @@ def _prohibition_result(
     request = context.request
     if verdict is False:
         return RuleResult(path, rule_id, "prohibition", True, False, checks)
-    forbids = f"{path} forbids {prohibition.action} on {request.target}"
+    forbids = f"{name} forbids {prohibition.action} on {request.target}"
     if not checks:
         reason = forbids
     elif verdict is None:
@@ -247,20 +278,19 @@ def _duty_result(
     # A duty whose condition cannot be checked is owed: owing too much fails closed.
     owed = _kleene_and(c.satisfied for c in checks) is not False
     prior = duty.action.is_prior
+    action = f"{duty.action}" + (f" ({duty.uid})" if duty.uid is not None else "")
     if not owed:
-        reason = f"{path} ({duty.action}) is not owed: " + "; ".join(c.reason for c in checks)
+        reason = f"{action} is not owed: " + "; ".join(c.reason for c in checks)
         return DutyResult(path, duty_id, duty.action.value, prior, False, None, reason)
     if not prior:
-        reason = f"{path}: {duty.action} must be performed with the use"
+        reason = f"{action} must be performed with the use"
         return DutyResult(path, duty_id, duty.action.value, False, True, None, reason)
     if state is None:
         fulfilled = False
-        reason = (
-            f"{path}: {duty.action} must precede the use; no usage state was given to show it did"
-        )
+        reason = f"{action} must precede the use; no usage state was given to show it did"
     else:
         fulfilled = state.is_fulfilled(UsageKey(policy_hash, duty_id, context.request.assignee))
-        reason = f"{path}: {duty.action} ({duty_id}) " + (
+        reason = f"{action} " + (
             "was fulfilled" if fulfilled else "must be fulfilled before the use and has not been"
         )
     return DutyResult(path, duty_id, duty.action.value, True, True, fulfilled, reason)
@@ -318,114 +348,64 @@ def _check_logical(constraint: LogicalConstraint, path: str, context: _Context) 
         _check(c, f"{path}.{operator}[{i}]", context) for i, c in enumerate(constraint.constraints)
     )
     verdict = _COMBINE[operator](p.satisfied for p in parts)
-    holding = [p.reason for p in parts if p.satisfied is True]
-    failing = [p.reason for p in parts if p.satisfied is not True]
-    if verdict is True:
-        reason = f"{path}: {operator} holds (" + "; ".join(holding) + ")"
-    elif verdict is None:
-        reason = f"{path}: {operator} cannot be decided (" + "; ".join(failing) + ")"
-    elif operator is LogicalOperator.AND:
-        reason = "; ".join(p.reason for p in parts if p.satisfied is False)
-    elif operator is LogicalOperator.XONE and len(holding) > 1:
-        reason = (
-            f"{path}: xone needs exactly one to hold, but {len(holding)} do ("
-            + "; ".join(holding)
-            + ")"
+
+    def listed(satisfied: Callable[[Verdict], bool]) -> str:
+        # A nested logical constraint reads as one item, in parentheses.
+        return "; ".join(
+            f"({p.reason})" if p.operands else p.reason for p in parts if satisfied(p.satisfied)
         )
+
+    holding, failing = listed(lambda v: v is True), listed(lambda v: v is not True)
+    quantity = _QUANTITIES[operator]
+    if verdict is True:
+        reason = f"{quantity} {'hold' if operator is LogicalOperator.AND else 'holds'}: {holding}"
+    elif verdict is None:
+        verb = "hold" if operator is LogicalOperator.AND else "holds"
+        reason = f"it cannot be decided whether {quantity} {verb}: {failing}"
+    elif operator is LogicalOperator.AND:
+        reason = listed(lambda v: v is False)
+    elif operator is LogicalOperator.XONE and holding:
+        count = sum(p.satisfied is True for p in parts)
+        reason = f"only one of these may hold, but {count} do: {holding}"
     else:
-        reason = f"{path}: none of the {operator} alternatives holds (" + "; ".join(failing) + ")"
+        reason = f"none of these holds: {failing}"
     return ConstraintResult(path, operator, verdict, reason, operands=parts)
+
+
+_QUANTITIES = {
+    LogicalOperator.AND: "all of these",
+    LogicalOperator.OR: "one of these",
+    LogicalOperator.XONE: "exactly one of these",
+}
 
 
 class _Unknown(Exception):
     """The request (or state) lacks a fact the constraint needs."""
 
 
-_LABELS = {
-    LeftOperand.PURPOSE: "purpose",
-    LeftOperand.RECIPIENT: "recipient",
-    LeftOperand.DATE_TIME: "use time",
-    LeftOperand.ELAPSED_TIME: "time since the agreement",
-    LeftOperand.COUNT: "use number",
-    LeftOperand.RATE: "use number within",
-    LeftOperand.OPERATION: "operation",
-    LeftOperand.COLUMN: "columns",
-    LeftOperand.MIN_COHORT: "smallest cohort",
-    LeftOperand.DP_EPSILON: "epsilon spent with this use",
-    LeftOperand.SPATIAL: "location",
-    LeftOperand.CLASSIFICATION: "classification level",
-    LeftOperand.RESIDENCY: "residency",
-    LeftOperand.DATA_AGE: "age of the newest record",
-}
-
-_PHRASES = {
-    Operator.EQ: "equal to",
-    Operator.NEQ: "different from",
-    Operator.GT: "more than",
-    Operator.GTEQ: "at least",
-    Operator.LT: "less than",
-    Operator.LTEQ: "at most",
-    Operator.IS_A: "a kind of",
-    Operator.HAS_PART: "including all of",
-    Operator.IS_PART_OF: "within",
-    Operator.IS_ALL_OF: "including all of",
-    Operator.IS_ANY_OF: "one of",
-    Operator.IS_NONE_OF: "none of",
-}
-
-_TIME_PHRASES = {
-    Operator.EQ: "exactly at",
-    Operator.NEQ: "not exactly at",
-    Operator.GT: "after",
-    Operator.GTEQ: "at or after",
-    Operator.LT: "before",
-    Operator.LTEQ: "at or before",
-}
-
-_SET_PHRASES = {
-    Operator.IS_ANY_OF: "including one of",
-    Operator.IS_NONE_OF: "including none of",
-}
-
-
 def _check_atom(constraint: Constraint, path: str, context: _Context) -> ConstraintResult:
-    operand, operator = constraint.left_operand, constraint.operator
+    operand, operator, right = (
+        constraint.left_operand,
+        constraint.operator,
+        constraint.right_operand,
+    )
     right_text = _right_text(constraint)
+    holding, failing = verbs(operand, operator, right)
+    subject = label(operand, right)
     try:
         left, left_text = _left_value(constraint, context)
-        holds = _OPERATORS[OPERANDS[operand].kind](operator, left, constraint.right_operand)
+        holds = _OPERATORS[OPERANDS[operand].kind](operator, left, right)
     except _Unknown as missing:
-        reason = f"{path}: {missing} to check {operand} {operator} {right_text}"
+        reason = f"cannot check that {subject} {holding} {right_text}: {missing}"
         return ConstraintResult(path, operator, None, reason, operand)
-    label, holding, failing = _WORDING[operand, operator]
-    reason = f"{path}: {label} {left_text} {holding if holds else failing} {right_text}"
+    reason = f"{subject} {left_text} {holding if holds else failing} {right_text}"
     return ConstraintResult(path, operator, holds, reason, operand)
-
-
-def _wording(operand: LeftOperand, operator: Operator) -> tuple[str, str, str]:
-    """(label, verb phrase when it holds, verb phrase when it does not)."""
-    phrase = _PHRASES[operator]
-    if operand is LeftOperand.DATE_TIME:
-        phrase = _TIME_PHRASES[operator]
-    elif operand is LeftOperand.COLUMN:
-        phrase = _SET_PHRASES.get(operator, phrase)
-        return _LABELS[operand], f"are {phrase}", f"are not {phrase}"
-    return _LABELS[operand], f"is {phrase}", f"is not {phrase}"
-
-
-_WORDING = {
-    (operand, operator): _wording(operand, operator)
-    for operand, spec in OPERANDS.items()
-    for operator in spec.operators
-}
 
 
 @functools.lru_cache(maxsize=1024)
 def _right_text(constraint: Constraint) -> str:
     # Constraints are immutable, so how the right operand reads can be computed once.
-    if isinstance(constraint.right_operand, Rate):
-        return str(constraint.right_operand.limit)
-    return _show(constraint.right_operand)
+    return show(constraint.right_operand)
 
 
 def _left_value(constraint: Constraint, context: _Context) -> tuple[Any, str]:
@@ -433,34 +413,48 @@ def _left_value(constraint: Constraint, context: _Context) -> tuple[Any, str]:
     operand = constraint.left_operand
     right = constraint.right_operand
     request = context.request
+    now = request.time
     if operand is LeftOperand.ELAPSED_TIME:
         start = _agreement_time(context)
-        if request.time < start:
-            raise _Unknown(f"the use at {format_datetime(request.time)} precedes the agreement")
-        return (request.time, right.after(start)), str(request.time - start)
+        if now < start:
+            raise _Unknown(
+                f"the use at {instant_text(now, precise=near(now, start))} precedes the "
+                f"agreement at {instant_text(start, precise=near(now, start))}"
+            )
+        deadline = right.after(start)
+        return (now, deadline), f"({elapsed_words(now - start, precise=near(now, deadline))})"
     if operand is LeftOperand.DATA_AGE:
         if request.data_time is None:
             raise _Unknown("the request gives no data_time")
-        return (request.time, right.after(request.data_time)), str(request.time - request.data_time)
+        deadline = right.after(request.data_time)
+        age = elapsed_words(now - request.data_time, precise=near(now, deadline))
+        return (now, deadline), f"({age})"
     if operand is LeftOperand.COUNT:
         uses = _ledger(context).uses + 1
-        return uses, str(uses)
+        return uses, f"({uses})"
     if operand is LeftOperand.RATE:
-        uses = _ledger(context).uses_after(right.period.before(request.time)) + 1
-        return uses, f"{right.period} {uses}"
+        uses = _ledger(context).uses_after(right.period.before(now)) + 1
+        return uses, f"({uses})"
     if operand is LeftOperand.DP_EPSILON:
         if request.epsilon is None:
             raise _Unknown("the request gives no epsilon")
-        spent = _ledger(context).epsilon_spent + request.epsilon
-        return spent, format_decimal(spent)
+        spent = exact_sum(_ledger(context).epsilon_spent, request.epsilon)
+        if spent is None:
+            raise _Unknown("the epsilon spent with this use cannot be added up exactly")
+        return spent, f"({format_decimal(spent)})"
+    if operand is LeftOperand.DATE_TIME:
+        precise = near_midnight(now, right) if isinstance(right, Day) else near(now, right)
+        return now, instant_text(now, precise=precise)
     field = OPERANDS[operand].request_field
     assert field is not None
     value = getattr(request, field)
     if value is None:
         raise _Unknown(f"the request gives no {field}")
     if operand is LeftOperand.COLUMN:
-        return frozenset(value), _show(tuple(sorted(set(value))))
-    return value, _show(value)
+        return frozenset(value), show(tuple(sorted(set(value))))
+    if operand is LeftOperand.SPATIAL:
+        return value, location_text(value)
+    return value, show(value)
 
 
 def _agreement_time(context: _Context) -> datetime:
@@ -475,20 +469,6 @@ def _ledger(context: _Context) -> UsageLedger:
     if context.ledger is None:
         raise _Unknown("no usage state was given")
     return context.ledger
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, tuple) and not isinstance(value, BoundingBox):
-        return "[" + ", ".join(_show(item) for item in value) + "]"
-    if isinstance(value, datetime):
-        return format_datetime(value)
-    if isinstance(value, Decimal):
-        return format_decimal(value)
-    if isinstance(value, Duration | Rate | BoundingBox):
-        return str(value)
-    if isinstance(value, Action):
-        return repr(value.value)
-    return repr(value)
 
 
 def _compare(operator: Operator, left: Any, right: Any) -> bool:
@@ -536,6 +516,13 @@ def _one_action(operator: Operator, left: Action, right: Any) -> bool:
     return _compare(operator, left, right)
 
 
+def _instant(operator: Operator, left: datetime, right: datetime | Day) -> bool:
+    if isinstance(right, Day):
+        # Where the use falls relative to the day (-1 before, 0 on it, 1 after) against "on it".
+        return _compare(operator, right.locate(left), 0)
+    return _compare(operator, left, right)
+
+
 def _timed(operator: Operator, left: tuple[datetime, datetime], right: Any) -> bool:
     # The elapsed time (now - start) compares with the duration exactly as now compares with
     # start + duration, which is also how calendar months are meant.
@@ -567,7 +554,7 @@ _OPERATORS: dict[ValueKind, Callable[[Operator, Any, Any], bool]] = {
     ValueKind.ACTION: _action,
     ValueKind.INTEGER: _compare,
     ValueKind.DECIMAL: _compare,
-    ValueKind.DATETIME: _compare,
+    ValueKind.DATETIME: _instant,
     ValueKind.DURATION: _timed,
     ValueKind.RATE: _rate,
     ValueKind.BOUNDING_BOX: _inside,

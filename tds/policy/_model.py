@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import date, datetime
 from functools import cached_property
 from typing import Any, TypeVar
 
@@ -28,7 +28,17 @@ from tds.policy._profile import (
     ValueKind,
     resolve_term,
 )
-from tds.policy._values import BoundingBox, Duration, Rate, to_decimal
+from tds.policy._values import (
+    MAX_INTEGER,
+    BoundingBox,
+    Day,
+    Duration,
+    Rate,
+    is_text,
+    shown,
+    to_decimal,
+    to_utc,
+)
 
 _Term = TypeVar("_Term", Action, DutyAction, LeftOperand, LogicalOperator, Operator, PolicyType)
 
@@ -48,7 +58,7 @@ def _term(kind: type[_Term], value: object, path: str) -> _Term:
         return value
     member = resolve_term(kind, value) if isinstance(value, str) else None
     if member is None:
-        raise PolicySyntaxError(f"unknown {_LABELS[kind]} {value!r} in the tds profile", path)
+        raise PolicySyntaxError(f"unknown {_LABELS[kind]} {shown(value)} in the tds profile", path)
     return member
 
 
@@ -56,7 +66,11 @@ def _identifier(value: object, path: str, *, optional: bool = True) -> str | Non
     if value is None and optional:
         return None
     if not isinstance(value, str) or not value:
-        raise PolicySyntaxError(f"expected a non-empty string, got {value!r}", path=path)
+        raise PolicySyntaxError(f"expected a non-empty string, got {shown(value)}", path=path)
+    if not is_text(value):
+        raise PolicySyntaxError(
+            f"{shown(value)} holds a lone surrogate, which is not Unicode text", path=path
+        )
     return value
 
 
@@ -75,22 +89,33 @@ def _scalar(kind: ValueKind, value: object, path: str) -> Any:
     if kind is ValueKind.ACTION:
         return _term(Action, value, path)
     if kind is ValueKind.INTEGER:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise PolicySyntaxError(f"expected a non-negative integer, got {value!r}", path=path)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_INTEGER:
+            raise PolicySyntaxError(
+                f"expected a non-negative integer up to 2**63 - 1, got {shown(value)}", path=path
+            )
         return value
     if kind is ValueKind.DECIMAL:
         return to_decimal(value, what="value")
     if kind is ValueKind.DATETIME:
-        if not isinstance(value, datetime):
-            raise PolicySyntaxError(f"expected a datetime, got {value!r}", path=path)
-        if value.utcoffset() is None:
-            raise PolicySyntaxError("a dateTime needs a time zone", path=path)
-        return value.astimezone(UTC)
+        if isinstance(value, Day):
+            return value
+        if isinstance(value, datetime):
+            if value.utcoffset() is None:
+                raise PolicySyntaxError("a dateTime needs a time zone", path=path)
+            try:
+                return to_utc(value)
+            except PolicySyntaxError as error:
+                raise PolicySyntaxError(str(error), path=path) from None
+        if isinstance(value, date):
+            return Day(value)  # a plain date is a UTC day
+        raise PolicySyntaxError(
+            f"expected an aware datetime, a date or a Day, got {shown(value)}", path=path
+        )
     value_type = _PARSED_TYPES[kind]
     if isinstance(value, str):
         return value_type.parse(value)
     if not isinstance(value, value_type):
-        raise PolicySyntaxError(f"expected a {value_type.__name__}, got {value!r}", path=path)
+        raise PolicySyntaxError(f"expected a {value_type.__name__}, got {shown(value)}", path=path)
     return value
 
 
@@ -115,10 +140,14 @@ def _right_operand(operand: LeftOperand, operator: Operator, value: object) -> A
     check_operator(operand, operator)
     if not takes_set(operand, operator):
         if isinstance(value, list | tuple | set | frozenset):
-            raise PolicySyntaxError(f"{operator} takes one value, got {value!r}", "rightOperand")
+            raise PolicySyntaxError(
+                f"{operator} takes one value, got {shown(value)}", "rightOperand"
+            )
         return _scalar(spec.kind, value, "rightOperand")
     if isinstance(value, str) or not isinstance(value, Iterable):
-        raise PolicySyntaxError(f"{operator} takes a list of values, got {value!r}", "rightOperand")
+        raise PolicySyntaxError(
+            f"{operator} takes a list of values, got {shown(value)}", "rightOperand"
+        )
     members = {_scalar(spec.kind, item, "rightOperand") for item in value}
     if not members:
         raise PolicySyntaxError(f"{operator} needs at least one value", path="rightOperand")
@@ -191,7 +220,7 @@ def _nesting(constraint: AnyConstraint) -> int:
 
 def _sequence(values: object, path: str) -> tuple[Any, ...]:
     if isinstance(values, str) or not isinstance(values, Iterable):
-        raise PolicySyntaxError(f"expected a list, got {values!r}", path)
+        raise PolicySyntaxError(f"expected a list, got {shown(values)}", path)
     return tuple(values)
 
 
@@ -199,7 +228,9 @@ def _constraints(values: Iterable[object], path: str) -> tuple[AnyConstraint, ..
     result = _sequence(values, path)
     for index, value in enumerate(result):
         if not isinstance(value, Constraint | LogicalConstraint):
-            raise PolicySyntaxError(f"expected a constraint, got {value!r}", f"{path}[{index}]")
+            raise PolicySyntaxError(
+                f"expected a constraint, got {shown(value)}", f"{path}[{index}]"
+            )
     return result
 
 
@@ -250,7 +281,7 @@ class Duty:
         for index, consequence in enumerate(consequences):
             if not isinstance(consequence, Duty):
                 raise PolicySyntaxError(
-                    f"expected a Duty, got {consequence!r}", f"consequence[{index}]"
+                    f"expected a Duty, got {shown(consequence)}", f"consequence[{index}]"
                 )
             if consequence.consequences:
                 raise PolicySyntaxError(
@@ -279,7 +310,7 @@ class Permission:
         duties = _sequence(self.duties, "duty")
         for index, duty in enumerate(duties):
             if not isinstance(duty, Duty):
-                raise PolicySyntaxError(f"expected a Duty, got {duty!r}", f"duty[{index}]")
+                raise PolicySyntaxError(f"expected a Duty, got {shown(duty)}", f"duty[{index}]")
         object.__setattr__(self, "duties", duties)
 
     @cached_property
@@ -417,13 +448,15 @@ def _rules(values: Iterable[object], kind: type[_PolicyPart], path: str) -> tupl
     rules = _sequence(values, path)
     for index, rule in enumerate(rules):
         if not isinstance(rule, kind):
-            raise PolicySyntaxError(f"expected a {kind.__name__}, got {rule!r}", f"{path}[{index}]")
+            raise PolicySyntaxError(
+                f"expected a {kind.__name__}, got {shown(rule)}", f"{path}[{index}]"
+            )
     return rules
 
 
 def _claim_id(ids: dict[str, str], rule_id: str, path: str) -> None:
     if rule_id in ids:
         raise PolicySyntaxError(
-            f"rule id {rule_id!r} is also used by {ids[rule_id]}", f"{path}.uid"
+            f"rule id {shown(rule_id)} is also used by {ids[rule_id]}", f"{path}.uid"
         )
     ids[rule_id] = path

@@ -9,6 +9,7 @@ does not understand is an error naming its path, never skipped.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -46,12 +47,14 @@ from tds.policy._profile import (
 )
 from tds.policy._values import (
     BoundingBox,
+    Day,
     Duration,
     Rate,
     format_datetime,
     format_decimal,
-    parse_date,
+    is_text,
     parse_datetime,
+    shown,
     to_decimal,
 )
 
@@ -77,14 +80,89 @@ _UNSUPPORTED = {
 
 
 def policy_from_odrl(document: dict[str, Any] | str | bytes) -> Policy:
-    if isinstance(document, str | bytes):
+    if isinstance(document, bytes):
         try:
-            document = json.loads(document)
+            # JSON exchanged between systems is UTF-8 (RFC 8259); json.loads would also guess
+            # UTF-16 or UTF-32 and let encoded surrogates through.
+            document = document.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise PolicySyntaxError(f"JSON text must be UTF-8: {error}") from None
+    if isinstance(document, str):
+        try:
+            document = json.loads(
+                document, object_pairs_hook=_json_object, parse_constant=_refuse_constant
+            )
+        except PolicySyntaxError:
+            raise
         except (ValueError, RecursionError) as error:
             raise PolicySyntaxError(f"not valid JSON: {error}") from None
     if not isinstance(document, dict):
         raise PolicySyntaxError(f"a policy is a JSON object, got {type(document).__name__}")
+    _check_document(document)
     return _policy(document)
+
+
+class _RepeatedKey(dict[str, Any]):
+    """A JSON object in which ``key`` appeared more than once (json.loads keeps the last)."""
+
+    key: str
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    node = dict(pairs)
+    if len(node) == len(pairs):
+        return node
+    # Reported by _check_document, which knows where the object is.
+    marked = _RepeatedKey(node)
+    counts = Counter(key for key, _ in pairs)
+    marked.key = next(key for key, count in counts.items() if count > 1)
+    return marked
+
+
+def _refuse_constant(name: str) -> None:
+    raise PolicySyntaxError(f"{name} is not JSON; write numbers as finite literals")
+
+
+_NOT_TEXT = (
+    "contains a lone surrogate (such as \\ud800), which is not Unicode text and cannot be "
+    "written as UTF-8; JSON text must hold whole characters"
+)
+
+
+def _check_document(document: dict[str, Any]) -> None:
+    """Refuse what the parser could read one way while another reader reads it another way.
+
+    Walks the whole document, including values the parser never reads, without recursion (a
+    dict built in Python may nest deeper than the stack, or contain itself).
+    """
+    pending: list[tuple[object, str]] = [(document, "")]
+    visited: set[int] = set()
+    while pending:
+        node, path = pending.pop()
+        if isinstance(node, str) and not is_text(node):
+            raise PolicySyntaxError(_NOT_TEXT, path=path)
+        if not isinstance(node, dict | list) or id(node) in visited:
+            continue
+        visited.add(id(node))
+        if isinstance(node, list):
+            pending.extend((item, f"{path}[{i}]") for i, item in reversed(list(enumerate(node))))
+            continue
+        if isinstance(node, _RepeatedKey):
+            raise PolicySyntaxError(
+                f"key {shown(node.key)} appears more than once in one object; a JSON reader keeps "
+                "only one of its values, so write it once",
+                path=_join(path, node.key),
+            )
+        children = []
+        for key, value in node.items():
+            if not isinstance(key, str):
+                raise PolicySyntaxError(f"keys must be strings, got {shown(key)}", path=path)
+            if not is_text(key):
+                # Escaped, so that the error itself can be logged as UTF-8.
+                escaped = key.encode("utf-8", "backslashreplace").decode("utf-8")
+                raise PolicySyntaxError(_NOT_TEXT, path=_join(path, escaped))
+            children.append((value, _join(path, key)))
+        pending.extend(reversed(children))
 
 
 def policy_to_odrl(policy: Policy) -> dict[str, Any]:
@@ -127,11 +205,16 @@ def _join(path: str, child: str) -> str:
     return f"{path}{child}" if child.startswith("[") else f"{path}.{child}"
 
 
+def _names_class(spelling: object, name: str) -> bool:
+    """Whether ``spelling`` names the ODRL class ``name`` (bare, ``odrl:`` prefixed or an IRI)."""
+    return isinstance(spelling, str) and spelling in (name, f"odrl:{name}", ODRL_NS + name)
+
+
 def _check_type(node: dict[str, Any], expected: str, path: str) -> None:
     """An optional ``@type`` must name what the node's position says it is."""
-    if "@type" in node and node["@type"] not in (expected, f"odrl:{expected}", ODRL_NS + expected):
+    if "@type" in node and not _names_class(node["@type"], expected):
         raise PolicySyntaxError(
-            f"expected @type {expected}, got {node['@type']!r}", path=_join(path, "@type")
+            f"expected @type {expected}, got {shown(node['@type'])}", path=_join(path, "@type")
         )
 
 
@@ -142,13 +225,13 @@ def _check_keys(node: dict[str, Any], allowed: set[str], path: str) -> None:
         if key in _UNSUPPORTED:
             message = f"{_UNSUPPORTED[key]} are not supported by the tds profile"
         else:
-            message = f"unknown property {key!r}"
+            message = f"unknown property {shown(key)}"
         raise PolicySyntaxError(message, path=_join(path, key))
 
 
 def _object(value: object, path: str) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise PolicySyntaxError(f"expected a JSON object, got {value!r}", path=path)
+        raise PolicySyntaxError(f"expected a JSON object, got {shown(value)}", path=path)
     return value
 
 
@@ -172,7 +255,7 @@ def _uid(node: dict[str, Any], path: str) -> str | None:
         raise PolicySyntaxError("uid and @id differ", path=_join(path, "uid"))
     value = uid if uid is not None else node_id
     if value is not None and (not isinstance(value, str) or not value):
-        raise PolicySyntaxError(f"expected an IRI, got {value!r}", path=_join(path, "uid"))
+        raise PolicySyntaxError(f"expected an IRI, got {shown(value)}", path=_join(path, "uid"))
     return value
 
 
@@ -180,20 +263,54 @@ def _iri(value: object, path: str) -> str:
     """An IRI given as a string or as a node reference ``{"@id": ...}`` / ``{"uid": ...}``."""
     value = _one(value, path)
     if isinstance(value, dict):
-        keys = set(value) - {"@type"}
+        keys = set(value)
         if len(keys) != 1 or not keys <= {"@id", "uid"}:
             raise PolicySyntaxError('expected an IRI or {"@id": IRI}', path=path)
         value = value[keys.pop()]
     if not isinstance(value, str) or not value:
-        raise PolicySyntaxError(f"expected an IRI, got {value!r}", path=path)
+        raise PolicySyntaxError(f"expected an IRI, got {shown(value)}", path=path)
     return value
+
+
+# What each party or asset position holds, with an article for the messages.
+_NODE_CLASSES = {
+    "target": ("Asset", "an asset"),
+    "assigner": ("Party", "a party"),
+    "assignee": ("Party", "a party"),
+}
+
+
+def _party_or_asset(node: dict[str, Any], name: str, path: str) -> str:
+    """The IRI of the party or asset ``node[name]``, which may say it is a plain Party/Asset.
+
+    Any other ``@type`` is refused: dropping it would read a collection as a single member, so
+    that a prohibition of the collection reaches none of its members.
+    """
+    path = _join(path, name)
+    value = _one(node[name], path)
+    if isinstance(value, dict) and "@type" in value:
+        expected, described = _NODE_CLASSES[name]
+        spelling, type_path = value["@type"], _join(path, "@type")
+        if _names_class(spelling, f"{expected}Collection"):
+            raise PolicySyntaxError(
+                f"{expected}Collection is not supported: collections are not supported yet, "
+                f"so name each {expected.lower()} in a rule of its own",
+                type_path,
+            )
+        if not _names_class(spelling, expected):
+            raise PolicySyntaxError(
+                f"tds models {described} as one IRI (@type {expected}), not {shown(spelling)}",
+                type_path,
+            )
+        value = {key: item for key, item in value.items() if key != "@type"}
+    return _iri(value, path)
 
 
 def _term_at(kind: type[Any], value: object, path: str, label: str) -> Any:
     spelling = value.get("@id") if isinstance(value, dict) and set(value) == {"@id"} else value
     member = resolve_term(kind, spelling) if isinstance(spelling, str) else None
     if member is None:
-        raise PolicySyntaxError(f"unknown {label} {spelling!r} in the tds profile", path=path)
+        raise PolicySyntaxError(f"unknown {label} {shown(spelling)} in the tds profile", path=path)
     return member
 
 
@@ -203,15 +320,29 @@ def _check_context(context: object, path: str) -> None:
         if isinstance(entry, str):
             if entry not in ODRL_CONTEXT_IRIS and entry != CONTEXT_IRI:
                 raise PolicySyntaxError(
-                    f"tds reads only the ODRL and tds contexts, not {entry!r}", entry_path
+                    f"tds reads only the ODRL and tds contexts, not {shown(entry)}", entry_path
                 )
             continue
         for prefix, namespace in _object(entry, entry_path).items():
             if PREFIXES.get(prefix) != namespace:
                 raise PolicySyntaxError(
-                    f"context entry {prefix!r} redefines a term tds reads with a fixed meaning",
+                    f"context entry {shown(prefix)} redefines a term tds reads with a fixed "
+                    "meaning",
                     path=_join(entry_path, prefix),
                 )
+
+
+def _check_profile(profiles: object) -> None:
+    # ODRL: a processor that does not understand a policy's profile must not process it.
+    for index, profile in enumerate(_many(profiles)):
+        path = f"profile[{index}]" if isinstance(profiles, list) else "profile"
+        iri = _iri(profile, path)
+        if iri != PROFILE_IRI:
+            raise PolicySyntaxError(
+                f"tds reads only policies of the tds profile ({PROFILE_IRI}) or of no profile; "
+                f"it does not implement {shown(iri)}",
+                path,
+            )
 
 
 def _policy(node: dict[str, Any]) -> Policy:
@@ -238,6 +369,8 @@ def _policy(node: dict[str, Any]) -> Policy:
     uid = _uid(node, "")
     if uid is None:
         raise PolicySyntaxError("a policy needs a uid", path="uid")
+    if "@type" in node and "type" in node:
+        raise PolicySyntaxError("a policy has both @type and type (its alias); write one", "type")
     type_key = "@type" if "@type" in node else "type"
     if type_key not in node:
         raise PolicySyntaxError("a policy needs an @type (Set, Offer or Agreement)", "@type")
@@ -246,13 +379,12 @@ def _policy(node: dict[str, Any]) -> Policy:
     if type_name in ("Policy", "odrl:Policy", "http://www.w3.org/ns/odrl/2/Policy"):
         type_name = PolicyType.SET.value
     policy_type = _term_at(PolicyType, type_name, type_key, "policy type")
-    for index, profile in enumerate(_many(node.get("profile", []))):
-        _iri(profile, f"profile[{index}]")
+    _check_profile(node.get("profile", []))
     if "conflict" in node:
         conflict = _one(node["conflict"], "conflict")
         if conflict not in ("prohibit", "odrl:prohibit", "http://www.w3.org/ns/odrl/2/prohibit"):
             raise PolicySyntaxError(
-                f"tds always lets prohibitions win; conflict {conflict!r} is not supported",
+                f"tds always lets prohibitions win; conflict {shown(conflict)} is not supported",
                 path="conflict",
             )
     permissions = [
@@ -264,7 +396,9 @@ def _policy(node: dict[str, Any]) -> Policy:
         for index, item in enumerate(_many(node.get("prohibition", [])))
     ]
     parties = {
-        name: _iri(node[name], name) for name in ("target", "assigner", "assignee") if name in node
+        name: _party_or_asset(node, name, "")
+        for name in ("target", "assigner", "assignee")
+        if name in node
     }
     with _at(""):
         return Policy(
@@ -289,7 +423,7 @@ def _rule_fields(node: dict[str, Any], path: str) -> dict[str, Any]:
         "constraints": _constraints(node.get("constraint", []), _join(path, "constraint")),
         "uid": _uid(node, path),
         **{
-            name: _iri(node[name], _join(path, name))
+            name: _party_or_asset(node, name, path)
             for name in ("target", "assigner", "assignee")
             if name in node
         },
@@ -340,6 +474,7 @@ def _action(value: object, path: str, kind: type[Any]) -> tuple[Any, tuple[AnyCo
     value = _one(value, path)
     if isinstance(value, dict) and "rdf:value" in value:
         _check_keys(value, {"rdf:value", "refinement", "@type"}, path)
+        _check_type(value, "Action", path)
         action = _term_at(kind, _one(value["rdf:value"], path), _join(path, "rdf:value"), "action")
         refinements = _constraints(value.get("refinement", []), _join(path, "refinement"))
         return action, refinements
@@ -426,7 +561,7 @@ def _datatype(spelling: object, path: str) -> str:
         prefix = next(p for p, ns in PREFIXES.items() if ns == namespace)
         if spelling in (f"{prefix}:{local}", f"{namespace}{local}"):
             return local
-    raise PolicySyntaxError(f"unknown datatype {spelling!r}", path=_join(path, "@type"))
+    raise PolicySyntaxError(f"unknown datatype {shown(spelling)}", path=_join(path, "@type"))
 
 
 def _literal(raw: object, kind: ValueKind, path: str) -> Any:
@@ -440,7 +575,7 @@ def _literal(raw: object, kind: ValueKind, path: str) -> Any:
             raw = raw["@value"]
         else:
             raise PolicySyntaxError(
-                f'expected a literal, {{"@value": ...}} or {{"@id": ...}}, got {raw!r}', path
+                f'expected a literal, {{"@value": ...}} or {{"@id": ...}}, got {shown(raw)}', path
             )
     if datatype not in _ACCEPTED_TYPES[kind]:
         raise PolicySyntaxError(f"a {kind.value} value cannot have datatype {datatype}", path)
@@ -458,19 +593,21 @@ def _typed_value(raw: object, kind: ValueKind, datatype: str | None) -> Any:
             with suppress(ValueError):
                 return int(raw)
         if isinstance(raw, bool) or not isinstance(raw, int):
-            raise PolicySyntaxError(f"expected a non-negative integer, got {raw!r}")
+            raise PolicySyntaxError(f"expected a non-negative integer, got {shown(raw)}")
         return raw
     if kind is ValueKind.DECIMAL:
         if isinstance(raw, str) and datatype is None:
-            raise PolicySyntaxError(f"expected a number or an xsd:decimal literal, got {raw!r}")
+            raise PolicySyntaxError(
+                f"expected a number or an xsd:decimal literal, got {shown(raw)}"
+            )
         if not isinstance(raw, int | float | str):
-            raise PolicySyntaxError(f"expected a number, got {raw!r}")
+            raise PolicySyntaxError(f"expected a number, got {shown(raw)}")
         return to_decimal(raw, what="value")
     if not isinstance(raw, str):
-        raise PolicySyntaxError(f"expected a string, got {raw!r}")
+        raise PolicySyntaxError(f"expected a string, got {shown(raw)}")
     if kind is ValueKind.DATETIME:
         if datatype == "date" or (datatype is None and "T" not in raw):
-            return parse_date(raw)
+            return Day.parse(raw)
         return parse_datetime(raw)
     if kind is ValueKind.DURATION:
         return Duration.parse(raw)
@@ -556,6 +693,8 @@ def _value_out(kind: ValueKind, value: Any) -> Any:
     if kind is ValueKind.DECIMAL:
         return {"@value": format_decimal(value), "@type": "xsd:decimal"}
     if kind is ValueKind.DATETIME:
+        if isinstance(value, Day):
+            return {"@value": str(value), "@type": "xsd:date"}
         return {"@value": format_datetime(value), "@type": "xsd:dateTime"}
     if kind in _TYPED_OUT:
         return {"@value": str(value), "@type": _TYPED_OUT[kind]}

@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 from tds.errors import PolicyEvaluationError
+from tds.policy._values import shown
 
 ODRL_NS = "http://www.w3.org/ns/odrl/2/"
 TDS_NS = "https://w3id.org/tds/policy#"
@@ -63,7 +64,7 @@ class Action(enum.StrEnum):
     def covers(self, other: Action) -> bool:
         """Whether a rule for this action governs ``other`` (ODRL ``includedIn``)."""
         if not isinstance(other, Action):
-            raise PolicyEvaluationError(f"expected an Action, got {other!r}")
+            raise PolicyEvaluationError(f"expected an Action, got {shown(other)}")
         action: Action | None = other
         while action is not None:
             if action is self:

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from tds.errors import PolicyEvaluationError, PolicySyntaxError
 from tds.policy._profile import Action, resolve_term
-from tds.policy._values import to_decimal
+from tds.policy._values import MAX_INTEGER, is_text, shown, to_decimal
 
 
 def _now() -> datetime:
@@ -21,7 +21,10 @@ def _now() -> datetime:
 class Request:
     """One intended use of a target by an assignee.
 
-    Only ``assignee``, ``action`` and ``target`` are required; ``time`` defaults to now. Leave
+    Only ``assignee``, ``action`` and ``target`` are required; ``time`` defaults to now. Times
+    may be in any zone and are kept in UTC, so that uses count in absolute time even across a
+    daylight-saving change (two aware datetimes in one ``zoneinfo`` zone compare and subtract by
+    the wall clock, one hour off around the change). Leave
     a field ``None`` when the use does not say: a constraint that needs it then fails with a
     reason (and a prohibition that needs it applies, so that missing facts never widen access).
     ``columns=()`` is a use that reads no column, which is not the same as ``None``.
@@ -48,19 +51,23 @@ class Request:
             _check_text(name, getattr(self, name), optional=True)
         action = resolve_term(Action, self.action) if isinstance(self.action, str) else None
         if action is None:
-            raise PolicyEvaluationError(f"unknown action {self.action!r}")
+            raise PolicyEvaluationError(f"unknown action {shown(self.action)}")
         object.__setattr__(self, "action", action)
-        _check_instant("time", self.time)
+        object.__setattr__(self, "time", utc_instant("time", self.time))
         if self.data_time is not None:
-            _check_instant("data_time", self.data_time)
+            object.__setattr__(self, "data_time", utc_instant("data_time", self.data_time))
         if self.columns is not None:
             object.__setattr__(self, "columns", _columns(self.columns))
         for name in ("cohort_size", "classification"):
             value = getattr(self, name)
             if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int) or value < 0
+                isinstance(value, bool)
+                or not isinstance(value, int)
+                or not 0 <= value <= MAX_INTEGER
             ):
-                raise PolicyEvaluationError(f"{name} must be a non-negative int, got {value!r}")
+                raise PolicyEvaluationError(
+                    f"{name} must be an int from 0 to 2**63 - 1, got {shown(value)}"
+                )
         if self.epsilon is not None:
             try:
                 epsilon = to_decimal(self.epsilon, what="epsilon")
@@ -75,35 +82,48 @@ def _check_text(name: str, value: object, *, optional: bool) -> None:
     if value is None and optional:
         return
     if not isinstance(value, str) or not value:
-        raise PolicyEvaluationError(f"{name} must be a non-empty string, got {value!r}")
+        raise PolicyEvaluationError(f"{name} must be a non-empty string, got {shown(value)}")
+    if not is_text(value):
+        raise PolicyEvaluationError(
+            f"{name} {shown(value)} holds a lone surrogate, which is not Unicode text"
+        )
 
 
-def _check_instant(name: str, value: object) -> None:
+def utc_instant(name: str, value: object) -> datetime:
+    """``value``, an aware datetime, as the same instant in UTC; else PolicyEvaluationError."""
     if not isinstance(value, datetime):
-        raise PolicyEvaluationError(f"{name} must be a datetime, got {value!r}")
+        raise PolicyEvaluationError(f"{name} must be a datetime, got {shown(value)}")
     if value.utcoffset() is None:
-        raise PolicyEvaluationError(f"{name} must be timezone-aware, got naive {value!r}")
+        raise PolicyEvaluationError(f"{name} must be timezone-aware, got naive {shown(value)}")
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise PolicyEvaluationError(
+            f"{name} {shown(value)} is outside the years 1 to 9999 in UTC"
+        ) from None
 
 
 def _columns(value: object) -> tuple[str, ...]:
     # A bare string would iterate as single characters; that is always a mistake here.
     if isinstance(value, str) or not isinstance(value, Iterable):
-        raise PolicyEvaluationError(f"columns must be a list of names, got {value!r}")
+        raise PolicyEvaluationError(f"columns must be a list of names, got {shown(value)}")
     columns = tuple(value)
-    if not all(isinstance(column, str) and column for column in columns):
-        raise PolicyEvaluationError(f"columns must be non-empty strings, got {columns!r}")
+    if not all(isinstance(column, str) and column and is_text(column) for column in columns):
+        raise PolicyEvaluationError(
+            f"columns must be non-empty strings of Unicode text, got {shown(columns)}"
+        )
     return columns
 
 
 def _location(value: object) -> tuple[float, float]:
     if not isinstance(value, tuple | list) or len(value) != 2:
-        raise PolicyEvaluationError(f"location must be (latitude, longitude), got {value!r}")
+        raise PolicyEvaluationError(f"location must be (latitude, longitude), got {shown(value)}")
     latitude, longitude = value
     for coordinate in (latitude, longitude):
         if isinstance(coordinate, bool) or not isinstance(coordinate, int | float):
-            raise PolicyEvaluationError(f"location must be two numbers, got {value!r}")
+            raise PolicyEvaluationError(f"location must be two numbers, got {shown(value)}")
         if not math.isfinite(coordinate):
-            raise PolicyEvaluationError(f"location must be finite, got {value!r}")
+            raise PolicyEvaluationError(f"location must be finite, got {shown(value)}")
     if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
-        raise PolicyEvaluationError(f"location out of range (latitude, longitude): {value!r}")
+        raise PolicyEvaluationError(f"location out of range (latitude, longitude): {shown(value)}")
     return float(latitude), float(longitude)

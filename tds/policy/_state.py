@@ -19,7 +19,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
-from tds.errors import PolicyEvaluationError
+from tds.errors import PolicyEvaluationError, PolicySyntaxError
+from tds.policy._request import utc_instant
+from tds.policy._values import exact_sum, is_text, shown, to_decimal
 
 
 @dataclass(frozen=True)
@@ -35,13 +37,35 @@ class UsageKey:
     rule: str
     assignee: str
 
+    def __post_init__(self) -> None:
+        for name in ("policy", "rule", "assignee"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value or not is_text(value):
+                raise PolicyEvaluationError(
+                    f"UsageKey.{name} must be a non-empty string of Unicode text, "
+                    f"got {shown(value)}"
+                )
+
+
+def _check_key(key: object) -> None:
+    if not isinstance(key, UsageKey):
+        raise PolicyEvaluationError(f"expected a UsageKey, got {type(key).__name__}")
+
 
 @dataclass(frozen=True)
 class Use:
-    """One use to record: when it happened and how much privacy budget it spent."""
+    """One use to record: when it happened (kept in UTC) and how much privacy budget it spent."""
 
     time: datetime
     epsilon: Decimal = Decimal(0)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "time", utc_instant("use time", self.time))
+        try:
+            epsilon = to_decimal(self.epsilon, what="epsilon")
+        except PolicySyntaxError as error:
+            raise PolicyEvaluationError(str(error)) from None
+        object.__setattr__(self, "epsilon", epsilon)
 
 
 class UsageLedger(Protocol):
@@ -94,6 +118,11 @@ class _Ledger:
         return len(self.times) - bisect.bisect_right(self.times, instant)
 
 
+def _check_hash(content_hash: object) -> None:
+    if not isinstance(content_hash, str) or not content_hash or not is_text(content_hash):
+        raise PolicyEvaluationError(f"expected a policy's content hash, got {shown(content_hash)}")
+
+
 class InMemoryUsageState(UsageState):
     """A thread-safe UsageState in process memory, for tests and single-process use."""
 
@@ -105,41 +134,54 @@ class InMemoryUsageState(UsageState):
 
     def record_agreement(self, content_hash: str, at: datetime) -> None:
         """Record when the policy with this content hash was agreed."""
-        if not isinstance(at, datetime) or at.utcoffset() is None:
-            raise PolicyEvaluationError(
-                f"agreement time must be a timezone-aware datetime, got {at!r}"
-            )
+        _check_hash(content_hash)
+        instant = utc_instant("agreement time", at)
         with self._lock:
-            self._agreements[content_hash] = at
+            self._agreements[content_hash] = instant
 
     def record_fulfilment(self, duty: UsageKey) -> None:
         """Record that a duty which must precede use (such as obtaining consent) is fulfilled."""
+        _check_key(duty)
         with self._lock:
             self._fulfilled.add(duty)
 
     def ledger(self, key: UsageKey) -> UsageLedger:
         """A snapshot of the key's ledger."""
+        _check_key(key)
         with self._lock:
             ledger = self._ledgers.get(key, _Ledger())
             return _Ledger(list(ledger.times), ledger.epsilon_spent)
 
     def agreed_at(self, content_hash: str) -> datetime | None:
+        _check_hash(content_hash)
         with self._lock:
             return self._agreements.get(content_hash)
 
     def is_fulfilled(self, duty: UsageKey) -> bool:
+        _check_key(duty)
         with self._lock:
             return duty in self._fulfilled
 
     def try_consume(
         self, key: UsageKey, check: Callable[[UsageLedger], bool], use: Use | None
     ) -> bool:
+        _check_key(key)
+        if not callable(check):
+            raise PolicyEvaluationError(f"check must be callable, got {type(check).__name__}")
+        if use is not None and not isinstance(use, Use):
+            raise PolicyEvaluationError(f"expected a Use or None, got {type(use).__name__}")
         with self._lock:
             ledger = self._ledgers.get(key) or _Ledger()
             if not check(ledger):
                 return False
             if use is not None:
+                spent = exact_sum(ledger.epsilon_spent, use.epsilon)
+                if spent is None:
+                    raise PolicyEvaluationError(
+                        "the epsilon spent under this key cannot be added up exactly; "
+                        "nothing was recorded"
+                    )
                 bisect.insort(ledger.times, use.time)
-                ledger.epsilon_spent += use.epsilon
+                ledger.epsilon_spent = spent
                 self._ledgers[key] = ledger
             return True

@@ -1,4 +1,4 @@
-"""Literal values of the tds profile that Python has no type for: durations, rates, boxes.
+"""Literal values of the tds profile that Python has no type for: days, durations, rates, boxes.
 
 Also the one place that reads and writes the XML Schema literals used as right operands
 (``xsd:dateTime``, ``xsd:date``, ``xsd:duration``, ``xsd:decimal``), so that the parser, the
@@ -11,17 +11,101 @@ import calendar
 import math
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta, timezone
-from decimal import Decimal, DecimalException, InvalidOperation
+from datetime import UTC, date, datetime, timedelta
+from decimal import (
+    Context,
+    Decimal,
+    DecimalException,
+    Inexact,
+    InvalidOperation,
+    Overflow,
+    localcontext,
+)
 
-from tds.errors import PolicySyntaxError
+from tds.errors import PolicyEvaluationError, PolicySyntaxError
 
 _DURATION = re.compile(
     r"P(?!$)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?"
-    r"(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?"
+    r"(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?",
+    re.ASCII,
 )
-_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(Z|[+-]\d{2}:\d{2})?")
+_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:(Z)|([+-])(\d{2}):(\d{2}))?", re.ASCII)
 _SECONDS_PER_DAY = 86400
+_MICROSECONDS_PER_DAY = _SECONDS_PER_DAY * 10**6
+_MAX_OFFSET = timedelta(hours=14)  # the range of xsd time zone offsets
+# The largest integer or number a policy, request or ledger holds: a signed 64-bit integer, as
+# in SQLite; far beyond any count, cohort, budget or duration (in seconds) that means anything.
+MAX_INTEGER = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class Day:
+    """An ``xsd:date``: one calendar day at a UTC offset (``2026-12-31`` or ``2017-12-31+08:00``).
+
+    Compared with an instant, a day is all of its instants, from the first up to, not including,
+    the first instant of the next day: ``dateTime lteq 2026-12-31`` holds all day on 31 December
+    and ``dateTime gt 2026-12-31`` from 1 January 00:00 on. A date written without an offset is
+    a UTC day (written back with ``Z``), whatever the local time of the reader.
+    """
+
+    date: date
+    offset: timedelta = timedelta(0)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.date, datetime) or not isinstance(self.date, date):
+            raise PolicySyntaxError(f"a Day needs a datetime.date, got {shown(self.date)}")
+        if (
+            not isinstance(self.offset, timedelta)
+            or abs(self.offset) > _MAX_OFFSET
+            or self.offset % timedelta(minutes=1)
+        ):
+            raise PolicySyntaxError(
+                "a Day's offset is a timedelta of whole minutes within 14 hours: "
+                f"{shown(self.offset)}"
+            )
+
+    @classmethod
+    def parse(cls, text: str) -> Day:
+        """Read an ``xsd:date`` such as ``2026-12-31``, ``2026-12-31Z`` or ``2017-12-31+08:00``."""
+        match = _DATE.fullmatch(text) if isinstance(text, str) else None
+        if match is None:
+            raise PolicySyntaxError(
+                f"not an xsd:date (YYYY-MM-DD, then Z or ±hh:mm): {shown(text)}"
+            )
+        year, month, day, _, sign, hours, minutes = match.groups()
+        offset = timedelta(0)
+        if sign is not None:
+            offset = timedelta(hours=int(hours), minutes=int(minutes))
+            if int(minutes) >= 60 or offset > _MAX_OFFSET:
+                raise PolicySyntaxError(f"an xsd:date offset lies in -14:00..+14:00: {shown(text)}")
+            offset = -offset if sign == "-" else offset
+        try:
+            calendar_day = date(int(year), int(month), int(day))
+        except ValueError:
+            raise PolicySyntaxError(f"no such day: {shown(text)}") from None
+        return cls(calendar_day, offset)
+
+    def __str__(self) -> str:
+        if not self.offset:
+            return f"{self.date.isoformat()}Z"
+        sign = "-" if self.offset < timedelta(0) else "+"
+        hours, minutes = divmod(abs(self.offset) // timedelta(minutes=1), 60)
+        return f"{self.date.isoformat()}{sign}{hours:02d}:{minutes:02d}"
+
+    def locate(self, instant: datetime) -> int:
+        """-1 if the aware ``instant`` comes before this day, 0 if within it, 1 if after it."""
+        offset = instant.utcoffset()
+        if offset is None:
+            raise PolicyEvaluationError(
+                f"a naive datetime cannot be placed on a day: {shown(instant)}"
+            )
+        # In whole microseconds since 0001-01-01T00:00Z: exact, and no datetime can overflow.
+        micro = timedelta(microseconds=1)
+        at = (instant.replace(tzinfo=None) - datetime.min - offset) // micro
+        begins = (self.date.toordinal() - 1) * _MICROSECONDS_PER_DAY - self.offset // micro
+        if at < begins:
+            return -1
+        return 0 if at < begins + _MICROSECONDS_PER_DAY else 1
 
 
 @dataclass(frozen=True)
@@ -37,8 +121,16 @@ class Duration:
     seconds: Decimal = Decimal(0)
 
     def __post_init__(self) -> None:
-        if isinstance(self.months, bool) or not isinstance(self.months, int) or self.months < 0:
-            raise PolicySyntaxError(f"duration months must be a non-negative int: {self.months!r}")
+        months = self.months
+        if (
+            isinstance(months, bool)
+            or not isinstance(months, int)
+            or not 0 <= months <= MAX_INTEGER
+        ):
+            raise PolicySyntaxError(
+                "duration months are out of range (an int from 0 to 2**63 - 1): "
+                f"{shown(self.months)}"
+            )
         seconds = to_decimal(self.seconds, what="duration seconds")
         object.__setattr__(self, "seconds", seconds)
 
@@ -47,14 +139,21 @@ class Duration:
         """Read an ISO 8601 / ``xsd:duration`` such as ``P1Y``, ``P30D`` or ``PT1H30M``."""
         match = _DURATION.fullmatch(text) if isinstance(text, str) else None
         if match is None:
-            raise PolicySyntaxError(f"not a non-negative xsd:duration: {text!r}")
+            raise PolicySyntaxError(f"not a non-negative xsd:duration: {shown(text)}")
         years, months, weeks, days, hours, minutes, seconds = match.groups()
+        # int() refuses numbers past 4300 digits; anything past 19 is out of range anyway.
+        if any(len(group) > 19 for group in match.groups()[:-1] if group is not None):
+            raise PolicySyntaxError(f"duration is out of range: {shown(text)}")
         whole_days = 7 * int(weeks or 0) + int(days or 0)
         whole_seconds = 3600 * int(hours or 0) + 60 * int(minutes or 0)
-        return cls(
-            months=12 * int(years or 0) + int(months or 0),
-            seconds=Decimal(whole_days * _SECONDS_PER_DAY + whole_seconds) + Decimal(seconds or 0),
+        total = exact_sum(
+            Decimal(whole_days * _SECONDS_PER_DAY + whole_seconds), Decimal(seconds or 0)
         )
+        if total is None:
+            raise PolicySyntaxError(
+                f"duration is out of range (at most 100 significant digits): {shown(text)}"
+            )
+        return cls(months=12 * int(years or 0) + int(months or 0), seconds=total)
 
     def __str__(self) -> str:
         years, months = divmod(self.months, 12)
@@ -121,22 +220,27 @@ class Rate:
     period: Duration
 
     def __post_init__(self) -> None:
-        if isinstance(self.limit, bool) or not isinstance(self.limit, int) or self.limit < 0:
-            raise PolicySyntaxError(f"rate limit must be a non-negative int: {self.limit!r}")
+        limit = self.limit
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= MAX_INTEGER:
+            raise PolicySyntaxError(
+                f"rate limit must be an int from 0 to 2**63 - 1: {shown(self.limit)}"
+            )
         if not isinstance(self.period, Duration) or self.period.is_zero:
-            raise PolicySyntaxError(f"rate period must be a non-zero Duration: {self.period!r}")
+            raise PolicySyntaxError(
+                f"rate period must be a non-zero Duration: {shown(self.period)}"
+            )
 
     @classmethod
     def parse(cls, text: str) -> Rate:
         limit, slash, period = text.partition("/") if isinstance(text, str) else ("", "", "")
-        # isdigit() also admits digits such as "²" that int() rejects, and int() refuses
-        # very long numbers.
+        # Only ASCII digits: isdigit() also admits "²" (which int() rejects) and "٣" (which it
+        # reads as 3); int() refuses very long numbers.
         try:
-            count = int(limit) if slash and limit.isdigit() else None
+            count = int(limit) if slash and limit.isascii() and limit.isdigit() else None
         except ValueError:
             count = None
         if count is None:
-            raise PolicySyntaxError(f"not a rate of the form N/DURATION: {text!r}")
+            raise PolicySyntaxError(f"not a rate of the form N/DURATION: {shown(text)}")
         return cls(count, Duration.parse(period))
 
     def __str__(self) -> str:
@@ -160,7 +264,11 @@ class BoundingBox:
         for name in ("west", "south", "east", "north"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float):
-                raise PolicySyntaxError(f"bounding box {name} must be a number: {value!r}")
+                raise PolicySyntaxError(f"bounding box {name} must be a number: {shown(value)}")
+            if not -180 <= value <= 180:  # also refuses NaN, and ints too large for a float
+                raise PolicySyntaxError(
+                    f"bounding box {name} must lie in [-180, 180]: {shown(value)}"
+                )
             # + 0.0 turns -0.0 into 0.0: they compare equal, so they must also be written alike.
             object.__setattr__(self, name, float(value) + 0.0)
         if not all(-180.0 <= lon <= 180.0 for lon in (self.west, self.east)):
@@ -176,7 +284,7 @@ class BoundingBox:
         except ValueError:
             numbers = []
         if len(numbers) != 4 or not all(math.isfinite(n) for n in numbers):
-            raise PolicySyntaxError(f"not a bounding box west,south,east,north: {text!r}")
+            raise PolicySyntaxError(f"not a bounding box west,south,east,north: {shown(text)}")
         return cls(*numbers)
 
     def __str__(self) -> str:
@@ -190,8 +298,34 @@ class BoundingBox:
         return longitude >= self.west or longitude <= self.east
 
 
+def shown(value: object, limit: int = 200) -> str:
+    """``repr(value)`` for an error message: cut to ``limit`` characters, and never raising.
+
+    A caller's value can be anything: an int past Python's 4300-digit limit on conversion to
+    text, or an object whose own ``__repr__`` fails, must not turn a refusal into a crash.
+    """
+    try:
+        text = repr(value)
+    except Exception:  # whatever a foreign __repr__ raises, the refusal stands
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
+# Code points a Python str can hold but UTF-8 (and so JSON, SQLite, any log) cannot encode.
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def is_text(value: str) -> bool:
+    """Whether ``value`` is Unicode text: it holds no lone surrogate such as ``"\\ud800"``."""
+    return value.isascii() or _SURROGATES.search(value) is None
+
+
 def to_decimal(value: object, *, what: str) -> Decimal:
-    """A finite, non-negative number as a normalized Decimal (floats via their repr)."""
+    """A finite, non-negative number up to 2**63 - 1 as an exact, normalized Decimal.
+
+    Floats are read via their repr; a number that cannot be held exactly is refused, never
+    rounded.
+    """
     if isinstance(value, bool):
         raise PolicySyntaxError(f"{what} must be a number, not a bool")
     try:
@@ -203,15 +337,31 @@ def to_decimal(value: object, *, what: str) -> Decimal:
             # repr, not the binary expansion: 0.1 must mean one tenth, or budgets drift.
             number = Decimal(repr(value) if isinstance(value, float) else value.strip())
         else:
-            raise PolicySyntaxError(f"{what} must be a number: {value!r}")
+            raise PolicySyntaxError(f"{what} must be a number: {shown(value)}")
     except InvalidOperation:
-        raise PolicySyntaxError(f"{what} must be a number: {value!r}") from None
+        raise PolicySyntaxError(f"{what} must be a number: {shown(value)}") from None
     if not number.is_finite() or number < 0:
-        raise PolicySyntaxError(f"{what} must be finite and non-negative: {value!r}")
+        raise PolicySyntaxError(f"{what} must be finite and non-negative: {shown(value)}")
+    if number > MAX_INTEGER:
+        raise PolicySyntaxError(f"{what} is out of range (at most 2**63 - 1): {shown(value)}")
     try:
-        return number.normalize() if number else Decimal(0)
-    except DecimalException:  # an exponent beyond the decimal context's range
-        raise PolicySyntaxError(f"{what} is out of range: {value!r}") from None
+        return number.normalize(_EXACT) if number else Decimal(0)
+    except DecimalException:  # it would have to be rounded
+        raise PolicySyntaxError(
+            f"{what} is out of range (at most 100 significant digits): {shown(value)}"
+        ) from None
+
+
+_EXACT = Context(prec=100, traps=[Inexact, Overflow, InvalidOperation])
+
+
+def exact_sum(*numbers: Decimal) -> Decimal | None:
+    """The sum of ``numbers``, or None if it cannot be held without rounding."""
+    try:
+        with localcontext(_EXACT):
+            return sum(numbers, Decimal(0))
+    except DecimalException:
+        return None
 
 
 def format_decimal(number: Decimal) -> str:
@@ -221,34 +371,22 @@ def format_decimal(number: Decimal) -> str:
 def parse_datetime(text: str) -> datetime:
     """An ``xsd:dateTime`` with an explicit offset, as an aware datetime in UTC."""
     if not isinstance(text, str) or "T" not in text:
-        raise PolicySyntaxError(f"not an xsd:dateTime: {text!r}")
+        raise PolicySyntaxError(f"not an xsd:dateTime: {shown(text)}")
     try:
         instant = datetime.fromisoformat(text)
     except ValueError:
-        raise PolicySyntaxError(f"not an xsd:dateTime: {text!r}") from None
+        raise PolicySyntaxError(f"not an xsd:dateTime: {shown(text)}") from None
     if instant.utcoffset() is None:
-        raise PolicySyntaxError(f"xsd:dateTime needs a time zone offset (e.g. Z): {text!r}")
-    return instant.astimezone(UTC)
+        raise PolicySyntaxError(f"xsd:dateTime needs a time zone offset (e.g. Z): {shown(text)}")
+    return to_utc(instant)
 
 
-def parse_date(text: str) -> datetime:
-    """An ``xsd:date`` as the instant its day begins; a date without offset is read as UTC."""
-    match = _DATE.fullmatch(text) if isinstance(text, str) else None
-    if match is None:
-        raise PolicySyntaxError(f"not an xsd:date: {text!r}")
-    year, month, day, offset = match.groups()
-    zone = UTC if offset in (None, "Z") else _offset_zone(offset)
+def to_utc(instant: datetime) -> datetime:
+    """An aware datetime as the same instant in UTC, or PolicySyntaxError past year 1 or 9999."""
     try:
-        day_start = datetime.combine(datetime(int(year), int(month), int(day)).date(), time())
-    except ValueError:
-        raise PolicySyntaxError(f"not an xsd:date: {text!r}") from None
-    return day_start.replace(tzinfo=zone).astimezone(UTC)
-
-
-def _offset_zone(offset: str) -> timezone:
-    sign = -1 if offset[0] == "-" else 1
-    hours, minutes = int(offset[1:3]), int(offset[4:6])
-    return timezone(sign * timedelta(hours=hours, minutes=minutes))
+        return instant.astimezone(UTC)
+    except OverflowError:
+        raise PolicySyntaxError(f"{shown(instant)} is outside the years 1 to 9999 in UTC") from None
 
 
 def format_datetime(instant: datetime) -> str:

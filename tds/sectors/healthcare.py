@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tds.policy import Action, Constraint, Duration, Duty, DutyAction, Permission, Policy
-from tds.sectors._offer import offer_or_agreement
+from tds.sectors._offer import check_uid, offer_or_agreement
 
 __all__ = ["medical_research"]
 
@@ -28,6 +28,7 @@ def medical_research(
     ``valid_for`` of the agreement, and is logged. With ``consent_required`` the consumer must
     have recorded the patients' consent (duty ``<uid>#consent``) before the first use.
     """
+    check_uid(uid)
     duties = [Duty(action=DutyAction.LOG)]
     if consent_required:
         duties.append(Duty(action=DutyAction.OBTAIN_CONSENT, uid=f"{uid}#consent"))

@@ -2,12 +2,24 @@
 
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from tds.errors import PolicySyntaxError
-from tds.policy import Action, DutyAction, LeftOperand, Operator, Policy
+from tds.policy import (
+    Action,
+    DutyAction,
+    InMemoryUsageState,
+    LeftOperand,
+    Operator,
+    Policy,
+    Request,
+    UsageKey,
+    Use,
+    evaluate,
+)
 from tds.sectors import healthcare
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "policy.md").read_text()
@@ -55,3 +67,28 @@ def test_every_profile_term_is_documented_in_its_section(title, terms):
     text = section(title)
     missing = [str(term) for term in terms if f"`{term}`" not in text]
     assert not missing
+
+
+def test_the_denied_request_shown_explains_itself_as_documented():
+    shown = re.findall(r"```text\n(.*?)```", DOC, re.S)[0].splitlines()
+    policy = healthcare.medical_research(
+        uid="urn:policy:visits-research",
+        assigner="urn:party:hospital",
+        assignee="urn:party:university",
+        target="urn:ds:visits",
+    )
+    agreed = datetime(2026, 3, 1, tzinfo=UTC)
+    state = InMemoryUsageState()
+    state.record_agreement(policy.content_hash, agreed)
+    key = UsageKey(policy.content_hash, "permission[0]", "urn:party:university")
+    for _ in range(100):
+        state.try_consume(key, lambda ledger: True, Use(agreed))
+    request = Request(
+        assignee="urn:party:university",
+        action="join-sum",
+        target="urn:ds:visits",
+        purpose="medical-research",
+        cohort_size=8,
+        time=agreed + timedelta(days=400),
+    )
+    assert list(evaluate(policy, request, state).reasons) == shown

@@ -1,7 +1,8 @@
 """Evaluation without usage state: every operand and operator, rules, prohibitions, duties."""
 
 import json
-from datetime import UTC, datetime, timedelta, timezone
+import re
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
@@ -10,8 +11,10 @@ from tds.policy import (
     Action,
     BoundingBox,
     Constraint,
+    Decision,
     Duty,
     DutyAction,
+    InMemoryUsageState,
     LeftOperand,
     LogicalConstraint,
     Operator,
@@ -193,12 +196,13 @@ def test_operand_and_operator(constraint, fields, verdict):
     assert result.satisfied is verdict
     assert result.left_operand == constraint[0] and result.operator == constraint[1]
     assert decision.permitted is (verdict is True)
+    assert result.path == "permission[0].constraint[0]"
     if verdict is True:
         assert decision.reasons == ()
     else:
-        assert decision.reasons == (result.reason,)
-        assert result.reason.startswith("permission[0].constraint[0]: ")
+        assert decision.reasons == (f"permission 1 (use), constraint 1: {result.reason}",)
     if verdict is None:
+        assert result.reason.startswith("cannot check that ")
         assert "the request gives no" in result.reason
 
 
@@ -257,16 +261,22 @@ def test_logical_failure_reasons_name_each_failed_part():
     policy = permit_only(LogicalConstraint("or", (NO, Constraint("purpose", "eq", "audit"))))
     decision = evaluate(policy, request(purpose="research", cohort_size=20))
     (reason,) = decision.reasons
-    assert "none of the or alternatives holds" in reason
-    assert "permission[0].constraint[0].or[0]: smallest cohort 20 is not at least 100" in reason
-    assert "permission[0].constraint[0].or[1]: purpose 'research' is not equal to 'audit'" in reason
+    assert reason == (
+        "permission 1 (use), constraint 1: none of these holds: "
+        "the smallest cohort 20 is not at least 100; the purpose 'research' is not equal to 'audit'"
+    )
+    parts = decision.rules[0].constraints[0].operands
+    assert [part.path for part in parts] == [
+        "permission[0].constraint[0].or[0]",
+        "permission[0].constraint[0].or[1]",
+    ]
 
 
 def test_xone_reason_says_how_many_hold():
     decision = evaluate(
         permit_only(LogicalConstraint("xone", (YES, YES))), request(purpose="research")
     )
-    assert "xone needs exactly one to hold, but 2 do" in decision.reasons[0]
+    assert "only one of these may hold, but 2 do" in decision.reasons[0]
 
 
 # -- which rules apply ----------------------------------------------------------------------------
@@ -289,7 +299,8 @@ def test_action_hierarchy_use_covers_everything_else_nothing(rule_action, reques
     assert decision.permitted is applies
     assert decision.rules[0].applies is applies
     if not applies:
-        assert f"governs {rule_action}, which does not include {requested}" in decision.reasons[1]
+        expected = f"permission 1 is for {rule_action}, which does not include {requested}"
+        assert decision.reasons[1] == expected
 
 
 def test_other_targets_and_assignees_are_not_covered():
@@ -303,8 +314,10 @@ def test_other_targets_and_assignees_are_not_covered():
     other_target = evaluate(policy, request(target="urn:ds:claims"))
     other_assignee = evaluate(policy, request(assignee="urn:party:eve"))
     assert not other_target.permitted and not other_assignee.permitted
-    assert "governs target urn:ds:visits, not urn:ds:claims" in other_target.reasons[1]
-    assert "is assigned to urn:party:alice, not urn:party:eve" in other_assignee.reasons[1]
+    assert other_target.reasons[1] == "permission 1 is for target urn:ds:visits, not urn:ds:claims"
+    assert other_assignee.reasons[1] == (
+        "permission 1 is assigned to urn:party:alice, not urn:party:eve"
+    )
 
 
 def test_a_rule_level_target_overrides_the_policy_level_one():
@@ -353,7 +366,7 @@ def test_prohibition_beats_permission():
     assert evaluate(policy, request(action="aggregate")).permitted
     decision = evaluate(policy, request(action="read"))
     assert not decision.permitted
-    assert decision.reasons == ("prohibition[0] forbids read on urn:ds:visits",)
+    assert decision.reasons == ("prohibition 1 forbids read on urn:ds:visits",)
     assert decision.duties == ()
 
 
@@ -368,7 +381,7 @@ def test_a_request_for_use_is_forbidden_by_a_prohibition_of_any_action_it_may_pe
     )
     decision = evaluate(policy, request(action="use"))
     assert not decision.permitted
-    assert decision.reasons == (f"prohibition[0] forbids {prohibited} on urn:ds:visits",)
+    assert decision.reasons == (f"prohibition 1 forbids {prohibited} on urn:ds:visits",)
 
 
 @pytest.mark.parametrize(
@@ -423,7 +436,7 @@ def test_a_conditional_prohibition_applies_unless_shown_not_to(fields, permitted
     prohibition = next(rule for rule in decision.rules if rule.kind == "prohibition")
     assert prohibition.active is not permitted
     if not permitted:
-        assert decision.reasons[0].startswith("prohibition[0] forbids use on urn:ds:visits")
+        assert decision.reasons[0].startswith("prohibition 1 forbids use on urn:ds:visits")
 
 
 def test_a_prohibition_with_a_refined_action_only_forbids_the_refined_use():
@@ -441,10 +454,11 @@ def test_a_prohibition_with_a_refined_action_only_forbids_the_refined_use():
     assert evaluate(policy, request(columns=["age"])).permitted
     decision = evaluate(policy, request(columns=["age", "phone"]))
     assert not decision.permitted
-    assert (
-        "prohibition[0].action.refinement[0]: columns ['age', 'phone'] are including one of"
-        in (decision.reasons[0])
+    assert decision.reasons[0] == (
+        "prohibition 1 forbids aggregate on urn:ds:visits when "
+        "the columns ['age', 'phone'] include one of ['name', 'phone']"
     )
+    assert decision.rules[1].constraints[0].path == "prohibition[0].action.refinement[0]"
 
 
 def test_a_prohibition_for_another_assignee_does_not_apply():
@@ -508,8 +522,8 @@ def test_a_prior_duty_without_usage_state_blocks_the_permission():
     decision = evaluate(permit_only(duties=(consent,)), request())
     assert not decision.permitted
     assert decision.reasons == (
-        "permission[0].duty[0]: obtainConsent must precede the use; no usage state was given to "
-        "show it did",
+        "permission 1 (use), duty 1: obtainConsent (urn:consent) must precede the use; no usage "
+        "state was given to show it did",
     )
 
 
@@ -588,3 +602,171 @@ def test_evaluate_rejects_arguments_of_the_wrong_type():
         evaluate(permit_only(), {"assignee": ALICE})  # type: ignore[arg-type]
     with pytest.raises(PolicyEvaluationError):
         evaluate(permit_only(), request(), state={})  # type: ignore[arg-type]
+
+
+# -- reasons read in words ------------------------------------------------------------------------
+
+# What end users must not have to decode: paths such as permission[0], str(timedelta) such as
+# "10 days, 0:00:00.000031", "+00:00" offsets, ISO durations, and ODRL operator names.
+JARGON = re.compile(
+    r"\w\[\d+\]|\d+ days?, \d+:\d\d|\d:\d\d:\d\d\.\d+(?![\dZ])|\+00:00|\bPT?\d|"
+    r"\b(?:eq|neq|gt|gteq|lt|lteq|isA|hasPart|isPartOf|isAllOf|isAnyOf|isNoneOf|xone)\b"
+)
+IN_A_YEAR = Constraint("elapsedTime", "lteq", "P1Y")
+
+
+def agreed(policy: Policy, at: datetime = T0) -> InMemoryUsageState:
+    state = InMemoryUsageState()
+    state.record_agreement(policy.content_hash, at)
+    return state
+
+
+def denials() -> list[Decision]:
+    """Denied decisions of every kind: each operand and operator, logic, duties, rule matching."""
+    decisions = [
+        evaluate(permit_only(Constraint(*constraint)), request(**fields))
+        for constraint, fields, verdict in CASES
+        if verdict is not True
+    ]
+    year = permit_only(IN_A_YEAR, Constraint("count", "lteq", 0), Constraint("rate", "lt", "1/P1D"))
+    decisions.append(evaluate(year, request(time=T0 + timedelta(days=400)), agreed(year)))
+    decisions.append(evaluate(year, request(time=T0 - timedelta(seconds=1)), agreed(year)))
+    decisions.append(evaluate(year, request()))
+    for operator in ("and", "or", "xone"):
+        for parts in ((NO, NO), (YES, YES), (NO, Constraint("purpose", "eq", "x"))):
+            logic = LogicalConstraint(operator, (LogicalConstraint("or", parts), NO))
+            decisions.append(evaluate(permit_only(logic), request(purpose="research")))
+            decisions.append(evaluate(permit_only(logic), request()))
+    consent = Duty(action=DutyAction.OBTAIN_CONSENT)
+    decisions.append(evaluate(permit_only(duties=(consent,)), request(), InMemoryUsageState()))
+    decisions.append(evaluate(permit_only(duties=(consent,)), request()))
+    decisions.append(evaluate(permit_only(action="read"), request(target="urn:ds:claims")))
+    prohibited = Policy(
+        uid="urn:p",
+        target=TARGET,
+        permissions=(Permission(action="use"),),
+        prohibitions=(
+            Prohibition(
+                action="read", constraints=(Constraint("dateTime", "gt", date(2026, 1, 1)),)
+            ),
+            Prohibition(action="use", constraints=(Constraint("purpose", "isA", "marketing"),)),
+        ),
+    )
+    decisions.append(evaluate(prohibited, request(action="read")))
+    decisions.append(evaluate(prohibited, request(action="read", purpose="marketing/email")))
+    return [decision for decision in decisions if not decision.permitted]
+
+
+def test_no_reason_shows_paths_timedeltas_offsets_or_operator_names():
+    decisions = denials()
+    assert len(decisions) > 70
+    reasons = [reason for decision in decisions for reason in decision.reasons]
+    jargon = [reason for reason in reasons if JARGON.search(reason)]
+    assert not jargon
+
+
+def test_reasons_name_rules_in_words_and_the_report_keeps_their_paths():
+    policy = Policy(
+        uid="urn:p",
+        target=TARGET,
+        permissions=(
+            Permission(action="read"),
+            Permission(action="use", uid="urn:rule:research", constraints=(YES, NO)),
+        ),
+        prohibitions=(Prohibition(action="join", uid="urn:rule:no-join"),),
+    )
+    decision = evaluate(policy, request(action="aggregate", purpose="research", cohort_size=8))
+    assert decision.reasons == (
+        "permission 2 'urn:rule:research' (use), constraint 2: the smallest cohort 8 is not at "
+        "least 100",
+    )
+    research = decision.rules[1]
+    assert (research.path, research.id) == ("permission[1]", "urn:rule:research")
+    assert research.constraints[1].path == "permission[1].constraint[1]"
+    assert research.constraints[1].reason == "the smallest cohort 8 is not at least 100"
+    joined = evaluate(policy, request(action="join"))
+    assert joined.reasons[0] == "prohibition 1 'urn:rule:no-join' forbids join on urn:ds:visits"
+    assert joined.rules[2].path == "prohibition[0]"
+
+
+@pytest.mark.parametrize(
+    ("after", "reason"),
+    [
+        # A fraction of a second that cannot matter is not shown ...
+        (
+            timedelta(days=10, microseconds=31),
+            "the time since the agreement (10 days) is at most 1 year",
+        ),
+        (
+            timedelta(days=400, hours=3, minutes=2, seconds=1, microseconds=5),
+            "the time since the agreement (400 days 3 hours 2 minutes 1 second) is not at most "
+            "1 year",
+        ),
+        # ... one that decides the outcome is.
+        (
+            timedelta(days=365, microseconds=1),
+            "the time since the agreement (365 days 0.000001 seconds) is not at most 1 year",
+        ),
+        (timedelta(0), "the time since the agreement (0 seconds) is at most 1 year"),
+    ],
+)
+def test_elapsed_time_reads_in_words(after, reason):
+    policy = permit_only(IN_A_YEAR)
+    decision = evaluate(policy, request(time=T0 + after), agreed(policy))
+    assert decision.rules[0].constraints[0].reason == reason
+
+
+@pytest.mark.parametrize(
+    ("duration", "words"),
+    [
+        ("P1Y2M3DT4H5M6.5S", "1 year 2 months 3 days 4 hours 5 minutes 6.5 seconds"),
+        ("P2W", "14 days"),
+        ("PT1S", "1 second"),
+        ("PT0S", "0 seconds"),
+        ("P25M", "2 years 1 month"),
+    ],
+)
+def test_durations_read_in_words(duration, words):
+    policy = permit_only(Constraint("dataAge", "gteq", duration))
+    decision = evaluate(policy, request(data_time=T0))
+    assert decision.rules[0].constraints[0].reason.endswith(f" at least {words}")
+
+
+@pytest.mark.parametrize(
+    ("time", "bound", "reason"),
+    [
+        (
+            T0 + timedelta(microseconds=123456),
+            datetime(2027, 1, 1, tzinfo=UTC),
+            "the use time 2026-03-01T12:00:00Z is before 2027-01-01T00:00:00Z",
+        ),
+        (
+            (T0 + timedelta(seconds=1, microseconds=5)).astimezone(CST),
+            T0 + timedelta(seconds=1),
+            "the use time 2026-03-01T12:00:01.000005Z is not before 2026-03-01T12:00:01Z",
+        ),
+        (
+            datetime(2027, 1, 1, 0, 0, 0, 200000, tzinfo=UTC),
+            date(2026, 12, 31),
+            "the use time 2027-01-01T00:00:00.200000Z is not before 2026-12-31 (UTC)",
+        ),
+        (
+            datetime(2026, 12, 31, 12, 0, 0, 200000, tzinfo=UTC),
+            date(2027, 12, 31),
+            "the use time 2026-12-31T12:00:00Z is before 2027-12-31 (UTC)",
+        ),
+    ],
+)
+def test_instants_read_in_utc_to_the_second_unless_a_fraction_decides(time, bound, reason):
+    decision = evaluate(permit_only(Constraint("dateTime", "lt", bound)), request(time=time))
+    assert decision.rules[0].constraints[0].reason == reason
+
+
+def test_a_use_before_the_agreement_says_when_each_happened():
+    policy = permit_only(IN_A_YEAR)
+    decision = evaluate(policy, request(time=T0 - timedelta(days=2)), agreed(policy))
+    assert decision.reasons == (
+        "permission 1 (use), constraint 1: cannot check that the time since the agreement is at "
+        "most 1 year: the use at 2026-02-27T12:00:00Z precedes the agreement at "
+        "2026-03-01T12:00:00Z",
+    )

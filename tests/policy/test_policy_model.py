@@ -72,7 +72,7 @@ def test_constraints_are_stored_canonically(arguments, expected):
         (("minCohort", "gteq", True), "rightOperand", "non-negative integer"),
         (("minCohort", "gteq", 2.0), "rightOperand", "non-negative integer"),
         (("dateTime", "lt", datetime(2026, 1, 1)), "rightOperand", "time zone"),
-        (("dateTime", "lt", "2026-01-01T00:00:00Z"), "rightOperand", "expected a datetime"),
+        (("dateTime", "lt", "2026-01-01T00:00:00Z"), "rightOperand", "expected an aware datetime"),
         (("elapsedTime", "lt", 30), "rightOperand", "expected a Duration"),
         (("operation", "eq", "play"), "rightOperand", "unknown action 'play'"),
         (("dpEpsilon", "lteq", float("nan")), "", "finite"),

@@ -12,6 +12,7 @@ from tds.policy import (
     Action,
     BoundingBox,
     Constraint,
+    Day,
     Duration,
     Duty,
     DutyAction,
@@ -86,6 +87,9 @@ iris = st.from_regex(r"urn:[a-z]{1,6}:[a-z0-9]{1,6}", fullmatch=True)
 instants = st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=8))])).filter(
     lambda instant: instant.year > 1
 )
+days = st.builds(
+    Day, st.dates(), st.integers(-14 * 60, 14 * 60).map(lambda m: timedelta(minutes=m))
+)
 durations = st.builds(
     Duration,
     months=st.integers(0, 240),
@@ -102,7 +106,7 @@ VALUES = {
     ValueKind.ACTION: st.sampled_from(list(Action)),
     ValueKind.INTEGER: st.integers(0, 10**9),
     ValueKind.DECIMAL: st.decimals(0, 10**6, places=4, allow_nan=False, allow_infinity=False),
-    ValueKind.DATETIME: instants,
+    ValueKind.DATETIME: st.one_of(instants, days),
     ValueKind.DURATION: durations,
     ValueKind.RATE: st.builds(
         Rate, st.integers(0, 1000), durations.filter(lambda d: not d.is_zero)

@@ -64,7 +64,10 @@ def test_count_denial_explains_which_use_it_would_be():
     policy, state = permit_only(Constraint("count", "lteq", 1)), InMemoryUsageState()
     assert evaluate(policy, request(), state).consumed
     denied = evaluate(policy, request(), state)
-    assert denied.reasons == ("permission[0].constraint[0]: use number 2 is not at most 1",)
+    assert denied.reasons == (
+        "permission 1 (use), constraint 1: the number of uses including this one (2) is not at "
+        "most 1",
+    )
     assert not denied.consumed
 
 
@@ -123,7 +126,8 @@ def test_without_state_a_stateful_constraint_fails_with_a_reason():
     decision = evaluate(permit_only(Constraint("count", "lteq", 5)), request())
     assert not decision.permitted
     assert decision.reasons == (
-        "permission[0].constraint[0]: no usage state was given to check count lteq 5",
+        "permission 1 (use), constraint 1: cannot check that the number of uses including this "
+        "one is at most 5: no usage state was given",
     )
 
 
@@ -151,7 +155,8 @@ def test_rate_limits_uses_in_a_trailing_window():
     assert outcomes == [True, True, False, True]
     denied = evaluate(policy, request(time=T0 + timedelta(minutes=65)), state)
     assert denied.reasons == (
-        "permission[0].constraint[0]: use number within PT1H 3 is not at most 2",
+        "permission 1 (use), constraint 1: the number of uses within 1 hour including this one "
+        "(3) is not at most 2",
     )
 
 
@@ -179,7 +184,8 @@ def test_epsilon_budget_denies_a_request_that_would_overspend_but_not_a_smaller_
     assert evaluate(policy, request(epsilon=0.75), state).permitted
     denied = evaluate(policy, request(epsilon=0.5), state)
     assert denied.reasons == (
-        "permission[0].constraint[0]: epsilon spent with this use 1.25 is not at most 1",
+        "permission 1 (use), constraint 1: the epsilon spent including this use (1.25) is not at "
+        "most 1",
     )
     assert evaluate(policy, request(epsilon=0.25), state).permitted
     assert not evaluate(policy, request(epsilon=0.0001), state).permitted
@@ -254,8 +260,8 @@ def test_a_permission_whose_consent_is_not_recorded_is_not_granted():
     denied = evaluate(policy, request(), state)
     assert not denied.permitted
     assert denied.reasons == (
-        "permission[0].duty[0]: obtainConsent (urn:consent:1) must be fulfilled before the use "
-        "and has not been",
+        "permission 1 (use), duty 1: obtainConsent (urn:consent:1) must be fulfilled before the "
+        "use and has not been",
     )
     assert state.ledger(key(policy)).uses == 0
 

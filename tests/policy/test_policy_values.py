@@ -1,13 +1,13 @@
 """Literal values of the profile: durations, rates, bounding boxes, dates and decimals."""
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
 
 from tds.errors import PolicySyntaxError
-from tds.policy import BoundingBox, Duration, Rate
-from tds.policy._values import format_datetime, parse_date, parse_datetime, to_decimal
+from tds.policy import BoundingBox, Day, Duration, Rate
+from tds.policy._values import format_datetime, parse_datetime, to_decimal
 
 CST = timezone(timedelta(hours=8))
 
@@ -70,9 +70,18 @@ def test_durations_past_the_last_representable_instant_end_after_every_use():
         assert duration.before(start) == datetime.min.replace(tzinfo=UTC)
 
 
-def test_a_duration_longer_than_the_decimal_precision_is_still_written():
-    duration = Duration.parse("PT" + "9" * 30 + "S")
+def test_the_longest_duration_is_still_written_and_a_longer_one_refused():
+    duration = Duration.parse(f"P{2**63 - 1}M" + "T" + str(2**63 - 1) + "S")
     assert Duration.parse(str(duration)) == duration
+    for longer in ("PT" + "9" * 30 + "S", f"P{2**63}M", f"PT{2**63 - 1}.5S"):
+        with pytest.raises(PolicySyntaxError, match="out of range"):
+            Duration.parse(longer)
+
+
+def test_a_decimal_is_held_exactly_or_refused():
+    assert Duration.parse("PT0." + "0" * 97 + "1S").seconds == Decimal("1e-98")
+    with pytest.raises(PolicySyntaxError, match="significant digits"):
+        Duration.parse("PT1." + "0" * 100 + "1S")
 
 
 def test_rate_round_trips_and_rejects_bad_forms():
@@ -128,7 +137,15 @@ def test_datetimes_need_an_offset_and_become_utc(text, instant):
 
 
 @pytest.mark.parametrize(
-    "text", ["2026-01-01T00:00:00", "2026-01-01", "yesterday", "2026-13-01T00:00Z"]
+    "text",
+    [
+        "2026-01-01T00:00:00",
+        "2026-01-01",
+        "yesterday",
+        "2026-13-01T00:00Z",
+        "0001-01-01T00:00:00+01:00",  # before the year 1 in UTC
+        "9999-12-31T23:00:00-01:00",  # after the year 9999 in UTC
+    ],
 )
 def test_datetime_rejects_naive_or_malformed(text):
     with pytest.raises(PolicySyntaxError):
@@ -136,21 +153,31 @@ def test_datetime_rejects_naive_or_malformed(text):
 
 
 @pytest.mark.parametrize(
-    ("text", "instant"),
+    ("text", "begins"),
     [
         ("2017-12-31", datetime(2017, 12, 31, tzinfo=UTC)),
         ("2017-12-31Z", datetime(2017, 12, 31, tzinfo=UTC)),
         ("2017-12-31+08:00", datetime(2017, 12, 30, 16, tzinfo=UTC)),
     ],
 )
-def test_dates_start_at_midnight_utc_unless_an_offset_says_otherwise(text, instant):
-    assert parse_date(text) == instant
+def test_days_begin_at_midnight_utc_unless_an_offset_says_otherwise(text, begins):
+    day = Day.parse(text)
+    assert day.locate(begins) == 0
+    assert day.locate(begins - timedelta(microseconds=1)) == -1
+    assert day.locate(begins + timedelta(days=1)) == 1
+
+
+def test_days_at_the_ends_of_the_calendar_locate_every_instant():
+    first, last = Day(date.min, timedelta(hours=14)), Day(date.max, timedelta(hours=-14))
+    assert first.locate(datetime.min.replace(tzinfo=UTC)) == 0
+    assert last.locate(datetime.max.replace(tzinfo=UTC)) == 0
+    assert Day(date.max).locate(datetime.max.replace(tzinfo=CST)) == 0
 
 
 @pytest.mark.parametrize("text", ["2017-02-30", "2017-1-1", "20171231"])
 def test_date_rejects_malformed(text):
     with pytest.raises(PolicySyntaxError):
-        parse_date(text)
+        Day.parse(text)
 
 
 def test_format_datetime_writes_utc_with_z():
