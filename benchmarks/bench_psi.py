@@ -152,7 +152,9 @@ class TestIntersectionSum:
             benchmark,
             self.GROUP,
             f"tds run_local sum, {CORES} cores",
-            lambda: tds.psi.run_local(left, right, "sum", values, paillier_key=key, workers=CORES),
+            lambda: tds.psi.run_local(
+                left, right, "sum", values, paillier_key=key, workers=CORES, insecure=SMOKE
+            ),
             items=SMALL,
             unit="pair",
             rounds=1,
