@@ -872,24 +872,15 @@ def _locked(directory: Path) -> Iterator[None]:
 
 def _write_new_private(path: Path, data: bytes) -> None:
     """Write a private key, mode 0600; AlreadyExistsError rather than replace one."""
-    temporary = _write_temporary(path, data, 0o600)
+    _write_new(path, data, mode=0o600, exists="a private key is never replaced")
+
+
+def _write_new(path: Path, data: bytes, *, mode: int = 0o644, exists: str = "") -> None:
+    temporary = _write_temporary(path, data, mode)
     try:
         os.link(temporary, path)
     except FileExistsError:
-        raise AlreadyExistsError(f"{path} exists; a private key is never replaced") from None
-    except OSError as error:
-        raise StorageError(f"cannot write {path}: {error.strerror or error}") from None
-    finally:
-        os.unlink(temporary)
-    _sync_directory(path.parent)
-
-
-def _write_new(path: Path, data: bytes) -> None:
-    temporary = _write_temporary(path, data, 0o644)
-    try:
-        os.link(temporary, path)
-    except FileExistsError:
-        raise AlreadyExistsError(f"{path} exists") from None
+        raise AlreadyExistsError(f"{path} exists" + (f"; {exists}" if exists else "")) from None
     except OSError as error:
         raise StorageError(f"cannot write {path}: {error.strerror or error}") from None
     finally:
