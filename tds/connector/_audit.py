@@ -301,7 +301,10 @@ class AuditLog:
             raise ConfigError(f"audit log origin {problem}")
         self._store = store
         self._origin = origin
-        self._lock = threading.Lock()
+        # A store with its own lock (the node database) lends it, so that an append inside one
+        # of the store's transactions and a checkpoint in another thread take the same lock
+        # and cannot deadlock.
+        self._lock = getattr(store, "lock", None) or threading.RLock()
 
     @property
     def origin(self) -> str:

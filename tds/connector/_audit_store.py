@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 from tds.connector._audit import SubtreeNode, check_append
@@ -21,6 +22,11 @@ class SqliteAuditStore:
 
     def __init__(self, store: Store) -> None:
         self._store = store
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The database's lock, which the audit log shares."""
+        return self._store.lock
 
     def size(self) -> int:
         with self._store.transaction() as connection:

@@ -2,7 +2,8 @@
 
 Every write runs in one ``BEGIN IMMEDIATE`` transaction, so a crash leaves either the whole
 record or none of it, and two processes sharing the file never interleave a check with the
-write that depends on it. ``synchronous=FULL`` makes an acknowledged commit survive a power
+write that depends on it. A transaction opened inside another one is a savepoint of it, so a
+negotiation step and the audit entry that records it commit together or not at all. ``synchronous=FULL`` makes an acknowledged commit survive a power
 cut, not only a crash of the process.
 """
 
@@ -73,6 +74,7 @@ class Store:
             raise ConfigError(f"the database path must be a str or Path, not {type(path).__name__}")
         self.path = Path(path)
         self._lock = threading.RLock()
+        self._depth = 0
         try:
             self._connection = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False
@@ -110,18 +112,41 @@ class Store:
                 connection.execute(f"PRAGMA user_version={target}")
                 _log.info("migrated %s to schema version %d", self.path, target)
 
+    @property
+    def lock(self) -> threading.RLock:
+        """The lock every transaction holds; code that must not interleave with one takes it."""
+        return self._lock
+
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One ``BEGIN IMMEDIATE`` transaction: committed on success, rolled back on any error."""
+        """One ``BEGIN IMMEDIATE`` transaction: committed on success, rolled back on any error.
+
+        Inside another transaction of the same thread it is a savepoint: its changes are undone
+        on error, and committed with the outer transaction.
+        """
         with self._lock, self._mapped_errors("transaction"):
             connection = self._connection
-            connection.execute("BEGIN IMMEDIATE")
+            savepoint = f"nested_{self._depth}"
+            begin, commit, rollback = (
+                ("BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")
+                if self._depth == 0
+                else (
+                    f"SAVEPOINT {savepoint}",
+                    f"RELEASE {savepoint}",
+                    f"ROLLBACK TO {savepoint}; RELEASE {savepoint}",
+                )
+            )
+            connection.execute(begin)
+            self._depth += 1
             try:
                 yield connection
             except BaseException:
-                connection.execute("ROLLBACK")
+                self._depth -= 1
+                for statement in rollback.split("; "):
+                    connection.execute(statement)
                 raise
-            connection.execute("COMMIT")
+            self._depth -= 1
+            connection.execute(commit)
 
     @contextmanager
     def _mapped_errors(self, what: str) -> Iterator[None]:

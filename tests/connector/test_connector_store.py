@@ -187,3 +187,30 @@ def test_processes_racing_for_the_last_uses_never_exceed_the_limit(tmp_path: Pat
     granted = [int(racer.communicate(timeout=120)[0]) for racer in racers]
     assert all(racer.returncode == 0 for racer in racers)
     assert sum(granted) == 7
+
+
+def test_a_nested_transaction_is_undone_alone_and_committed_with_the_outer(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path / "node.db")
+    with store.transaction() as connection:
+        connection.execute("INSERT INTO fulfilments VALUES ('p', 'r', 'kept')")
+        with pytest.raises(RuntimeError), store.transaction() as inner:
+            inner.execute("INSERT INTO fulfilments VALUES ('p', 'r', 'undone')")
+            raise RuntimeError("inner step failed")
+        with store.transaction() as inner:
+            inner.execute("INSERT INTO fulfilments VALUES ('p', 'r', 'nested')")
+    with store.transaction() as connection:
+        rows = connection.execute("SELECT assignee FROM fulfilments ORDER BY assignee").fetchall()
+    assert rows == [("kept",), ("nested",)]
+
+
+def test_an_outer_failure_undoes_its_nested_transactions(tmp_path: Path) -> None:
+    store = Store(tmp_path / "node.db")
+    with pytest.raises(RuntimeError), store.transaction() as connection:
+        with store.transaction() as inner:
+            inner.execute("INSERT INTO fulfilments VALUES ('p', 'r', 'a')")
+        connection.execute("INSERT INTO fulfilments VALUES ('p', 'r', 'b')")
+        raise RuntimeError("outer failed")
+    with store.transaction() as connection:
+        assert connection.execute("SELECT count(*) FROM fulfilments").fetchone()[0] == 0
