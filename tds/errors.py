@@ -28,6 +28,8 @@ about bad input also derive from the matching builtin (``ValueError`` or
     │   ├── StateTransitionError    event not allowed in the current state
     │   ├── AuthenticationError     peer identity missing or not trusted
     │   ├── AuditProofError         a proof or checkpoint shows the audit log was rewritten
+    │   ├── MessageTooLargeError    a message is over the configured size limit
+    │   ├── PeerUnavailableError    a peer could not be reached, or did not answer in time
     │   └── StorageError            the node's database failed
     └── ConfigError                 (ValueError) invalid node or job configuration
 """
@@ -50,8 +52,10 @@ __all__ = [
     "JobMismatchError",
     "KeyMismatchError",
     "KeySizeError",
+    "MessageTooLargeError",
     "NotFoundError",
     "PackingOverflowError",
+    "PeerUnavailableError",
     "PlaintextRangeError",
     "PlaintextTypeError",
     "PolicyError",
@@ -176,6 +180,14 @@ class AuditProofError(ConnectorError):
     a peer's new checkpoint contradicts one seen before (a smaller tree, or another root for
     the same size). Treat it as a security event: keep the evidence and stop trusting the log.
     """
+
+
+class MessageTooLargeError(ConnectorError):
+    """A message is over the size limit of the sender or of the receiving node."""
+
+
+class PeerUnavailableError(ConnectorError):
+    """A peer could not be reached, or did not answer within the deadline, after retries."""
 
 
 class StorageError(ConnectorError):

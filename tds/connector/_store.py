@@ -3,8 +3,9 @@
 Every write runs in one ``BEGIN IMMEDIATE`` transaction, so a crash leaves either the whole
 record or none of it, and two processes sharing the file never interleave a check with the
 write that depends on it. A transaction opened inside another one is a savepoint of it, so a
-negotiation step and the audit entry that records it commit together or not at all. ``synchronous=FULL`` makes an acknowledged commit survive a power
-cut, not only a crash of the process.
+negotiation step and the audit entry that records it commit together or not at all.
+``synchronous=FULL`` makes an acknowledged commit survive a power cut, not only a crash of the
+process.
 """
 
 from __future__ import annotations

@@ -1,0 +1,77 @@
+"""The node's gRPC services: each method decodes, calls the domain layer, encodes."""
+
+from __future__ import annotations
+
+from tds.connector import serde
+from tds.connector._audit import AuditEntry, EventKind
+from tds.connector._node import OpenNode
+from tds.connector._rpc import Service
+from tds.errors import DecodeError
+
+__all__ = ["audit_service", "node_service"]
+
+# A caller pages through a long log rather than asking for all of it at once.
+MAX_ENTRIES_PER_CALL = 1000
+
+
+def node_service(node: OpenNode) -> Service:
+    def get_info(request: bytes, caller: str) -> bytes:
+        serde.decode_get_info_request(request)
+        return serde.encode_node_info(node.info())
+
+    return Service("tds.v1.NodeService", {"GetInfo": get_info})
+
+
+def audit_service(node: OpenNode) -> Service:
+    log = node.audit_log
+
+    def get_checkpoint(request: bytes, caller: str) -> bytes:
+        serde.decode_checkpoint_request(request)
+        return serde.encode_checkpoint(log.checkpoint(node.identity.private_key))
+
+    def get_consistency_proof(request: bytes, caller: str) -> bytes:
+        old_size, new_size = serde.decode_consistency_request(request)
+        return serde.encode_proof(log.consistency_proof(old_size, new_size))
+
+    def get_inclusion_proof(request: bytes, caller: str) -> bytes:
+        index, tree_size = serde.decode_inclusion_request(request)
+        return serde.encode_proof(log.inclusion_proof(index, tree_size))
+
+    def list_entries(request: bytes, caller: str) -> bytes:
+        start, end = serde.decode_entries_request(request)
+        size = log.size
+        end = size if end == 0 else end
+        if not start <= end <= size:
+            raise DecodeError(
+                f"entries [{start}, {end}) are outside the log of {size} entries"
+            )
+        end = min(end, start + MAX_ENTRIES_PER_CALL)
+        entries = [
+            (index, raw)
+            for index in range(start, end)
+            if caller in concerned_nodes(raw := log.entry_bytes(index))
+        ]
+        return serde.encode_entries(entries, size)
+
+    return Service(
+        "tds.v1.AuditService",
+        {
+            "GetCheckpoint": get_checkpoint,
+            "GetConsistencyProof": get_consistency_proof,
+            "GetInclusionProof": get_inclusion_proof,
+            "ListEntries": list_entries,
+        },
+    )
+
+
+def concerned_nodes(raw_entry: bytes) -> set[str]:
+    """The nodes an audit entry is about: the parties it names."""
+    entry = AuditEntry.from_bytes(raw_entry)
+    data = entry.data
+    if entry.kind is EventKind.PEER_CHECKPOINT:
+        data = data.get("checkpoint", {})
+    return {
+        value
+        for key in ("peer", "provider", "consumer", "origin")
+        if isinstance(value := data.get(key), str)
+    }
