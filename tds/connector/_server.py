@@ -43,7 +43,7 @@ class NodeServer:
         settings: TransportSettings,
         max_workers: int = 16,
     ) -> None:
-        parse_address(listen)
+        parse_address(listen, listening=True)
         self._node = node
         self._listen = listen
         self._settings = settings

@@ -42,9 +42,7 @@ def audit_service(node: OpenNode) -> Service:
         size = log.size
         end = size if end == 0 else end
         if not start <= end <= size:
-            raise DecodeError(
-                f"entries [{start}, {end}) are outside the log of {size} entries"
-            )
+            raise DecodeError(f"entries [{start}, {end}) are outside the log of {size} entries")
         end = min(end, start + MAX_ENTRIES_PER_CALL)
         entries = [
             (index, raw)

@@ -102,15 +102,21 @@ def _positive_int(value: object, name: str, *, maximum: int) -> None:
         raise ConfigError(f"{name} must be an integer from 1 to {maximum}, got {value!r}")
 
 
-def parse_address(address: object) -> tuple[str, int]:
-    """``host:port`` (``[v6]:port`` for IPv6) as ``(host, port)``; ConfigError otherwise."""
+def parse_address(address: object, *, listening: bool = False) -> tuple[str, int]:
+    """``host:port`` (``[v6]:port`` for IPv6) as ``(host, port)``; ConfigError otherwise.
+
+    ``listening``: the address to bind, where port 0 asks the system for a free port.
+    """
     if not isinstance(address, str) or ":" not in address:
         raise ConfigError(f"{address!r} is not an address of the form host:port")
     host, _, port_text = address.rpartition(":")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
-    if not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise ConfigError(f"{address!r} is not an address of the form host:port (port 1-65535)")
+    lowest = 0 if listening else 1
+    if not host or not port_text.isdigit() or not lowest <= int(port_text) < 65536:
+        raise ConfigError(
+            f"{address!r} is not an address of the form host:port (port {lowest}-65535)"
+        )
     return host, int(port_text)
 
 

@@ -1,0 +1,118 @@
+"""A connection to one peer node: verified once, then calls with deadlines and retries."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import grpc
+
+from tds.connector._node import OpenNode
+from tds.connector._transport import (
+    INSECURE_WARNING,
+    NODE_METADATA,
+    TransportSettings,
+    call_with_retries,
+    open_channel,
+    parse_address,
+    verify_server,
+)
+from tds.connector._trust import VerifiedNode, validate_node_name
+from tds.errors import MessageTooLargeError, PeerUnavailableError
+
+__all__ = ["PeerConnection"]
+
+_log = logging.getLogger("tds.connector.client")
+
+
+class PeerConnection:
+    """Calls from ``node`` to node ``peer`` at ``address``.
+
+    Before the first call the peer's certificate is checked against the data space CA and the
+    current revocation list in a TLS handshake of our own (gRPC cannot check revocation), and
+    again whenever a newer revocation list is installed.
+    """
+
+    def __init__(
+        self, node: OpenNode, peer: str, address: str, settings: TransportSettings
+    ) -> None:
+        self.peer = validate_node_name(peer)
+        parse_address(address)
+        self.address = address
+        self._node = node
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._verified: tuple[int, VerifiedNode] | None = None
+        if settings.insecure:
+            _log.warning(INSECURE_WARNING)
+        self._channel = open_channel(
+            address, peer, None if settings.insecure else node.identity, settings
+        )
+        self._metadata = ((NODE_METADATA, node.name),) if settings.insecure else ()
+
+    def verified_peer(self) -> VerifiedNode | None:
+        """The peer's verified certificate (None in insecure mode), checking it if needed."""
+        if self._settings.insecure:
+            return None
+        trust = self._node.trust.current()
+        with self._lock:
+            if self._verified is not None and self._verified[0] == trust.crl_number:
+                return self._verified[1]
+        verified = self._with_retries(
+            lambda deadline: verify_server(
+                self.address, self.peer, self._node.directory, trust, timeout=deadline
+            )
+        )
+        with self._lock:
+            self._verified = (trust.crl_number, verified)
+        return verified
+
+    def _with_retries(self, attempt):  # type: ignore[no-untyped-def]
+        backoff = self._settings.retry_initial_backoff_seconds
+        for number in range(1, self._settings.retry_attempts + 1):
+            try:
+                return attempt(self._settings.deadline_seconds)
+            except PeerUnavailableError as error:
+                if number == self._settings.retry_attempts:
+                    raise PeerUnavailableError(
+                        f"{error} (gave up after {number} attempts)"
+                    ) from None
+                _log.warning("%s; retry %d in %.2fs", error, number, backoff)
+                time.sleep(backoff)
+                backoff = min(backoff * 2, self._settings.retry_max_backoff_seconds)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def call(self, method: str, request: bytes) -> bytes:
+        """Call ``method`` (``tds.v1.Service/Method``) with the request's bytes."""
+        if len(request) > self._settings.max_message_bytes:
+            raise MessageTooLargeError(
+                f"the {method} message takes {len(request)} bytes, over the limit of "
+                f"{self._settings.max_message_bytes} ([server] max_message_bytes in node.toml)"
+            )
+        self.verified_peer()
+        stub = self._channel.unary_unary(f"/{method}")
+
+        def invoke(deadline: float) -> bytes:
+            return stub(request, timeout=deadline, metadata=self._metadata)
+
+        return call_with_retries(invoke, peer=self.peer, method=method, settings=self._settings)
+
+    def health(self) -> str:
+        """The peer's overall health status name (``SERVING``, ``NOT_SERVING``...)."""
+        from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+        self.verified_peer()
+        stub = health_pb2_grpc.HealthStub(self._channel)
+        try:
+            reply = stub.Check(
+                health_pb2.HealthCheckRequest(service=""),
+                timeout=self._settings.deadline_seconds,
+                metadata=self._metadata,
+            )
+        except grpc.RpcError as error:
+            raise PeerUnavailableError(f"node {self.peer}: {error.details()}") from None
+        return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+
+    def close(self) -> None:
+        self._channel.close()
