@@ -8,10 +8,15 @@ from tds.connector._node import OpenNode
 from tds.connector._rpc import Service
 from tds.errors import DecodeError
 
-__all__ = ["audit_service", "node_service"]
+__all__ = ["audit_service", "node_service", "node_services"]
 
 # A caller pages through a long log rather than asking for all of it at once.
 MAX_ENTRIES_PER_CALL = 1000
+
+
+def node_services(node: OpenNode) -> list[Service]:
+    """Every service a node serves to its peers."""
+    return [node_service(node), audit_service(node)]
 
 
 def node_service(node: OpenNode) -> Service:
