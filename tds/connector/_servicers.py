@@ -46,7 +46,7 @@ def audit_service(node: OpenNode) -> Service:
         start, end = serde.decode_entries_request(request)
         size = log.size
         end = size if end == 0 else end
-        if not start <= end <= size:
+        if not start < end <= size:
             raise DecodeError(f"entries [{start}, {end}) are outside the log of {size} entries")
         end = min(end, start + MAX_ENTRIES_PER_CALL)
         entries = [
@@ -54,7 +54,7 @@ def audit_service(node: OpenNode) -> Service:
             for index in range(start, end)
             if caller in concerned_nodes(raw := log.entry_bytes(index))
         ]
-        return serde.encode_entries(entries, size)
+        return serde.encode_entries(entries, size, end)
 
     return Service(
         "tds.v1.AuditService",

@@ -148,19 +148,25 @@ def decode_entries_request(data: bytes) -> tuple[int, int]:
     return message.start, message.end
 
 
-def encode_entries(entries: Sequence[tuple[int, bytes]], tree_size: int) -> bytes:
+def encode_entries(entries: Sequence[tuple[int, bytes]], tree_size: int, next_start: int) -> bytes:
     return encode(
         audit_pb2.ListEntriesResponse(
             entries=[audit_pb2.AuditEntryRecord(index=i, entry=e) for i, e in entries],
             tree_size=tree_size,
+            next_start=next_start,
         )
     )
 
 
-def decode_entries(data: bytes) -> tuple[list[tuple[int, AuditEntry]], int]:
+def decode_entries(data: bytes, start: int) -> tuple[list[tuple[int, AuditEntry]], int]:
+    """The entries of one page and where the next page starts (always past ``start``)."""
     message = decode(audit_pb2.ListEntriesResponse, data)
     entries = [(record.index, AuditEntry.from_bytes(record.entry)) for record in message.entries]
-    return entries, message.tree_size
+    if message.next_start <= start or any(
+        not start <= index < message.next_start for index, _ in entries
+    ):
+        raise DecodeError("a page of audit entries lies outside the range asked for")
+    return entries, message.next_start
 
 
 def decode_empty(message_type: type[Message], data: bytes) -> None:

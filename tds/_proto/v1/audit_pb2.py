@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12tds/v1/audit.proto\x12\x06tds.v1\"\x16\n\x14GetCheckpointRequest\"%\n\x0f\x43heckpointReply\x12\x12\n\ncheckpoint\x18\x01 \x01(\x0c\"=\n\x17\x43onsistencyProofRequest\x12\x10\n\x08old_size\x18\x01 \x01(\x04\x12\x10\n\x08new_size\x18\x02 \x01(\x04\"9\n\x15InclusionProofRequest\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x11\n\ttree_size\x18\x02 \x01(\x04\"\x1c\n\nProofReply\x12\x0e\n\x06hashes\x18\x01 \x03(\x0c\"0\n\x12ListEntriesRequest\x12\r\n\x05start\x18\x01 \x01(\x04\x12\x0b\n\x03\x65nd\x18\x02 \x01(\x04\"0\n\x10\x41uditEntryRecord\x12\r\n\x05index\x18\x01 \x01(\x04\x12\r\n\x05\x65ntry\x18\x02 \x01(\x0c\"S\n\x13ListEntriesResponse\x12)\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x18.tds.v1.AuditEntryRecord\x12\x11\n\ttree_size\x18\x02 \x01(\x04\x32\xb2\x02\n\x0c\x41uditService\x12\x46\n\rGetCheckpoint\x12\x1c.tds.v1.GetCheckpointRequest\x1a\x17.tds.v1.CheckpointReply\x12J\n\x13GetConsistencyProof\x12\x1f.tds.v1.ConsistencyProofRequest\x1a\x12.tds.v1.ProofReply\x12\x46\n\x11GetInclusionProof\x12\x1d.tds.v1.InclusionProofRequest\x1a\x12.tds.v1.ProofReply\x12\x46\n\x0bListEntries\x12\x1a.tds.v1.ListEntriesRequest\x1a\x1b.tds.v1.ListEntriesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12tds/v1/audit.proto\x12\x06tds.v1\"\x16\n\x14GetCheckpointRequest\"%\n\x0f\x43heckpointReply\x12\x12\n\ncheckpoint\x18\x01 \x01(\x0c\"=\n\x17\x43onsistencyProofRequest\x12\x10\n\x08old_size\x18\x01 \x01(\x04\x12\x10\n\x08new_size\x18\x02 \x01(\x04\"9\n\x15InclusionProofRequest\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x11\n\ttree_size\x18\x02 \x01(\x04\"\x1c\n\nProofReply\x12\x0e\n\x06hashes\x18\x01 \x03(\x0c\"0\n\x12ListEntriesRequest\x12\r\n\x05start\x18\x01 \x01(\x04\x12\x0b\n\x03\x65nd\x18\x02 \x01(\x04\"0\n\x10\x41uditEntryRecord\x12\r\n\x05index\x18\x01 \x01(\x04\x12\r\n\x05\x65ntry\x18\x02 \x01(\x0c\"g\n\x13ListEntriesResponse\x12)\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x18.tds.v1.AuditEntryRecord\x12\x11\n\ttree_size\x18\x02 \x01(\x04\x12\x12\n\nnext_start\x18\x03 \x01(\x04\x32\xb2\x02\n\x0c\x41uditService\x12\x46\n\rGetCheckpoint\x12\x1c.tds.v1.GetCheckpointRequest\x1a\x17.tds.v1.CheckpointReply\x12J\n\x13GetConsistencyProof\x12\x1f.tds.v1.ConsistencyProofRequest\x1a\x12.tds.v1.ProofReply\x12\x46\n\x11GetInclusionProof\x12\x1d.tds.v1.InclusionProofRequest\x1a\x12.tds.v1.ProofReply\x12\x46\n\x0bListEntries\x12\x1a.tds.v1.ListEntriesRequest\x1a\x1b.tds.v1.ListEntriesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -47,7 +47,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_AUDITENTRYRECORD']._serialized_start=295
   _globals['_AUDITENTRYRECORD']._serialized_end=343
   _globals['_LISTENTRIESRESPONSE']._serialized_start=345
-  _globals['_LISTENTRIESRESPONSE']._serialized_end=428
-  _globals['_AUDITSERVICE']._serialized_start=431
-  _globals['_AUDITSERVICE']._serialized_end=737
+  _globals['_LISTENTRIESRESPONSE']._serialized_end=448
+  _globals['_AUDITSERVICE']._serialized_start=451
+  _globals['_AUDITSERVICE']._serialized_end=757
 # @@protoc_insertion_point(module_scope)
