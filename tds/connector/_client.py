@@ -7,19 +7,35 @@ import threading
 from pathlib import Path
 
 from tds.connector import serde
+from tds.connector._agreement import SignedAgreement
+from tds.connector._audit import Checkpoint
 from tds.connector._audit_check import AuditReport, verify_peer_log
+from tds.connector._catalog import Dataset, DatasetOffer
 from tds.connector._config import NodeConfig
+from tds.connector._negotiation import MAX_REASON, Negotiation, NegotiationState
 from tds.connector._node import NodeInfo, OpenNode
 from tds.connector._peer import PeerConnection
+from tds.connector._replies import new_message_id
 from tds.connector._transport import TransportSettings, parse_address
 from tds.connector._trust import validate_node_name
 from tds.connector._witness import StoredWitness
-from tds.errors import ConfigError, NotFoundError
+from tds.errors import (
+    ConfigError,
+    DecodeError,
+    NotFoundError,
+    PeerUnavailableError,
+    StateTransitionError,
+    TdsError,
+)
+from tds.policy import Policy
 
 __all__ = ["Client"]
 
 _log = logging.getLogger("tds.connector.client")
 _NODE = "tds.v1.NodeService"
+_CATALOG = "tds.v1.CatalogService"
+_NEGOTIATION = "tds.v1.NegotiationService"
+_AUDIT = "tds.v1.AuditService"
 
 
 class Client:
@@ -79,6 +95,209 @@ class Client:
     def health(self, peer: str) -> str:
         """``peer``'s health status (``SERVING`` when its daemon takes calls)."""
         return self.connect(peer).health()
+
+    # -- catalog ------------------------------------------------------------------------------
+
+    def publish(self, dataset: Dataset, *, replace: bool = False) -> Dataset:
+        """Offer ``dataset`` in this node's catalog (``replace`` an entry with the same id)."""
+        return self.node.catalog.publish(dataset, replace=replace)
+
+    def withdraw(self, dataset_id: str) -> None:
+        """Take a dataset out of this node's catalog; agreements made on it stay."""
+        self.node.catalog.withdraw(dataset_id)
+
+    def datasets(self) -> list[Dataset]:
+        """This node's own catalog, with the sources (which never leave the node)."""
+        return self.node.catalog.datasets()
+
+    def catalog(self, peer: str) -> list[DatasetOffer]:
+        """The datasets ``peer`` offers to this node."""
+        reply = self.connect(peer).call(
+            f"{_CATALOG}/ListDatasets", serde.encode_list_datasets_request()
+        )
+        return serde.decode_dataset_offers(reply)
+
+    def offer(self, peer: str, dataset_id: str) -> DatasetOffer:
+        """One dataset ``peer`` offers to this node; NotFoundError if it offers none by that id."""
+        reply = self.connect(peer).call(
+            f"{_CATALOG}/GetDataset", serde.encode_get_dataset_request(dataset_id)
+        )
+        return serde.decode_dataset_offer(reply)
+
+    # -- negotiation --------------------------------------------------------------------------
+
+    def negotiate(self, peer: str, dataset_id: str, policy: Policy | None = None) -> Negotiation:
+        """Negotiate a contract for ``peer``'s dataset and return where it ended.
+
+        Without ``policy`` this asks for the offer in ``peer``'s catalog, which the provider
+        agrees to at once: the result is FINALIZED, with an agreement both sides signed. With
+        another policy the provider answers with a counter-offer (OFFERED: :meth:`accept_offer`
+        or :meth:`terminate` it) or ends the negotiation (TERMINATED, with the reason).
+
+        A failure on the way (the peer unreachable after the retries, a refusal, a signature
+        that does not verify) ends the negotiation TERMINATED with the error as its reason,
+        and raises that error.
+        """
+        connection = self.connect(peer)
+        if policy is None:
+            policy = self.offer(peer, dataset_id).policy
+        record = self.node.negotiations.start(connection.peer, dataset_id, policy)
+        reply = self._send(
+            connection,
+            record.id,
+            "RequestContract",
+            serde.encode_contract_request(new_message_id(), record.id, dataset_id, policy),
+        )
+        return self._advance(connection, reply)
+
+    def accept_offer(self, negotiation_id: str) -> Negotiation:
+        """Accept the provider's counter-offer; returns the negotiation, FINALIZED on success."""
+        record = self.node.negotiations.get(negotiation_id)
+        connection = self.connect(record.peer)
+        self.node.negotiations.accept(negotiation_id)
+        reply = self._send(
+            connection,
+            negotiation_id,
+            "AcceptOffer",
+            serde.encode_accept_request(new_message_id(), negotiation_id),
+        )
+        return self._advance(connection, reply)
+
+    def terminate(self, negotiation_id: str, reason: str) -> Negotiation:
+        """End a negotiation that is not final yet, telling the peer why.
+
+        If the peer cannot be reached the negotiation still ends here; the peer learns it at
+        its next message. StateTransitionError, changing nothing, once it is final.
+        """
+        record = self.node.negotiations.get(negotiation_id)
+        if record.is_final:
+            raise StateTransitionError(
+                f"negotiation {negotiation_id} is {record.state} already: {record.explanation}"
+            )
+        try:
+            self.connect(record.peer).call(
+                f"{_NEGOTIATION}/Terminate",
+                serde.encode_termination(new_message_id(), negotiation_id, reason),
+            )
+        except PeerUnavailableError as error:
+            _log.warning("could not tell %s of the termination: %s", record.peer, error)
+        return self.node.negotiations.terminate_locally(negotiation_id, reason)
+
+    def negotiation(self, negotiation_id: str) -> Negotiation:
+        """This node's record of a negotiation."""
+        return self.node.negotiations.get(negotiation_id)
+
+    def negotiations(self, **filters: str) -> list[Negotiation]:
+        """This node's negotiations, oldest first (filters: role, state, peer, dataset_id)."""
+        return self.node.negotiations.negotiations(**filters)  # type: ignore[arg-type]
+
+    def agreement(self, agreement_id: str) -> SignedAgreement:
+        """One agreement this node is a party to."""
+        return self.node.negotiations.agreement(agreement_id)
+
+    def agreements(self, *, peer: str | None = None) -> list[SignedAgreement]:
+        """The agreements this node made, as provider or consumer, oldest first."""
+        return self.node.negotiations.agreements(peer=peer)
+
+    def _send(
+        self, connection: PeerConnection, negotiation_id: str, method: str, request: bytes
+    ) -> serde.NegotiationReply:
+        try:
+            reply = serde.decode_negotiation_reply(
+                connection.call(f"{_NEGOTIATION}/{method}", request)
+            )
+            if reply.negotiation_id != negotiation_id:
+                raise DecodeError(
+                    f"{connection.peer} answered about negotiation {reply.negotiation_id}, "
+                    f"not {negotiation_id}"
+                )
+        except TdsError as error:
+            self._end(negotiation_id, f"{method} failed: {error}")
+            raise
+        return reply
+
+    def _advance(self, connection: PeerConnection, reply: serde.NegotiationReply) -> Negotiation:
+        negotiations = self.node.negotiations
+        negotiation_id = reply.negotiation_id
+        try:
+            step = negotiations.record_reply(
+                negotiation_id,
+                state=reply.state,
+                reason=reply.reason,
+                policy=reply.policy,
+                agreement=reply.agreement,
+                checkpoint=reply.checkpoint,
+            )
+            if step.negotiation.state is not NegotiationState.AGREED:
+                return step.negotiation
+            verification = negotiations.verify(negotiation_id)
+            assert verification.agreement is not None and verification.checkpoint is not None
+        except TdsError as error:
+            self._end(negotiation_id, str(error), tell=connection)
+            raise
+        final = self._send(
+            connection,
+            negotiation_id,
+            "VerifyAgreement",
+            serde.encode_verification(
+                new_message_id(),
+                negotiation_id,
+                verification.agreement,
+                verification.checkpoint,
+            ),
+        )
+        try:
+            record = negotiations.record_reply(
+                negotiation_id,
+                state=final.state,
+                reason=final.reason,
+                checkpoint=final.checkpoint,
+            ).negotiation
+        except TdsError as error:
+            self._end(negotiation_id, str(error), tell=connection)
+            raise
+        if final.checkpoint is not None:
+            self._witness_checkpoint(connection, final.checkpoint)
+        return record
+
+    def _witness_checkpoint(self, connection: PeerConnection, checkpoint: Checkpoint) -> None:
+        """Remember the provider's checkpoint, proving it extends the last one seen."""
+        verified = connection.verified_peer()
+        if verified is None:
+            return
+        last = self._witness.last(connection.peer)
+        proof: list[bytes] = []
+        if last is not None and 0 < last.size < checkpoint.size:
+            proof = serde.decode_proof(
+                connection.call(
+                    f"{_AUDIT}/GetConsistencyProof",
+                    serde.encode_consistency_request(last.size, checkpoint.size),
+                )
+            )
+        self._witness.update(
+            connection.peer,
+            checkpoint,
+            verified.certificate.public_key(),  # type: ignore[arg-type]
+            proof,
+        )
+
+    def _end(self, negotiation_id: str, reason: str, *, tell: PeerConnection | None = None) -> None:
+        """Terminate a negotiation that failed on this side, so it never hangs unexplained."""
+        record = self.node.negotiations.get(negotiation_id)
+        if record.is_final:
+            return
+        reason = reason[:MAX_REASON]
+        if tell is not None:
+            try:
+                tell.call(
+                    f"{_NEGOTIATION}/Terminate",
+                    serde.encode_termination(new_message_id(), negotiation_id, reason),
+                )
+            except TdsError as error:
+                _log.warning("could not tell %s of the termination: %s", tell.peer, error)
+        self.node.negotiations.terminate_locally(negotiation_id, reason)
+
+    # -- audit --------------------------------------------------------------------------------
 
     def verify_audit(self, peer: str) -> AuditReport:
         """Check ``peer``'s audit log: signed, only ever appended to since the last check, and

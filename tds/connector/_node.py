@@ -13,6 +13,8 @@ from pathlib import Path
 import tds
 from tds.connector._audit import AuditLog
 from tds.connector._audit_store import SqliteAuditStore
+from tds.connector._catalog import Catalog
+from tds.connector._negotiation import Negotiations
 from tds.connector._pki import NodeIdentity
 from tds.connector._store import Store
 from tds.connector._transport import ReloadingTrustStore
@@ -55,6 +57,10 @@ class OpenNode:
         self.store = Store(self.directory / DATABASE_FILE)
         self.audit_log = AuditLog(SqliteAuditStore(self.store), origin=self.identity.name)
         self.usage = SqliteUsageState(self.store)
+        self.catalog = Catalog(self.store, self.identity.name)
+        self.negotiations = Negotiations(
+            self.store, self.audit_log, self.identity, self.catalog, self.trust.current
+        )
 
     @property
     def name(self) -> str:

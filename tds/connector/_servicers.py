@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from tds.connector import serde
 from tds.connector._audit import AuditEntry, EventKind
+from tds.connector._negotiation import NegotiationStep
 from tds.connector._node import OpenNode
+from tds.connector._replies import ReplyLog
 from tds.connector._rpc import Service
 from tds.errors import DecodeError
 
-__all__ = ["audit_service", "node_service", "node_services"]
+__all__ = [
+    "audit_service",
+    "catalog_service",
+    "negotiation_service",
+    "node_service",
+    "node_services",
+]
 
 # A caller pages through a long log rather than asking for all of it at once.
 MAX_ENTRIES_PER_CALL = 1000
@@ -16,7 +24,12 @@ MAX_ENTRIES_PER_CALL = 1000
 
 def node_services(node: OpenNode) -> list[Service]:
     """Every service a node serves to its peers."""
-    return [node_service(node), audit_service(node)]
+    return [
+        node_service(node),
+        catalog_service(node),
+        negotiation_service(node),
+        audit_service(node),
+    ]
 
 
 def node_service(node: OpenNode) -> Service:
@@ -25,6 +38,90 @@ def node_service(node: OpenNode) -> Service:
         return serde.encode_node_info(node.info())
 
     return Service("tds.v1.NodeService", {"GetInfo": get_info})
+
+
+def catalog_service(node: OpenNode) -> Service:
+    catalog = node.catalog
+
+    def list_datasets(request: bytes, caller: str) -> bytes:
+        serde.decode_list_datasets_request(request)
+        return serde.encode_dataset_offers(catalog.offers_for(caller))
+
+    def get_dataset(request: bytes, caller: str) -> bytes:
+        dataset_id = serde.decode_get_dataset_request(request)
+        return serde.encode_dataset_offer(catalog.offer_for(dataset_id, caller))
+
+    return Service(
+        "tds.v1.CatalogService", {"ListDatasets": list_datasets, "GetDataset": get_dataset}
+    )
+
+
+def negotiation_service(node: OpenNode) -> Service:
+    negotiations = node.negotiations
+    replies = ReplyLog(node.store)
+
+    def request_contract(request: bytes, caller: str) -> bytes:
+        message_id, negotiation_id, dataset_id, policy = serde.decode_contract_request(request)
+        return replies.once(
+            caller,
+            "RequestContract",
+            message_id,
+            lambda: _reply(negotiations.on_request(caller, negotiation_id, dataset_id, policy)),
+        )
+
+    def accept_offer(request: bytes, caller: str) -> bytes:
+        message_id, negotiation_id = serde.decode_accept_request(request)
+        return replies.once(
+            caller,
+            "AcceptOffer",
+            message_id,
+            lambda: _reply(negotiations.on_accept(caller, negotiation_id)),
+        )
+
+    def verify_agreement(request: bytes, caller: str) -> bytes:
+        message_id, negotiation_id, agreement, checkpoint = serde.decode_verification(request)
+        return replies.once(
+            caller,
+            "VerifyAgreement",
+            message_id,
+            lambda: _reply(negotiations.on_verify(caller, negotiation_id, agreement, checkpoint)),
+        )
+
+    def terminate(request: bytes, caller: str) -> bytes:
+        message_id, negotiation_id, reason = serde.decode_termination(request)
+        return replies.once(
+            caller,
+            "Terminate",
+            message_id,
+            lambda: serde.encode_negotiation_reply(
+                negotiations.on_terminate(caller, negotiation_id, reason)
+            ),
+        )
+
+    def get_negotiation(request: bytes, caller: str) -> bytes:
+        negotiation_id = serde.decode_get_negotiation_request(request)
+        record = negotiations.get(negotiation_id, peer=caller)
+        agreement = (
+            None
+            if record.agreement_id is None
+            else negotiations.agreement(record.agreement_id, peer=caller)
+        )
+        return serde.encode_negotiation_reply(record, agreement)
+
+    return Service(
+        "tds.v1.NegotiationService",
+        {
+            "RequestContract": request_contract,
+            "AcceptOffer": accept_offer,
+            "VerifyAgreement": verify_agreement,
+            "Terminate": terminate,
+            "GetNegotiation": get_negotiation,
+        },
+    )
+
+
+def _reply(step: NegotiationStep) -> bytes:
+    return serde.encode_negotiation_reply(step.negotiation, step.agreement, step.checkpoint)
 
 
 def audit_service(node: OpenNode) -> Service:

@@ -8,18 +8,24 @@ answers with INVALID_ARGUMENT.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
 from google.protobuf.message import DecodeError as ProtobufDecodeError
 from google.protobuf.message import Message
 
 from tds._proto.v1 import audit_pb2, catalog_pb2, negotiation_pb2, node_pb2
+from tds.connector._agreement import SignedAgreement
 from tds.connector._audit import AuditEntry, Checkpoint
+from tds.connector._catalog import DatasetOffer
 from tds.connector._merkle import HASH_SIZE
+from tds.connector._negotiation import MAX_REASON, Negotiation, NegotiationState
 from tds.connector._node import NodeInfo
 from tds.connector._trust import validate_node_name
-from tds.errors import DecodeError
+from tds.errors import DecodeError, PolicyError
+from tds.policy import Policy
 
 __all__ = [
     "audit_pb2",
@@ -32,6 +38,8 @@ __all__ = [
 
 _M = TypeVar("_M", bound=Message)
 _MAX_ID = 128
+_MAX_REASON = MAX_REASON
+_MAX_DOCUMENT = 1024 * 1024
 # A proof of a tree of 2**64 entries has at most 2 * 64 hashes.
 _MAX_PROOF_HASHES = 128
 
@@ -188,3 +196,238 @@ def encode_checkpoint_request() -> bytes:
 
 def decode_checkpoint_request(data: bytes) -> None:
     decode_empty(audit_pb2.GetCheckpointRequest, data)
+
+
+# -- catalog ------------------------------------------------------------------------------
+
+
+def encode_list_datasets_request() -> bytes:
+    return encode(catalog_pb2.ListDatasetsRequest())
+
+
+def decode_list_datasets_request(data: bytes) -> None:
+    decode_empty(catalog_pb2.ListDatasetsRequest, data)
+
+
+def encode_get_dataset_request(dataset_id: str) -> bytes:
+    return encode(catalog_pb2.GetDatasetRequest(dataset_id=dataset_id))
+
+
+def decode_get_dataset_request(data: bytes) -> str:
+    return text_field(decode(catalog_pb2.GetDatasetRequest, data).dataset_id, "dataset id")
+
+
+def _offer_message(offer: DatasetOffer) -> catalog_pb2.DatasetOffer:
+    return catalog_pb2.DatasetOffer(
+        provider=offer.provider,
+        dataset_id=offer.id,
+        title=offer.title,
+        sector=offer.sector,
+        description=offer.description,
+        columns=[catalog_pb2.Column(name=c.name, type=c.type.value) for c in offer.columns],
+        policy_odrl=_odrl_text(offer.policy),
+    )
+
+
+def _offer_from_message(message: catalog_pb2.DatasetOffer) -> DatasetOffer:
+    return DatasetOffer.from_dict(
+        {
+            "provider": message.provider,
+            "id": message.dataset_id,
+            "title": message.title,
+            "sector": message.sector,
+            "description": message.description,
+            "columns": [{"name": c.name, "type": c.type} for c in message.columns],
+            "policy": _odrl_document(message.policy_odrl, "offer policy"),
+        }
+    )
+
+
+def encode_dataset_offer(offer: DatasetOffer) -> bytes:
+    return encode(_offer_message(offer))
+
+
+def decode_dataset_offer(data: bytes) -> DatasetOffer:
+    return _offer_from_message(decode(catalog_pb2.DatasetOffer, data))
+
+
+def encode_dataset_offers(offers: Sequence[DatasetOffer]) -> bytes:
+    return encode(catalog_pb2.ListDatasetsResponse(datasets=[_offer_message(o) for o in offers]))
+
+
+def decode_dataset_offers(data: bytes) -> list[DatasetOffer]:
+    message = decode(catalog_pb2.ListDatasetsResponse, data)
+    return [_offer_from_message(offer) for offer in message.datasets]
+
+
+def _odrl_text(policy: Policy) -> str:
+    return json.dumps(policy.to_odrl(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _odrl_document(text: str, what: str) -> dict:  # type: ignore[type-arg]
+    if not text:
+        raise DecodeError(f"{what} is missing")
+    try:
+        document = json.loads(text)
+    except ValueError as error:
+        raise DecodeError(f"{what} is not JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise DecodeError(f"{what} must be a JSON object (an ODRL policy)")
+    return document
+
+
+def _policy(text: str, what: str) -> Policy:
+    try:
+        return Policy.from_odrl(_odrl_document(text, what))
+    except PolicyError as error:
+        raise DecodeError(f"{what}: {error}") from None
+
+
+# -- negotiation --------------------------------------------------------------------------
+
+_STATES = {
+    state: negotiation_pb2.NegotiationState.Value(f"NEGOTIATION_STATE_{state.value}")
+    for state in NegotiationState
+}
+_STATES_BY_NUMBER = {number: state for state, number in _STATES.items()}
+
+
+@dataclass(frozen=True)
+class NegotiationReply:
+    """A node's answer to a negotiation message, as the consumer records it."""
+
+    negotiation_id: str
+    dataset_id: str
+    state: NegotiationState
+    reason: str = ""
+    policy: Policy | None = None
+    agreement: SignedAgreement | None = None
+    checkpoint: Checkpoint | None = None
+
+
+def encode_contract_request(
+    message_id: str, negotiation_id: str, dataset_id: str, policy: Policy
+) -> bytes:
+    return encode(
+        negotiation_pb2.ContractRequest(
+            message_id=message_id,
+            negotiation_id=negotiation_id,
+            dataset_id=dataset_id,
+            policy_odrl=_odrl_text(policy),
+        )
+    )
+
+
+def decode_contract_request(data: bytes) -> tuple[str, str, str, Policy]:
+    message = decode(negotiation_pb2.ContractRequest, data)
+    return (
+        text_field(message.message_id, "message id"),
+        text_field(message.negotiation_id, "negotiation id"),
+        text_field(message.dataset_id, "dataset id"),
+        _policy(message.policy_odrl, "requested policy"),
+    )
+
+
+def encode_accept_request(message_id: str, negotiation_id: str) -> bytes:
+    return encode(
+        negotiation_pb2.AcceptOfferRequest(message_id=message_id, negotiation_id=negotiation_id)
+    )
+
+
+def decode_accept_request(data: bytes) -> tuple[str, str]:
+    message = decode(negotiation_pb2.AcceptOfferRequest, data)
+    return (
+        text_field(message.message_id, "message id"),
+        text_field(message.negotiation_id, "negotiation id"),
+    )
+
+
+def encode_verification(
+    message_id: str, negotiation_id: str, agreement: SignedAgreement, checkpoint: Checkpoint
+) -> bytes:
+    return encode(
+        negotiation_pb2.AgreementVerification(
+            message_id=message_id,
+            negotiation_id=negotiation_id,
+            signed_agreement=agreement.to_json(),
+            checkpoint=checkpoint.to_bytes(),
+        )
+    )
+
+
+def decode_verification(data: bytes) -> tuple[str, str, SignedAgreement, Checkpoint]:
+    message = decode(negotiation_pb2.AgreementVerification, data)
+    return (
+        text_field(message.message_id, "message id"),
+        text_field(message.negotiation_id, "negotiation id"),
+        SignedAgreement.from_json(
+            text_field(message.signed_agreement, "agreement", limit=_MAX_DOCUMENT)
+        ),
+        checkpoint_from_bytes(message.checkpoint, "consumer checkpoint"),
+    )
+
+
+def encode_termination(message_id: str, negotiation_id: str, reason: str) -> bytes:
+    return encode(
+        negotiation_pb2.TerminationRequest(
+            message_id=message_id, negotiation_id=negotiation_id, reason=reason
+        )
+    )
+
+
+def decode_termination(data: bytes) -> tuple[str, str, str]:
+    message = decode(negotiation_pb2.TerminationRequest, data)
+    return (
+        text_field(message.message_id, "message id"),
+        text_field(message.negotiation_id, "negotiation id"),
+        text_field(message.reason, "termination reason", limit=_MAX_REASON),
+    )
+
+
+def encode_get_negotiation_request(negotiation_id: str) -> bytes:
+    return encode(negotiation_pb2.GetNegotiationRequest(negotiation_id=negotiation_id))
+
+
+def decode_get_negotiation_request(data: bytes) -> str:
+    message = decode(negotiation_pb2.GetNegotiationRequest, data)
+    return text_field(message.negotiation_id, "negotiation id")
+
+
+def encode_negotiation_reply(
+    negotiation: Negotiation,
+    agreement: SignedAgreement | None = None,
+    checkpoint: Checkpoint | None = None,
+) -> bytes:
+    message = negotiation_pb2.NegotiationReply(
+        negotiation_id=negotiation.id,
+        dataset_id=negotiation.dataset_id,
+        state=_STATES[negotiation.state],
+        reason=negotiation.reason,
+    )
+    if negotiation.state is NegotiationState.OFFERED:
+        message.policy_odrl = _odrl_text(negotiation.policy)
+    if agreement is not None:
+        message.signed_agreement = agreement.to_json()
+    if checkpoint is not None:
+        message.checkpoint = checkpoint.to_bytes()
+    return encode(message)
+
+
+def decode_negotiation_reply(data: bytes) -> NegotiationReply:
+    message = decode(negotiation_pb2.NegotiationReply, data)
+    state = _STATES_BY_NUMBER.get(message.state)
+    if state is None:
+        raise DecodeError(f"unknown negotiation state number {message.state}")
+    return NegotiationReply(
+        negotiation_id=text_field(message.negotiation_id, "negotiation id"),
+        dataset_id=text_field(message.dataset_id, "dataset id"),
+        state=state,
+        reason=text_field(message.reason, "reason", required=False, limit=_MAX_REASON),
+        policy=_policy(message.policy_odrl, "counter-offer") if message.policy_odrl else None,
+        agreement=SignedAgreement.from_json(message.signed_agreement)
+        if message.signed_agreement
+        else None,
+        checkpoint=checkpoint_from_bytes(message.checkpoint, "checkpoint")
+        if message.checkpoint
+        else None,
+    )
