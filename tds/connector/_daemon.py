@@ -12,12 +12,9 @@ from tds.connector._server import NodeServer
 from tds.connector._servicers import node_services
 from tds.connector._transport import TransportSettings
 
-__all__ = ["SHUTDOWN_GRACE_SECONDS", "serve"]
+__all__ = ["serve"]
 
 _log = logging.getLogger("tds.connector.daemon")
-
-# Calls in flight get this long to finish once shutdown begins; later ones are cancelled.
-SHUTDOWN_GRACE_SECONDS = 5.0
 
 
 def serve(
@@ -26,12 +23,13 @@ def serve(
     listen: str,
     settings: TransportSettings,
     max_workers: int = 16,
+    grace_seconds: float = 10.0,
     stop: threading.Event | None = None,
     on_ready: Callable[[int], None] | None = None,
 ) -> None:
     """Serve ``node`` on ``listen`` until ``stop`` is set or the process gets SIGTERM/SIGINT.
 
-    On the way out calls in flight finish (or are cancelled after the grace period) and the
+    On the way out calls in flight get ``grace_seconds`` to finish (the rest are cancelled) and the
     node's database is closed. Errors before serving (a port in use) propagate as ConfigError.
     """
     stop = stop or threading.Event()
@@ -53,7 +51,7 @@ def serve(
             on_ready(port)
         while not stop.wait(0.5):
             pass
-        server.stop(SHUTDOWN_GRACE_SECONDS)
+        server.stop(grace_seconds)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

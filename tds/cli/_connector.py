@@ -1,0 +1,70 @@
+"""``tds connector serve``: run this node's daemon in the foreground."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from typing import Annotated
+
+import typer
+
+from tds.cli._common import ConfigOption, DirOption, load_node_config, reporting_errors, warn
+from tds.connector._client import transport_settings
+from tds.connector._daemon import serve as serve_node
+from tds.connector._logging import configure_logging
+from tds.connector._node import OpenNode
+from tds.connector._transport import INSECURE_WARNING
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="The connector daemon.\n\nServe this node's catalog, negotiations and audit log to "
+    "its peers over mutual TLS.",
+    no_args_is_help=True,
+)
+
+
+class LogFormat(enum.StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+@app.command("serve")
+def serve(
+    directory: DirOption = None,
+    config: ConfigOption = None,
+    log_format: Annotated[
+        LogFormat | None,
+        typer.Option("--log-format", help="text for people, json for one JSON object per line."),
+    ] = None,
+    insecure: Annotated[
+        bool,
+        typer.Option(
+            "--insecure",
+            help="Turn TLS off. DEVELOPMENT ONLY: anyone can connect as any node.",
+        ),
+    ] = False,
+) -> None:
+    """Run the daemon in the foreground until SIGTERM or Ctrl-C.
+
+    Calls in flight finish (or are cancelled after the grace period) and the node's database
+    is closed before it exits. Exit code 2 for a bad node.toml or a port already in use,
+    1 when the node's key, certificate or database cannot be used.
+    """
+    with reporting_errors():
+        node_config = load_node_config(directory, config)
+        if insecure:
+            node_config = dataclasses.replace(node_config, insecure=True)
+        configure_logging(
+            (log_format.value if log_format else node_config.log_format), node_config.log_level
+        )
+        if node_config.insecure:
+            warn(INSECURE_WARNING)
+        node = OpenNode(node_config.directory, name=node_config.name)
+        serve_node(
+            node,
+            listen=node_config.listen,
+            settings=transport_settings(node_config),
+            max_workers=node_config.max_workers,
+            grace_seconds=node_config.shutdown_grace_seconds,
+        )
