@@ -58,6 +58,20 @@ _MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (level, idx)
     );
     """,
+    """
+    CREATE TABLE witness (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        state TEXT NOT NULL
+    );
+    CREATE TABLE replies (
+        peer TEXT NOT NULL,
+        method TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        reply BLOB NOT NULL,
+        created_at_us INTEGER NOT NULL,
+        PRIMARY KEY (peer, method, message_id)
+    );
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 _BUSY_TIMEOUT_MS = 10_000
