@@ -72,6 +72,14 @@ _MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (peer, method, message_id)
     );
     """,
+    """
+    CREATE TABLE datasets (
+        id TEXT PRIMARY KEY,
+        document TEXT NOT NULL,
+        published_at_us INTEGER NOT NULL,
+        withdrawn_at_us INTEGER
+    );
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 _BUSY_TIMEOUT_MS = 10_000
