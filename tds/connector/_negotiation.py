@@ -766,15 +766,20 @@ class Negotiations:
     def _witness_checkpoint(
         self, peer: str, checkpoint: Checkpoint, key: PublicVerifyingKey
     ) -> None:
-        """Hold the peer to its checkpoint where no consistency proof is needed.
+        """Hold the peer to its checkpoints as far as no consistency proof is needed.
 
-        A checkpoint of the size last seen, or smaller, must be that one (else the log was
-        rewritten: AuditProofError). A larger one cannot be proven here, since the consumer
-        sends no consistency proof; it is logged all the same, and ``Client.verify_audit``
-        moves the witness on with a proof.
+        The consumer sends no consistency proof, so only these rewrites show here (and raise
+        AuditProofError): another root for the size last seen, and a smaller tree signed
+        after a larger one. A larger tree, or an older checkpoint of a smaller one (a
+        concurrent negotiation's, overtaken on the way), is logged all the same but moves
+        the witness only when ``Client.verify_audit`` brings the proof.
         """
         last = self._witness.last(peer)
-        if last is None or checkpoint.size <= last.size:
+        if (
+            last is None
+            or checkpoint.size == last.size
+            or (checkpoint.size < last.size and checkpoint.timestamp > last.timestamp)
+        ):
             self._witness.update(peer, checkpoint, key)
 
     def _record_final(self, signed: SignedAgreement, peer_checkpoint: Checkpoint) -> None:
