@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -940,9 +942,8 @@ def test_negotiations_needs_the_parts_of_one_node(nodes: Nodes) -> None:
         Negotiations("node.db", alice.audit_log, alice.identity, alice.catalog, alice.trust.current)  # type: ignore[arg-type]
 
 
-def test_many_negotiations_at_once_from_threads_and_two_processes(nodes: Nodes) -> None:
-    # The daemon's threads and a Client of the same node each hold a connection to the
-    # database; here two OpenNode objects of alice stand for the two processes.
+def test_many_negotiations_at_once_from_threads_and_two_connections(nodes: Nodes) -> None:
+    # The daemon's threads share one connection; a Client of the same node holds another.
     second_alice = OpenNode(nodes.space.node_directory("alice"), name="alice")
     failures: list[BaseException] = []
     finished: list[str] = []
@@ -976,6 +977,69 @@ def test_many_negotiations_at_once_from_threads_and_two_processes(nodes: Nodes) 
         assert len(set(indexes)) == len(indexes)
         per_negotiation = 3 if node is nodes.alice else 4
         assert node.audit_log.size == 18 * (per_negotiation + 2)
+
+
+_OTHER_PROCESS = """
+import sys
+from tds.connector._catalog import dataset_target
+from tds.connector._node import OpenNode
+from tds.connector._trust import node_uri
+from tds.sectors import healthcare
+
+root, rounds = sys.argv[1], int(sys.argv[2])
+offer = healthcare.medical_research(
+    uid="urn:tds:policy:alice:private",
+    assigner=node_uri("alice"),
+    target=dataset_target("alice", "private"),
+)
+alice = OpenNode(root + "/alice", name="alice")
+carol = OpenNode(root + "/carol", name="carol")
+print("ready", flush=True)
+for _ in range(rounds):
+    record = carol.negotiations.start("alice", "private", offer)
+    step = alice.negotiations.on_request("carol", record.id, "private", offer)
+    carol.negotiations.record_reply(
+        record.id, state=step.negotiation.state, agreement=step.agreement
+    )
+    verification = carol.negotiations.verify(record.id)
+    final = alice.negotiations.on_verify(
+        "carol", record.id, verification.agreement, verification.checkpoint
+    )
+    carol.negotiations.record_reply(
+        record.id, state=final.negotiation.state, checkpoint=final.checkpoint
+    )
+alice.close()
+carol.close()
+"""
+
+
+def test_two_processes_negotiate_on_one_node_at_once(nodes: Nodes) -> None:
+    rounds = 8
+    nodes.carol.close()
+    other = subprocess.Popen(
+        [sys.executable, "-c", _OTHER_PROCESS, str(nodes.space.root), str(rounds)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert other.stdout is not None
+        # Start once the other process is about to, so that the two overlap.
+        other.stdout.readline()
+        mine = [_negotiate(nodes.bob, nodes.alice) for _ in range(rounds)]
+    finally:
+        _, errors = other.communicate(timeout=120)
+        nodes.carol = OpenNode(nodes.space.node_directory("carol"), name="carol")
+    assert other.returncode == 0, errors
+    alice = nodes.alice
+    records = alice.negotiations.negotiations()
+    assert len(records) == 2 * rounds and {r.state for r in records} == {S.FINALIZED}
+    assert [r.id for r in alice.negotiations.negotiations(peer="bob")] == mine
+    assert alice.audit_log.size == 2 * rounds * (3 + 2)
+    # Every entry still matches its leaf hash, and the tree is the one both peers witnessed.
+    for index in range(alice.audit_log.size):
+        alice.audit_log.entry_bytes(index)
+    assert len(nodes.carol.negotiations.agreements()) == rounds
 
 
 def test_the_servicers_and_serde_carry_a_whole_negotiation(nodes: Nodes) -> None:
