@@ -158,11 +158,11 @@ _CONSUMER_NEXT = {
     _S.VERIFIED: "wait for the provider to finalize, or terminate",
 }
 _PROVIDER_NEXT = {
-    _S.REQUESTED: "answer the request",
+    _S.REQUESTED: "it answers the request",
     _S.OFFERED: "the consumer may accept the counter-offer, request again, or terminate",
-    _S.ACCEPTED: "answer the acceptance",
+    _S.ACCEPTED: "it answers the acceptance",
     _S.AGREED: "the consumer may verify the agreement, or terminate",
-    _S.VERIFIED: "finalize",
+    _S.VERIFIED: "it finalizes the agreement",
 }
 # The provider's replies the consumer accepts, by the consumer's state.
 _REPLIES = {
@@ -997,8 +997,9 @@ class Negotiations:
     def _next_steps(self, record: Negotiation) -> str:
         if record.is_final:
             return "it is final: start a new negotiation for another agreement"
-        steps = _PROVIDER_NEXT if record.role is NegotiationRole.PROVIDER else _CONSUMER_NEXT
-        return f"as the {record.role}, {self.name} may now: {steps[record.state]}"
+        if record.role is NegotiationRole.PROVIDER:
+            return f"{self.name} is the provider; next, {_PROVIDER_NEXT[record.state]}"
+        return f"as the consumer, {self.name} may now: {_CONSUMER_NEXT[record.state]}"
 
 
 _COLUMNS = (
