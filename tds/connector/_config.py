@@ -171,7 +171,7 @@ class NodeConfig:
     path: Path | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
-        validate_node_name_setting(self.name)
+        _check_name(self.name)
         if not isinstance(self.directory, str | Path):
             raise ConfigError(
                 f"[node] directory must be a path, not {type(self.directory).__name__}"
@@ -310,7 +310,7 @@ class NodeConfig:
 
     def with_peer(self, name: str, address: str) -> NodeConfig:
         """These settings with peer ``name`` at ``address`` (added, or its address changed)."""
-        validate_node_name_setting(name, where=f"[{_PEERS}]")
+        _check_name(name, where=f"[{_PEERS}]")
         _check_peer_address(name, address)
         return dataclasses.replace(self, peers={**self.peers, name: address})
 
@@ -322,8 +322,7 @@ class NodeConfig:
         )
 
 
-def validate_node_name_setting(name: object, *, where: str = "[node] name") -> str:
-    """``name`` if it is a node name; ConfigError saying where it was set otherwise."""
+def _check_name(name: object, *, where: str = "[node] name") -> str:
     try:
         return validate_node_name(name)
     except ConfigError as error:
@@ -360,7 +359,7 @@ def _settings_from(document: dict[str, Any], base: Path) -> dict[str, Any]:
             settings[setting.attribute] = value
     if "name" not in settings:
         raise ConfigError('[node] name is missing: add name = "NODE-NAME" under [node]')
-    settings["directory"] = base / Path(settings.get("directory", ".")).expanduser()
+    settings["directory"] = base.absolute() / Path(settings.get("directory", ".")).expanduser()
     return settings
 
 
@@ -434,7 +433,7 @@ def _checked_peers(peers: object) -> Mapping[str, str]:
     if len(peers) > MAX_PEERS:
         raise ConfigError(f"[peers] lists {len(peers)} peers; at most {MAX_PEERS} are allowed")
     for name, address in peers.items():
-        validate_node_name_setting(name, where="[peers]")
+        _check_name(name, where="[peers]")
         _check_peer_address(name, address)
     return types.MappingProxyType(dict(sorted(peers.items())))
 
@@ -442,12 +441,8 @@ def _checked_peers(peers: object) -> Mapping[str, str]:
 def _relative_directory(directory: Path, path: Path | None) -> str | None:
     """``[node] directory`` as written in node.toml at ``path``; None for the file's own."""
     assert path is not None
-    base = path.parent
-    if os.path.abspath(directory) == os.path.abspath(base):
-        return None
-    if directory.is_absolute() != base.is_absolute():
-        return str(directory.absolute())
-    return os.path.relpath(directory, base)
+    relative = os.path.relpath(os.path.abspath(directory), os.path.abspath(path.parent))
+    return None if relative == "." else relative
 
 
 def _toml_string(text: str) -> str:
