@@ -197,7 +197,8 @@ class NodeConfig:
 
     @classmethod
     def load(cls, path_or_directory: str | Path) -> NodeConfig:
-        """The settings in ``path_or_directory``: a node.toml, or a node directory holding one.
+        """The settings in ``path_or_directory``: a node directory holding node.toml, or a
+        ``.toml`` file.
 
         ConfigError, naming the file and the key, for a missing or unreadable file, invalid
         TOML, or any unknown, mistyped or out-of-range setting. A relative ``[node]
@@ -209,7 +210,7 @@ class NodeConfig:
                 f"{type(path_or_directory).__name__}"
             )
         path = Path(path_or_directory)
-        if path.is_dir():
+        if path.is_dir() or path.suffix != ".toml":
             path = node_config_path(path)
         try:
             text = path.read_text(encoding="utf-8")
