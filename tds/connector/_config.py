@@ -360,7 +360,8 @@ def _settings_from(document: dict[str, Any], base: Path) -> dict[str, Any]:
             settings[setting.attribute] = value
     if "name" not in settings:
         raise ConfigError('[node] name is missing: add name = "NODE-NAME" under [node]')
-    settings["directory"] = base.absolute() / Path(settings.get("directory", ".")).expanduser()
+    directory = base / Path(settings.get("directory", ".")).expanduser()
+    settings["directory"] = Path(os.path.abspath(directory))
     return settings
 
 
