@@ -33,6 +33,8 @@ app = typer.Typer(
     "Start with `tds ca init` (once per data space) and `tds node init` (once per node); "
     "`tds status` says what a node needs next.",
     no_args_is_help=True,
+    # Help is plain text: "[peers]" is a node.toml section, not markup.
+    rich_markup_mode=None,
     # A traceback's local variables could hold key material.
     pretty_exceptions_show_locals=False,
 )
