@@ -185,6 +185,7 @@ def test_help_lists_every_command(run: Run) -> None:
     for command in ("ca", "node", "connector", "dataset", "catalog", "status"):
         assert command in result.stdout
     assert run("--version").stdout.startswith("tds ")
+    assert "the [peers] table of" in run("node", "--help").stdout
 
 
 # -- the helpers every command uses ---------------------------------------------------------
