@@ -19,6 +19,10 @@ from tds.connector._audit import (
     SubtreeNode,
 )
 from tds.connector._audit_store import SqliteAuditStore
+from tds.connector._catalog import Dataset, DatasetOffer
+from tds.connector._client import Client
+from tds.connector._config import NodeConfig, node_config_path
+from tds.connector._dataset_file import load_dataset_file
 from tds.connector._merkle import leaf_hash, verify_consistency, verify_inclusion
 from tds.connector._pki import (
     CertificateAuthority,
@@ -49,10 +53,14 @@ __all__ = [
     "CertificateAuthority",
     "Checkpoint",
     "CheckpointWitness",
+    "Client",
+    "Dataset",
+    "DatasetOffer",
     "DetachedSignature",
     "EventKind",
     "InMemoryAuditStore",
     "IssuedCertificate",
+    "NodeConfig",
     "NodeIdentity",
     "PeerRole",
     "SqliteAuditStore",
@@ -66,6 +74,8 @@ __all__ = [
     "install_crl",
     "install_node_certificate",
     "leaf_hash",
+    "load_dataset_file",
+    "node_config_path",
     "node_name_from_uri",
     "node_uri",
     "sign_detached",

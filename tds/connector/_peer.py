@@ -88,7 +88,7 @@ class PeerConnection:
         if len(request) > self._settings.max_message_bytes:
             raise MessageTooLargeError(
                 f"the {method} message takes {len(request)} bytes, over the limit of "
-                f"{self._settings.max_message_bytes} ([server] max_message_bytes in node.toml)"
+                f"{self._settings.max_message_bytes} ([transport] max_message_bytes in node.toml)"
             )
         self.verified_peer()
         stub = self._channel.unary_unary(f"/{method}")

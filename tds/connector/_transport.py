@@ -66,8 +66,7 @@ _CALLER_CACHE_SECONDS = 60.0
 
 @dataclass(frozen=True, kw_only=True)
 class TransportSettings:
-    """Limits and timings of a node's connections (``[server]``, ``[client]``, ``[keepalive]``
-    and ``[tls]`` in node.toml)."""
+    """Limits and timings of a node's connections (``[transport]`` in node.toml)."""
 
     max_message_bytes: int = 4 * 1024 * 1024
     deadline_seconds: float = 10.0
@@ -364,7 +363,7 @@ def translate_error(
         return cls(f"node {peer} did not answer {method} within the deadline")
     if code is grpc.StatusCode.RESOURCE_EXHAUSTED:
         return cls(
-            f"{method} to {peer}: {details} (the limit is [server] max_message_bytes in "
+            f"{method} to {peer}: {details} (the limit is [transport] max_message_bytes in "
             "node.toml, on the node that refused it)"
         )
     return cls(f"{method} to {peer} failed with {code.name}: {details}")
