@@ -310,7 +310,10 @@ def verify_server(
             # HTTP/2 frame means it accepted us, an alert that it did not.
             tls.sendall(_HTTP2_PREFACE)
             if not tls.recv(9):
-                raise AuthenticationError(f"node {peer} at {address} closed the connection")
+                raise AuthenticationError(
+                    f"node {peer} at {address} closed the connection after the TLS handshake: "
+                    "it refused our certificate (revoked, expired or from another CA)"
+                )
     except ssl.SSLCertVerificationError as error:
         raise AuthenticationError(
             f"refusing {address}: its certificate does not prove it is node {peer} of this "
