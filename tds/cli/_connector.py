@@ -9,10 +9,8 @@ from typing import Annotated
 import typer
 
 from tds.cli._common import ConfigOption, DirOption, load_node_config, reporting_errors, warn
-from tds.connector._client import transport_settings
-from tds.connector._daemon import serve as serve_node
+from tds.connector._daemon import Daemon
 from tds.connector._logging import configure_logging
-from tds.connector._node import OpenNode
 from tds.connector._transport import INSECURE_WARNING
 
 __all__ = ["app"]
@@ -60,11 +58,4 @@ def serve(
         )
         if node_config.insecure:
             warn(INSECURE_WARNING)
-        node = OpenNode(node_config.directory, name=node_config.name)
-        serve_node(
-            node,
-            listen=node_config.listen,
-            settings=transport_settings(node_config),
-            max_workers=node_config.max_workers,
-            grace_seconds=node_config.shutdown_grace_seconds,
-        )
+        Daemon(node_config).run()

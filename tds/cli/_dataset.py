@@ -69,10 +69,10 @@ def list_datasets(
         emit(
             [_summary(dataset) for dataset in datasets],
             as_json,
-            lambda: "\n".join(
-                f"{d.id}: {d.title} [{d.sector}] from {d.source.path}" for d in datasets
-            )
-            or "no datasets published yet: `tds dataset publish FILE`",
+            lambda: (
+                "\n".join(f"{d.id}: {d.title} [{d.sector}] from {d.source.path}" for d in datasets)
+                or "no datasets published yet: `tds dataset publish FILE`"
+            ),
         )
 
 

@@ -12,11 +12,12 @@ from tds.connector._audit import Checkpoint
 from tds.connector._audit_check import AuditReport, verify_peer_log
 from tds.connector._catalog import Dataset, DatasetOffer
 from tds.connector._config import NodeConfig
+from tds.connector._daemon import transport_settings
 from tds.connector._negotiation import MAX_REASON, Negotiation, NegotiationState
 from tds.connector._node import NodeInfo, OpenNode
 from tds.connector._peer import PeerConnection
 from tds.connector._replies import new_message_id
-from tds.connector._transport import TransportSettings, parse_address
+from tds.connector._transport import parse_address
 from tds.connector._trust import validate_node_name
 from tds.connector._witness import StoredWitness
 from tds.errors import (
@@ -320,17 +321,3 @@ class Client:
 
     def __exit__(self, *_: object) -> None:
         self.close()
-
-
-def transport_settings(config: NodeConfig) -> TransportSettings:
-    """The connection settings a node.toml asks for."""
-    return TransportSettings(
-        max_message_bytes=config.max_message_bytes,
-        deadline_seconds=config.deadline_seconds,
-        retry_attempts=config.retry_attempts,
-        retry_initial_backoff_seconds=config.retry_initial_backoff_seconds,
-        retry_max_backoff_seconds=config.retry_max_backoff_seconds,
-        keepalive_time_seconds=config.keepalive_time_seconds,
-        keepalive_timeout_seconds=config.keepalive_timeout_seconds,
-        insecure=config.insecure,
-    )

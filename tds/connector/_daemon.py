@@ -1,59 +1,134 @@
-"""``tds connector serve``: run a node's daemon in the foreground until SIGTERM or SIGINT."""
+"""A node's daemon: its services on the network, in the background or until a signal."""
 
 from __future__ import annotations
 
 import logging
 import signal
 import threading
-from collections.abc import Callable
+from pathlib import Path
 
+from tds.connector._config import NodeConfig
 from tds.connector._node import OpenNode
 from tds.connector._server import NodeServer
 from tds.connector._servicers import node_services
 from tds.connector._transport import TransportSettings
 
-__all__ = ["serve"]
+__all__ = ["Daemon", "transport_settings"]
 
 _log = logging.getLogger("tds.connector.daemon")
 
 
-def serve(
-    node: OpenNode,
-    *,
-    listen: str,
-    settings: TransportSettings,
-    max_workers: int = 16,
-    grace_seconds: float = 10.0,
-    stop: threading.Event | None = None,
-    on_ready: Callable[[int], None] | None = None,
-) -> None:
-    """Serve ``node`` on ``listen`` until ``stop`` is set or the process gets SIGTERM/SIGINT.
-
-    On the way out calls in flight get ``grace_seconds`` to finish (the rest are cancelled) and the
-    node's database is closed. Errors before serving (a port in use) propagate as ConfigError.
-    """
-    stop = stop or threading.Event()
-    server = NodeServer(
-        node, node_services(node), listen=listen, settings=settings, max_workers=max_workers
+def transport_settings(config: NodeConfig) -> TransportSettings:
+    """The connection settings a node.toml asks for."""
+    return TransportSettings(
+        max_message_bytes=config.max_message_bytes,
+        deadline_seconds=config.deadline_seconds,
+        retry_attempts=config.retry_attempts,
+        retry_initial_backoff_seconds=config.retry_initial_backoff_seconds,
+        retry_max_backoff_seconds=config.retry_max_backoff_seconds,
+        keepalive_time_seconds=config.keepalive_time_seconds,
+        keepalive_timeout_seconds=config.keepalive_timeout_seconds,
+        insecure=config.insecure,
     )
-    previous = {}
-    if threading.current_thread() is threading.main_thread():
 
-        def request_stop(signum: int, _frame: object) -> None:
-            _log.info("received %s: shutting down", signal.Signals(signum).name)
-            stop.set()
 
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            previous[signum] = signal.signal(signum, request_stop)
-    try:
-        port = server.start()
-        if on_ready is not None:
-            on_ready(port)
-        while not stop.wait(0.5):
-            pass
-        server.stop(grace_seconds)
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-        node.close()
-        _log.info("closed the node database", extra={"node": node.name})
+class Daemon:
+    """The daemon of the node whose ``node.toml`` is at ``config`` (or in the directory
+    ``config``): its catalog, negotiation and audit services over mutual TLS.
+
+    :meth:`start` serves in background threads and returns the port (``listen`` with port 0
+    picks a free one); :meth:`stop` lets calls in flight finish, then closes the node's
+    database. As a context manager it does both. :meth:`run` serves in the foreground until
+    SIGTERM or SIGINT, which is what ``tds connector serve`` does.
+    """
+
+    def __init__(self, config: str | Path | NodeConfig) -> None:
+        self.config = config if isinstance(config, NodeConfig) else NodeConfig.load(config)
+        self.node = OpenNode(self.config.directory, name=self.config.name)
+        try:
+            self._server = NodeServer(
+                self.node,
+                node_services(self.node),
+                listen=self.config.listen,
+                settings=transport_settings(self.config),
+                max_workers=self.config.max_workers,
+            )
+        except BaseException:
+            self.node.close()
+            raise
+        self._lock = threading.Lock()
+        self._started = False
+        self._stopped = False
+
+    @property
+    def name(self) -> str:
+        """The node's name."""
+        return self.node.name
+
+    @property
+    def port(self) -> int:
+        """The port the daemon listens on (0 until started)."""
+        return self._server.port
+
+    @property
+    def address(self) -> str:
+        """``HOST:PORT`` where peers reach the daemon, once started."""
+        host = self.config.listen.rsplit(":", 1)[0]
+        return f"{host}:{self.port}"
+
+    def start(self) -> int:
+        """Bind and serve in the background; the port. ConfigError if the port is in use."""
+        with self._lock:
+            if self._started:
+                return self.port
+            try:
+                port = self._server.start()
+            except BaseException:
+                self._stopped = True
+                self.node.close()
+                raise
+            self._started = True
+            return port
+
+    def stop(self, grace_seconds: float | None = None) -> None:
+        """Stop taking calls, let those in flight finish for ``grace_seconds`` (default: the
+        configured ``shutdown_grace_seconds``), cancel the rest and close the database."""
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+            grace = self.config.shutdown_grace_seconds if grace_seconds is None else grace_seconds
+            try:
+                if self._started:
+                    self._server.stop(grace)
+            finally:
+                self.node.close()
+                _log.info("closed the node database", extra={"node": self.node.name})
+
+    def run(self, stop: threading.Event | None = None) -> None:
+        """Serve until ``stop`` is set or the process gets SIGTERM or SIGINT, then stop."""
+        stop = stop or threading.Event()
+        previous = {}
+        if threading.current_thread() is threading.main_thread():
+
+            def request_stop(signum: int, _frame: object) -> None:
+                _log.info("received %s: shutting down", signal.Signals(signum).name)
+                stop.set()
+
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                previous[signum] = signal.signal(signum, request_stop)
+        try:
+            self.start()
+            while not stop.wait(0.5):
+                pass
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+            self.stop()
+
+    def __enter__(self) -> Daemon:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()

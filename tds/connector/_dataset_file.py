@@ -75,6 +75,15 @@ def load_dataset_file(path: str | Path, node_name: str) -> Dataset:
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path} is not valid TOML: {error}") from None
 
+    try:
+        return _dataset(document, path, node_name)
+    except (ConfigError, PolicyError) as error:
+        if str(error).startswith(f"{path}: "):
+            raise
+        raise ConfigError(f"{path}: {error}") from None
+
+
+def _dataset(document: dict[str, Any], path: Path, node_name: str) -> Dataset:
     def problem(message: str) -> ConfigError:
         return ConfigError(f"{path}: {message}")
 
@@ -138,9 +147,9 @@ def _policy(
             return Policy.from_odrl(json.loads(odrl_path.read_text(encoding="utf-8")))
         except OSError as error:
             raise problem(f"cannot read the policy {odrl_path}: {error}") from None
+        except PolicyError:
+            raise
         except ValueError as error:
-            if isinstance(error, PolicyError):
-                raise
             raise problem(f"the policy {odrl_path} is not JSON: {error}") from None
     name = table.get("template")
     if name not in TEMPLATES:
