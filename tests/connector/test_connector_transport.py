@@ -134,6 +134,7 @@ def test_parse_address_refuses_anything_else(address: object) -> None:
 def test_port_zero_is_only_for_listening() -> None:
     assert parse("127.0.0.1:0", listening=True) == ("127.0.0.1", 0)
     assert parse("0.0.0.0:0", listening=True) == ("0.0.0.0", 0)
+    assert parse("[::]:0", listening=True) == ("::", 0)
     with pytest.raises(ConfigError, match="port 1-65535"):
         parse("127.0.0.1:0")
 
