@@ -1,9 +1,10 @@
 """The wire contract: the committed generated code matches protos/, only serde touches it,
-and every rpc of every service has a handler on the node."""
+every rpc of every service has a handler on the node, and serde checks what peers send."""
 
 from __future__ import annotations
 
 import ast
+import datetime as dt
 import subprocess
 import sys
 from pathlib import Path
@@ -11,9 +12,11 @@ from pathlib import Path
 import pytest
 
 from tds.connector import serde
-from tds.connector._node import OpenNode
+from tds.connector._audit import AuditEntry, EventKind
+from tds.connector._node import NodeInfo, OpenNode
 from tds.connector._pki import CertificateAuthority, enroll_node
 from tds.connector._servicers import node_services
+from tds.errors import DecodeError
 
 ROOT = Path(__file__).resolve().parents[2]
 GENERATED = ROOT / "tds" / "_proto"
@@ -154,3 +157,97 @@ def test_every_rpc_has_a_handler_and_every_handler_an_rpc(tmp_path: Path) -> Non
     with OpenNode(tmp_path / "alice", name="alice") as node:
         served = {service.name: set(service.methods) for service in node_services(node)}
     assert served == _rpcs_in_protos()
+
+
+# -- decoding what a peer sends (node and audit messages) ---------------------------------
+
+NOT_AFTER = dt.datetime(2031, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+
+
+def _node_info(**fields: object) -> bytes:
+    message = serde.node_pb2.NodeInfo(
+        name="alice", software_version="0.1.0", protocol_versions=["tds.v1"], crl_number=3
+    )
+    message.certificate_not_after.FromDatetime(NOT_AFTER)
+    for name, value in fields.items():
+        if name == "certificate_not_after":
+            message.ClearField(name)
+            if value is not None:
+                message.certificate_not_after.seconds = int(value)  # type: ignore[call-overload]
+        else:
+            setattr(message, name, value)
+    return message.SerializeToString()
+
+
+def test_node_info_round_trips() -> None:
+    info = NodeInfo(
+        name="alice",
+        software_version="0.1.0",
+        protocol_versions=("tds.v1",),
+        job_kinds=("sum", "psi"),
+        certificate_not_after=NOT_AFTER,
+        crl_number=7,
+    )
+    assert serde.decode_node_info(serde.encode_node_info(info)) == info
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"name": ""}, "node name is missing"),
+        ({"name": "Alice!"}, "invalid node name"),
+        ({"name": "a" * 200}, "over the 128 allowed"),
+        ({"software_version": ""}, "software version is missing"),
+        ({"certificate_not_after": None}, "certificate_not_after is missing"),
+        ({"certificate_not_after": 2**62}, "invalid time"),
+    ],
+)
+def test_node_info_from_a_peer_is_checked(fields: dict[str, object], problem: str) -> None:
+    with pytest.raises(DecodeError, match=problem):
+        serde.decode_node_info(_node_info(**fields))
+
+
+@pytest.mark.parametrize(
+    "data", [b"\x0a\xff", b"\xff\xff\xff\xff", b"\x0a\x05ab", b"\x08" + b"\xff" * 11]
+)
+def test_malformed_bytes_are_a_decode_error_naming_the_message(data: bytes) -> None:
+    with pytest.raises(DecodeError, match="malformed NodeInfo message"):
+        serde.decode_node_info(data)
+    with pytest.raises(DecodeError, match="malformed GetInfoRequest message"):
+        serde.decode_get_info_request(data)
+
+
+def test_a_proof_from_a_peer_is_bounded() -> None:
+    hashes = [bytes([i]) * 32 for i in range(3)]
+    assert serde.decode_proof(serde.encode_proof(hashes)) == hashes
+    with pytest.raises(DecodeError, match="at most 128 hashes of 32 bytes"):
+        serde.decode_proof(serde.encode_proof([b"\x00" * 32] * 129))
+    with pytest.raises(DecodeError, match="at most 128 hashes of 32 bytes"):
+        serde.decode_proof(serde.encode_proof([b"\x00" * 31]))
+
+
+def test_a_missing_checkpoint_is_a_decode_error() -> None:
+    with pytest.raises(DecodeError, match="checkpoint is missing"):
+        serde.decode_checkpoint(serde.audit_pb2.CheckpointReply().SerializeToString())
+    with pytest.raises(DecodeError):
+        serde.decode_checkpoint(
+            serde.audit_pb2.CheckpointReply(checkpoint=b"{}").SerializeToString()
+        )
+
+
+def test_a_page_of_entries_must_lie_in_the_range_asked_for() -> None:
+    entry = AuditEntry(EventKind.JOB, NOT_AFTER, {"kind": "sum"}).to_bytes()
+    page = serde.encode_entries([(4, entry)], tree_size=10, next_start=6)
+    [(index, decoded)], next_start = serde.decode_entries(page, 3)
+    assert (index, decoded.to_bytes(), next_start) == (4, entry, 6)
+    # An empty page still moves forward.
+    assert serde.decode_entries(serde.encode_entries([], 10, 6), 3) == ([], 6)
+    for bad_page, start in [
+        (serde.encode_entries([], 10, 3), 3),  # does not move forward
+        (serde.encode_entries([(2, entry)], 10, 6), 3),  # before start
+        (serde.encode_entries([(6, entry)], 10, 6), 3),  # at next_start
+    ]:
+        with pytest.raises(DecodeError, match="outside the range"):
+            serde.decode_entries(bad_page, start)
+    with pytest.raises(DecodeError):
+        serde.decode_entries(serde.encode_entries([(4, b"not an entry")], 10, 6), 3)
