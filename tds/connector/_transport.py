@@ -394,6 +394,10 @@ def translate_error(
     if code is grpc.StatusCode.DEADLINE_EXCEEDED:
         return cls(f"node {peer} did not answer {method} within the deadline")
     if code is grpc.StatusCode.RESOURCE_EXHAUSTED:
+        # gRPC answers RESOURCE_EXHAUSTED both for a message over the limit ("... larger than
+        # max ...") and for a server at its limit of concurrent calls.
+        if "larger than max" not in details:
+            return PeerUnavailableError(f"node {peer} is too busy to take {method}: {details}")
         return cls(
             f"{method} to {peer}: {details} (the limit is [server] max_message_bytes in "
             "node.toml, on the node that refused it)"

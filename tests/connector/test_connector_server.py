@@ -13,6 +13,7 @@ import logging
 import shutil
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,7 @@ from tds.connector._transport import (
     NODE_METADATA,
     TransportSettings,
     client_credentials,
+    translate_error,
 )
 from tds.connector._trust import VerifiedNode, tls_server_name
 from tds.connector._witness import StoredWitness
@@ -488,6 +490,46 @@ def test_an_oversized_request_is_resource_exhausted_at_the_server(
     with pytest.raises(MessageTooLargeError, match="max_message_bytes"):
         connection.call(GET_INFO, padding)
     assert _get_info(connection).name == "alice"
+
+
+def test_a_server_at_its_limit_of_concurrent_calls_is_reported_busy(
+    open_node: OpenNodes, serve: Serve
+) -> None:
+    alice, bob = open_node("alice"), open_node("bob")
+    gate = threading.Event()
+
+    def wait_for_the_gate(request: bytes, caller: str) -> bytes:
+        gate.wait(10)
+        return b"done"
+
+    # One worker: NodeServer takes 8 calls at a time and refuses the rest.
+    server = NodeServer(
+        alice,
+        [Service("tds.test.Slow", {"Wait": wait_for_the_gate})],
+        listen="127.0.0.1:0",
+        settings=FAST,
+        max_workers=1,
+    )
+    server.start()
+    channel = _raw_channel(server.port, client_credentials(bob.identity))
+    try:
+        stub = channel.unary_unary("/tds.test.Slow/Wait")
+        calls = [stub.future(b"", timeout=10) for _ in range(10)]
+        refused = []
+        while len(refused) < 2:  # the refusals come at once; the others wait for the gate
+            refused = [call for call in calls if call.done()]
+            time.sleep(0.005)
+        gate.set()
+        assert sum(call.exception() is None for call in calls) == 8
+    finally:
+        gate.set()
+        channel.close()
+        server.stop(grace_seconds=0)
+    failure = refused[0].exception()
+    assert failure.code() is Code.RESOURCE_EXHAUSTED
+    error = translate_error(failure, "alice", "tds.test.Slow/Wait", attempts=1)
+    assert type(error) is PeerUnavailableError
+    assert "too busy" in str(error)
 
 
 def test_an_unexpected_exception_is_internal_without_details(

@@ -205,10 +205,24 @@ def test_a_failed_call_without_a_trailer_says_what_happened() -> None:
     assert isinstance(late, errors.PeerUnavailableError)
     assert "did not answer tds.v1.X/Y within the deadline" in str(late)
     large = translate_error(
-        _FailedCall(Code.RESOURCE_EXHAUSTED, "too big"), "bob", "tds.v1.X/Y", attempts=1
+        _FailedCall(Code.RESOURCE_EXHAUSTED, "Received message larger than max (9 vs. 4)"),
+        "bob",
+        "tds.v1.X/Y",
+        attempts=1,
     )
     assert isinstance(large, errors.MessageTooLargeError)
     assert "max_message_bytes" in str(large)
     other = translate_error(_FailedCall(Code.UNIMPLEMENTED, ""), "bob", "tds.v1.X/Y", attempts=1)
     assert type(other) is errors.ConnectorError
     assert "failed with UNIMPLEMENTED: UNIMPLEMENTED" in str(other)
+
+
+def test_a_server_at_its_limit_of_calls_is_busy_not_a_message_too_large() -> None:
+    busy = translate_error(
+        _FailedCall(Code.RESOURCE_EXHAUSTED, "Concurrent RPC limit exceeded!"),
+        "bob",
+        "tds.v1.X/Y",
+        attempts=1,
+    )
+    assert type(busy) is errors.PeerUnavailableError
+    assert "too busy to take tds.v1.X/Y" in str(busy)
