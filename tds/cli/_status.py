@@ -21,8 +21,8 @@ from tds.cli._common import (
     reporting_errors,
     warn,
 )
-from tds.connector._client import transport_settings
 from tds.connector._config import NodeConfig
+from tds.connector._daemon import transport_settings
 from tds.connector._node import OpenNode
 from tds.connector._peer import PeerConnection
 from tds.connector._pki import NodeIdentity

@@ -7,7 +7,6 @@ import dataclasses
 import datetime as dt
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -17,10 +16,8 @@ import pytest
 from typer.testing import Result
 
 from tds.connector import CertificateAuthority, NodeConfig, enroll_node, install_crl
-from tds.connector._client import transport_settings
-from tds.connector._daemon import serve
+from tds.connector._daemon import Daemon
 from tds.connector._negotiation import Negotiations
-from tds.connector._node import OpenNode
 
 Run = Callable[..., Result]
 RunJson = Callable[..., Any]
@@ -44,36 +41,11 @@ def alice(run: Run, ca: Path, tmp_path: Path) -> Path:
 @contextlib.contextmanager
 def daemon(directory: Path) -> Iterator[int]:
     """The daemon of the node in ``directory``, on a free port of 127.0.0.1."""
-    config = NodeConfig.load(directory)
-    node = OpenNode(config.directory, name=config.name)
-    stop = threading.Event()
-    ports: list[int] = []
-    ready = threading.Event()
-
-    def on_ready(port: int) -> None:
-        ports.append(port)
-        ready.set()
-
-    thread = threading.Thread(
-        target=serve,
-        args=(node,),
-        kwargs={
-            "listen": "127.0.0.1:0",
-            "settings": transport_settings(config),
-            "max_workers": 2,
-            "grace_seconds": 0,
-            "stop": stop,
-            "on_ready": on_ready,
-        },
-        daemon=True,
+    config = dataclasses.replace(
+        NodeConfig.load(directory), listen="127.0.0.1:0", max_workers=2, shutdown_grace_seconds=0
     )
-    thread.start()
-    try:
-        assert ready.wait(60), "the daemon did not start"
-        yield ports[0]
-    finally:
-        stop.set()
-        thread.join(60)
+    with Daemon(config) as running:
+        yield running.port
 
 
 def set_listen(directory: Path, port: int) -> None:
