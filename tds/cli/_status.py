@@ -5,9 +5,11 @@ from __future__ import annotations
 import collections
 import dataclasses
 import datetime as dt
+import time
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
@@ -42,6 +44,7 @@ CERTIFICATE_WARNING_DAYS = 30
 CRL_WARNING_DAYS = 7
 # The daemon is on this machine: if it does not answer at once, it is not running.
 HEALTH_TIMEOUT_SECONDS = 2.0
+WAIT_POLL_SECONDS = 0.2
 
 
 def node_facts(config: NodeConfig, now: dt.datetime) -> tuple[dict[str, Any], list[str]]:
@@ -183,28 +186,48 @@ def _daemon(config: NodeConfig, node: OpenNode) -> dict[str, Any]:
 
 
 def _activity(node: OpenNode, warnings: list[str]) -> dict[str, Any]:
-    """What the node's database holds, as far as this version of the node keeps it."""
+    """What the node's database holds."""
     activity: dict[str, Any] = {}
     try:
         activity["datasets"] = len(node.catalog.datasets())
-        list_negotiations = getattr(node.negotiations, "negotiations", None)
-        if callable(list_negotiations):
-            states = collections.Counter(str(record.state) for record in list_negotiations())
-            activity["negotiations"] = dict(sorted(states.items()))
-        list_agreements = getattr(node.negotiations, "agreements", None)
-        if callable(list_agreements):
-            activity["agreements"] = len(list_agreements())
+        states = collections.Counter(
+            str(record.state) for record in node.negotiations.negotiations()
+        )
+        activity["negotiations"] = dict(sorted(states.items()))
+        activity["agreements"] = len(node.negotiations.agreements())
     except TdsError as error:
         warnings.append(f"could not read the node's database: {error}")
     return activity
 
 
+def _daemon_within(config: NodeConfig, node: OpenNode, wait_seconds: float) -> dict[str, Any]:
+    """The daemon's state, waiting up to ``wait_seconds`` for it to serve."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        daemon = _daemon(config, node)
+        if daemon["state"] == "serving" or time.monotonic() >= deadline:
+            return daemon
+        time.sleep(WAIT_POLL_SECONDS)
+
+
 def status(
-    directory: DirOption = None, config: ConfigOption = None, as_json: JsonOption = False
+    wait: Annotated[
+        float,
+        typer.Option(
+            "--wait",
+            min=0,
+            help="Wait up to this many seconds for the daemon to serve; exit code 1 if it "
+            "does not.",
+        ),
+    ] = 0,
+    directory: DirOption = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Whether this node is ready: certificate, revocation list, daemon, and what it holds.
 
-    A daemon that is not running is a normal answer (exit code 0), not an error.
+    A daemon that is not running is a normal answer (exit code 0), not an error, unless
+    --wait asks for it to be serving.
     """
     with reporting_errors():
         node_config = load_node_config(directory, config)
@@ -214,12 +237,14 @@ def status(
         facts["activity"] = None
         if facts["certificate"] is not None and facts["crl"] is not None:
             with OpenNode(node_config.directory, name=node_config.name) as node:
-                facts["daemon"] = _daemon(node_config, node)
+                facts["daemon"] = _daemon_within(node_config, node, wait)
                 facts["activity"] = _activity(node, warnings)
         facts["warnings"] = warnings
         for message in warnings:
             warn(message)
         emit(facts, as_json, lambda: _status_text(facts, node_config.directory))
+    if wait and (facts["daemon"] is None or facts["daemon"]["state"] != "serving"):
+        raise typer.Exit(1)
 
 
 def _status_text(facts: dict[str, Any], directory: Path) -> str:
