@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 import tds
-from tds.cli import _ca, _connector, _dataset, _node, _status
+from tds.cli import _audit, _ca, _connector, _contracts, _dataset, _node, _status
 
 __all__ = ["COMMANDS", "GROUPS", "app", "main"]
 
@@ -21,9 +21,14 @@ GROUPS: list[tuple[str, typer.Typer]] = [
     ("node", _node.app),
     ("connector", _connector.app),
     ("dataset", _dataset.app),
+    ("negotiation", _contracts.negotiation_app),
+    ("agreement", _contracts.agreement_app),
+    ("audit", _audit.app),
 ]
 COMMANDS: list[tuple[str, Callable[..., Any]]] = [
     ("catalog", _dataset.catalog),
+    ("negotiate", _contracts.negotiate),
+    ("agreements", _contracts.agreements),
     ("status", _status.status),
 ]
 
