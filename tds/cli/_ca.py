@@ -187,6 +187,9 @@ def issue(
     with reporting_errors():
         validity = _days(days, "the certificate's validity")
         request = read_input(csr, "the node's certificate request (node-csr.pem)")
+        # Checked first: a certificate issued but not written would need --renew to replace.
+        if out is not None and not out.parent.is_dir():
+            raise ConfigError(f"--out {out}: there is no directory {out.parent}; create it first")
         authority = open_authority(ca)
         certificate_pem = authority.issue(request, validity=validity, renew=renew)
         certificate = load_certificate(certificate_pem)
@@ -209,9 +212,8 @@ def issue(
                 f"Issued node {name} a certificate, valid until "
                 f"{format_time(certificate.not_valid_after_utc)}, in {target}.\n"
                 f"Next: give the node {target}, {ca / CA_CERTIFICATE_FILE} and "
-                f"{ca / CRL_FILE} (none of them is secret), and there run\n"
-                f"  tds node install-cert {target.name} --ca-cert {CA_CERTIFICATE_FILE} "
-                f"--crl {CRL_FILE} --dir NODE"
+                f"{ca / CRL_FILE} (none of them is secret); with the three side by side, "
+                f"run there\n  tds node install-cert {target.name} --dir NODE"
             ),
         )
 

@@ -30,7 +30,7 @@ from tds.connector._pki import (
     install_crl,
     install_node_certificate,
 )
-from tds.connector._trust import CA_CERTIFICATE_FILE, load_certificate, node_name_of
+from tds.connector._trust import CA_CERTIFICATE_FILE, CRL_FILE, load_certificate, node_name_of
 from tds.errors import AlreadyExistsError, ConfigError
 
 __all__ = ["app"]
@@ -140,9 +140,9 @@ def init(
                 f"{created}  {node_directory / NODE_CSR_FILE}: its certificate request, which "
                 "holds no secret.\n"
                 f"Next: send {NODE_CSR_FILE} to the data space's CA operator, who runs "
-                f"`tds ca issue {NODE_CSR_FILE} --ca CA`; then install the three files you get "
-                f"back with\n  tds node install-cert {name}-cert.pem --ca-cert "
-                f"{CA_CERTIFICATE_FILE} --crl crl.pem --dir {node_directory}"
+                f"`tds ca issue {NODE_CSR_FILE} --ca CA`. Put the three files you get back "
+                f"({name}-cert.pem, {CA_CERTIFICATE_FILE}, {CRL_FILE}) side by side and run\n"
+                f"  tds node install-cert {name}-cert.pem --dir {node_directory}"
             )
 
         emit(facts, as_json, text)
@@ -155,7 +155,8 @@ def install_cert(
         Path | None,
         typer.Option(
             "--ca-cert",
-            help="The data space's ca-cert.pem (default: the one the node has, for renewals).",
+            help="The data space's ca-cert.pem (default: the one next to CERT, else the one "
+            "the node has).",
         ),
     ] = None,
     crl: Annotated[Path | None, typer.Option("--crl", help="The CA's current crl.pem.")] = None,
@@ -165,7 +166,9 @@ def install_cert(
 ) -> None:
     """Install the node's certificate, with the CA certificate and revocation list.
 
-    The certificate must be for this node's key and name, from the data space's CA.
+    Copy the CA's ca-cert.pem and crl.pem next to the certificate, or name them with
+    --ca-cert and --crl. The certificate must be for this node's key and name, from the data
+    space's CA.
     """
     with reporting_errors():
         node_config = load_node_config(directory, config)
@@ -177,27 +180,39 @@ def install_cert(
                 f"{certificate} is node {named}'s certificate, but {node_config.path} is node "
                 f"{node_config.name}: install it in {named}'s directory"
             )
+        beside = certificate.parent
         if ca_certificate is None:
-            ca_certificate = node_directory / CA_CERTIFICATE_FILE
-            if not ca_certificate.exists():
+            ca_certificate = next(
+                (
+                    path
+                    for path in (beside / CA_CERTIFICATE_FILE, node_directory / CA_CERTIFICATE_FILE)
+                    if path.exists()
+                ),
+                None,
+            )
+            if ca_certificate is None:
                 raise ConfigError(
-                    "give the data space's CA certificate with --ca-cert ca-cert.pem (the CA "
-                    "operator sends it with the node's certificate)"
+                    f"no {CA_CERTIFICATE_FILE} next to {certificate}: copy the data space's CA "
+                    f"certificate there, or give it with --ca-cert (the CA operator sends it "
+                    "with the node's certificate)"
                 )
+        if crl is None and (beside / CRL_FILE).exists():
+            crl = beside / CRL_FILE
         ca_pem = read_input(ca_certificate, "the data space's CA certificate (ca-cert.pem)")
         crl_pem = None if crl is None else read_input(crl, "the CA's revocation list (crl.pem)")
         identity = install_node_certificate(node_directory, certificate_pem, ca_pem, crl_pem)
         facts, warnings = node_facts(node_config, dt.datetime.now(dt.UTC))
         for message in warnings:
             warn(message)
+        with_crl = (
+            "" if crl_pem is None else f", and revocation list number {facts['crl']['number']}"
+        )
         emit(
             {**facts, "warnings": warnings},
             as_json,
             lambda: (
                 f"Installed node {identity.name}'s certificate, valid until "
-                f"{format_time(identity.not_valid_after)}"
-                + ("" if crl is None else f", and revocation list number {facts['crl']['number']}")
-                + ".\n"
+                f"{format_time(identity.not_valid_after)}{with_crl}.\n"
                 f"Next: start the node with `tds connector serve --dir {node_directory}` (restart "
                 "a running one to present the new certificate)."
             ),

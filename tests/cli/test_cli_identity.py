@@ -99,7 +99,8 @@ def test_node_init_without_a_ca_writes_a_request(run: Run, tmp_path: Path) -> No
     assert result.exit_code == 0, result.stderr
     assert "Created node alice in alice, listening on 127.0.0.1:9000" in result.stdout
     assert "send node-csr.pem to the data space's CA operator" in result.stdout
-    assert "tds node install-cert alice-cert.pem" in result.stdout
+    assert "(alice-cert.pem, ca-cert.pem, crl.pem) side by side" in result.stdout
+    assert "tds node install-cert alice-cert.pem --dir alice" in result.stdout
     assert (tmp_path / "alice" / "node-csr.pem").exists()
     assert not (tmp_path / "alice" / "node-cert.pem").exists()
     config = NodeConfig.load(tmp_path / "alice")
@@ -178,9 +179,7 @@ def test_issue_and_install(run: Run, ca: Path, tmp_path: Path) -> None:
     assert issued.exit_code == 0, issued.stderr
     assert "Issued node bob a certificate" in issued.stdout
     assert "in bob-cert.pem" in issued.stdout
-    assert "tds node install-cert bob-cert.pem --ca-cert ca-cert.pem --crl crl.pem" in (
-        issued.stdout
-    )
+    assert "tds node install-cert bob-cert.pem --dir NODE" in issued.stdout
     installed = run(
         "node",
         "install-cert",
@@ -259,7 +258,26 @@ def test_install_cert_needs_the_ca_certificate_the_first_time(run: Run, ca: Path
     assert run("ca", "issue", "bob/node-csr.pem", "--ca", ca).exit_code == 0
     result = run("node", "install-cert", "bob-cert.pem", "--dir", "bob")
     assert result.exit_code == 2
-    assert "give the data space's CA certificate with --ca-cert" in result.stderr
+    assert "no ca-cert.pem next to bob-cert.pem: copy the data space's CA" in result.stderr
+
+
+def test_install_cert_finds_the_ca_files_next_to_the_certificate(
+    run: Run, ca: Path, tmp_path: Path
+) -> None:
+    assert run("node", "init", "bob", "--dir", "bob").exit_code == 0
+    nowhere = run("ca", "issue", "bob/node-csr.pem", "--ca", ca, "--out", "mail/bob.pem")
+    assert nowhere.exit_code == 2
+    assert "there is no directory mail; create it first" in nowhere.stderr
+    (tmp_path / "mail").mkdir()
+    assert (
+        run("ca", "issue", "bob/node-csr.pem", "--ca", ca, "--out", "mail/bob.pem").exit_code == 0
+    )
+    for name in ("ca-cert.pem", "crl.pem"):
+        (tmp_path / "mail" / name).write_bytes((ca / name).read_bytes())
+    result = run("node", "install-cert", "mail/bob.pem", "--dir", "bob")
+    assert result.exit_code == 0, result.stderr
+    assert "and revocation list number 1." in result.stdout
+    assert TrustStore.load(tmp_path / "bob").crl_number == 1
 
 
 def test_install_cert_without_a_crl_warns(run: Run, ca: Path) -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tds.connector import CertificateAuthority, enroll_node
-from tds.connector._client import transport_settings
 from tds.connector._config import DEFAULT_PORT, NodeConfig, node_config_path
+from tds.connector._daemon import transport_settings
 from tds.connector._transport import TransportSettings
 from tds.errors import ConfigError, NotFoundError, StorageError
 
