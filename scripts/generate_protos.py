@@ -42,6 +42,7 @@ def generate(out: Path) -> list[Path]:
         if protoc.main(arguments) != 0:
             raise SystemExit("protoc failed")
         if out.exists():
+            _check_replaceable(out)
             shutil.rmtree(out)
         (out / "v1").mkdir(parents=True)
         written = []
@@ -55,6 +56,18 @@ def generate(out: Path) -> list[Path]:
         init.write_text(HEADER)
         written.append(init)
     return sorted(written)
+
+
+def _check_replaceable(out: Path) -> None:
+    """Refuse to delete a directory this script did not write (a mistyped ``--out``)."""
+    if not out.is_dir():
+        raise SystemExit(f"{out} is not a directory: choose another --out")
+    init = out / "__init__.py"
+    if any(out.iterdir()) and not (init.is_file() and init.read_text().startswith(HEADER)):
+        raise SystemExit(
+            f"{out} is not a generated package (no {init.name} with the generated header): "
+            "refusing to replace it; choose an empty or new directory for --out"
+        )
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ from tds.connector._peer import PeerConnection
 from tds.connector._witness import StoredWitness
 from tds.errors import AuthenticationError
 
-__all__ = ["AuditReport", "verify_peer_log"]
+__all__ = ["AuditReport", "consistency_proof", "verify_peer_log"]
 
 _AUDIT = "tds.v1.AuditService"
 
@@ -40,6 +40,15 @@ class AuditReport:
         )
 
 
+def consistency_proof(connection: PeerConnection, old_size: int, new_size: int) -> list[bytes]:
+    """The peer's proof that its log at ``new_size`` extends its log at ``old_size``."""
+    return serde.decode_proof(
+        connection.call(
+            f"{_AUDIT}/GetConsistencyProof", serde.encode_consistency_request(old_size, new_size)
+        )
+    )
+
+
 def verify_peer_log(connection: PeerConnection, witness: StoredWitness) -> AuditReport:
     """Fetch the peer's signed checkpoint, prove it extends the last one seen, and prove that
     every entry the peer shows about us is in its tree.
@@ -56,17 +65,12 @@ def verify_peer_log(connection: PeerConnection, witness: StoredWitness) -> Audit
     checkpoint = serde.decode_checkpoint(
         connection.call(f"{_AUDIT}/GetCheckpoint", serde.encode_checkpoint_request())
     )
-    checkpoint.verify(public_key)  # type: ignore[arg-type]
-    last = witness.last(connection.peer)
-    proof: list[bytes] = []
-    if last is not None and 0 < last.size < checkpoint.size:
-        proof = serde.decode_proof(
-            connection.call(
-                f"{_AUDIT}/GetConsistencyProof",
-                serde.encode_consistency_request(last.size, checkpoint.size),
-            )
-        )
-    witness.update(connection.peer, checkpoint, public_key, proof)  # type: ignore[arg-type]
+    last = witness.advance(
+        connection.peer,
+        checkpoint,
+        public_key,  # type: ignore[arg-type]
+        lambda old, new: consistency_proof(connection, old, new),
+    )
     about_us: list[AuditEntry] = []
     start = 0
     while start < checkpoint.size:

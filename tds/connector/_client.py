@@ -9,7 +9,7 @@ from pathlib import Path
 from tds.connector import serde
 from tds.connector._agreement import SignedAgreement
 from tds.connector._audit import Checkpoint
-from tds.connector._audit_check import AuditReport, verify_peer_log
+from tds.connector._audit_check import AuditReport, consistency_proof, verify_peer_log
 from tds.connector._catalog import Dataset, DatasetOffer
 from tds.connector._config import NodeConfig
 from tds.connector._daemon import transport_settings
@@ -262,24 +262,15 @@ class Client:
         return record
 
     def _witness_checkpoint(self, connection: PeerConnection, checkpoint: Checkpoint) -> None:
-        """Remember the provider's checkpoint, proving it extends the last one seen."""
+        """Hold the provider to its checkpoint: it extends, or is a prefix of, the last seen."""
         verified = connection.verified_peer()
         if verified is None:
             return
-        last = self._witness.last(connection.peer)
-        proof: list[bytes] = []
-        if last is not None and 0 < last.size < checkpoint.size:
-            proof = serde.decode_proof(
-                connection.call(
-                    f"{_AUDIT}/GetConsistencyProof",
-                    serde.encode_consistency_request(last.size, checkpoint.size),
-                )
-            )
-        self._witness.update(
+        self._witness.advance(
             connection.peer,
             checkpoint,
             verified.certificate.public_key(),  # type: ignore[arg-type]
-            proof,
+            lambda old, new: consistency_proof(connection, old, new),
         )
 
     def _end(self, negotiation_id: str, reason: str, *, tell: PeerConnection | None = None) -> None:

@@ -99,4 +99,5 @@ class NodeServer:
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the server stops (True) or ``timeout`` passes (False)."""
-        return self._server.wait_for_termination(timeout)
+        # gRPC's wait_for_termination answers the other question: whether the timeout passed.
+        return not self._server.wait_for_termination(timeout)

@@ -80,6 +80,40 @@ _MIGRATIONS: tuple[str, ...] = (
         withdrawn_at_us INTEGER
     );
     """,
+    """
+    CREATE TABLE negotiations (
+        id TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        peer TEXT NOT NULL,
+        dataset_id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        policy TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        agreement_id TEXT UNIQUE,
+        counter_offered INTEGER NOT NULL,
+        created_at_us INTEGER NOT NULL,
+        updated_at_us INTEGER NOT NULL
+    );
+    CREATE INDEX negotiations_by_age ON negotiations (created_at_us);
+    CREATE TABLE negotiation_events (
+        id INTEGER PRIMARY KEY,
+        negotiation_id TEXT NOT NULL REFERENCES negotiations (id),
+        state TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        policy_hash TEXT NOT NULL,
+        audit_index INTEGER NOT NULL,
+        at_us INTEGER NOT NULL
+    );
+    CREATE INDEX negotiation_events_by_negotiation ON negotiation_events (negotiation_id, id);
+    CREATE TABLE agreements (
+        id TEXT PRIMARY KEY,
+        negotiation_id TEXT NOT NULL UNIQUE REFERENCES negotiations (id),
+        peer TEXT NOT NULL,
+        document TEXT NOT NULL,
+        agreed_at_us INTEGER NOT NULL,
+        finalized_at_us INTEGER
+    );
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 _BUSY_TIMEOUT_MS = 10_000

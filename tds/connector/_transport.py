@@ -10,9 +10,11 @@ before it opens the channel (:func:`verify_server`).
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 import os
 import random
+import re
 import socket
 import ssl
 import threading
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+from cryptography.hazmat.primitives import hashes
 
 from tds import errors
 from tds.connector._pki import NODE_CERTIFICATE_FILE, NODE_KEY_FILE, NodeIdentity
@@ -62,6 +65,9 @@ INSECURE_WARNING = (
 NODE_METADATA = "tds-node"
 _HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
 _CALLER_CACHE_SECONDS = 60.0
+# A DNS name or an IPv4 address; IPv6 goes in brackets. Nothing else reaches gRPC's target
+# parser, which would read "dns:///x:1" or "unix:..." as other kinds of target.
+_HOST = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,252}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,14 +115,27 @@ def parse_address(address: object, *, listening: bool = False) -> tuple[str, int
     if not isinstance(address, str) or ":" not in address:
         raise ConfigError(f"{address!r} is not an address of the form host:port")
     host, _, port_text = address.rpartition(":")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
     lowest = 0 if listening else 1
-    if not host or not port_text.isdigit() or not lowest <= int(port_text) < 65536:
+    if (
+        not _valid_host(host)
+        or not (port_text.isascii() and port_text.isdigit())
+        or not lowest <= int(port_text) < 65536
+    ):
         raise ConfigError(
-            f"{address!r} is not an address of the form host:port (port {lowest}-65535)"
+            f"{address!r} is not an address of the form host:port (a DNS name, an IPv4 "
+            f"address or an [IPv6] address in brackets; port {lowest}-65535)"
         )
-    return host, int(port_text)
+    return (host[1:-1] if host.startswith("[") else host), int(port_text)
+
+
+def _valid_host(host: str) -> bool:
+    if host.startswith("[") and host.endswith("]"):
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            return False
+        return True
+    return _HOST.fullmatch(host) is not None
 
 
 def _keepalive_options(settings: TransportSettings) -> list[tuple[str, int]]:
@@ -171,12 +190,14 @@ class ReloadingTrustStore:
         self._stamp = self._crl_stamp()
         self._trust = TrustStore.load(self._directory)
 
-    def _crl_stamp(self) -> tuple[int, int]:
+    def _crl_stamp(self) -> tuple[int, int, int]:
         try:
             status = os.stat(self._directory / CRL_FILE)
         except OSError:
-            return (0, 0)
-        return (status.st_mtime_ns, status.st_size)
+            return (0, 0, 0)
+        # install_crl replaces the file by renaming a new one over it: a new inode even when
+        # the list is replaced within one tick of the file system's clock, at the same size.
+        return (status.st_mtime_ns, status.st_size, status.st_ino)
 
     def current(self) -> TrustStore:
         """The trust store with the newest valid revocation list installed."""
@@ -197,10 +218,12 @@ class _CallerCache:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._entries: dict[tuple[bytes, int], tuple[float, VerifiedNode]] = {}
+        self._entries: dict[tuple[bytes, bytes], tuple[float, VerifiedNode]] = {}
 
     def verify(self, pem: bytes, trust: TrustStore) -> VerifiedNode:
-        key = (hashlib.sha256(pem).digest(), trust.crl_number)
+        # The list itself, not its number: lists of two CAs (or two copies of one CA) can
+        # share a number, and a verdict under one says nothing under the other.
+        key = (hashlib.sha256(pem).digest(), trust.crl.fingerprint(hashes.SHA256()))
         now = time.monotonic()
         with self._lock:
             cached = self._entries.get(key)
@@ -229,7 +252,12 @@ def authenticated_caller(context: grpc.ServicerContext, trust: ReloadingTrustSto
             raise AuthenticationError(
                 f"insecure mode: the caller must name itself in the {NODE_METADATA!r} header"
             )
-        return validate_node_name(claimed)
+        try:
+            return validate_node_name(claimed)
+        except ConfigError as error:
+            raise AuthenticationError(
+                f"insecure mode: the {NODE_METADATA!r} header names no node: {error}"
+            ) from None
     certificates = context.auth_context().get("x509_pem_cert")
     if not certificates:
         raise AuthenticationError("the caller presented no client certificate")
@@ -281,7 +309,10 @@ def verify_server(
             # HTTP/2 frame means it accepted us, an alert that it did not.
             tls.sendall(_HTTP2_PREFACE)
             if not tls.recv(9):
-                raise AuthenticationError(f"node {peer} at {address} closed the connection")
+                raise AuthenticationError(
+                    f"node {peer} at {address} closed the connection after the TLS handshake: "
+                    "it refused our certificate (revoked, expired or from another CA)"
+                )
     except ssl.SSLCertVerificationError as error:
         raise AuthenticationError(
             f"refusing {address}: its certificate does not prove it is node {peer} of this "
@@ -362,6 +393,10 @@ def translate_error(
     if code is grpc.StatusCode.DEADLINE_EXCEEDED:
         return cls(f"node {peer} did not answer {method} within the deadline")
     if code is grpc.StatusCode.RESOURCE_EXHAUSTED:
+        # gRPC answers RESOURCE_EXHAUSTED both for a message over the limit ("... larger than
+        # max ...") and for a server at its limit of concurrent calls.
+        if "larger than max" not in details:
+            return PeerUnavailableError(f"node {peer} is too busy to take {method}: {details}")
         return cls(
             f"{method} to {peer}: {details} (the limit is [transport] max_message_bytes in "
             "node.toml, on the node that refused it)"

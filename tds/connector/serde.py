@@ -24,7 +24,7 @@ from tds.connector._merkle import HASH_SIZE
 from tds.connector._negotiation import MAX_REASON, Negotiation, NegotiationState
 from tds.connector._node import NodeInfo
 from tds.connector._trust import validate_node_name
-from tds.errors import DecodeError, PolicyError
+from tds.errors import ConfigError, DecodeError, PolicyError
 from tds.policy import Policy
 
 __all__ = [
@@ -68,9 +68,19 @@ def text_field(value: str, what: str, *, required: bool = True, limit: int = _MA
     return value
 
 
+def _node_name(name: str) -> str:
+    try:
+        return validate_node_name(name)
+    except ConfigError as error:
+        raise DecodeError(f"a peer sent an invalid node name: {error}") from None
+
+
 def timestamp_to_datetime(timestamp: object) -> dt.datetime:
-    """A ``google.protobuf.Timestamp`` as an aware UTC datetime."""
-    return timestamp.ToDatetime(tzinfo=dt.UTC)  # type: ignore[attr-defined]
+    """A ``google.protobuf.Timestamp`` as an aware UTC datetime; DecodeError out of range."""
+    try:
+        return timestamp.ToDatetime(tzinfo=dt.UTC)  # type: ignore[attr-defined]
+    except (ValueError, OverflowError) as error:
+        raise DecodeError(f"a peer sent an invalid time: {error}") from None
 
 
 def checkpoint_from_bytes(data: bytes, what: str) -> Checkpoint:
@@ -97,8 +107,10 @@ def encode_node_info(info: NodeInfo) -> bytes:
 
 def decode_node_info(data: bytes) -> NodeInfo:
     message = decode(node_pb2.NodeInfo, data)
+    if not message.HasField("certificate_not_after"):
+        raise DecodeError("node info: certificate_not_after is missing")
     return NodeInfo(
-        name=validate_node_name(text_field(message.name, "node name")),
+        name=_node_name(text_field(message.name, "node name")),
         software_version=text_field(message.software_version, "software version"),
         protocol_versions=tuple(message.protocol_versions),
         job_kinds=tuple(message.job_kinds),

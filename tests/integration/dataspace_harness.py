@@ -13,7 +13,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -109,17 +108,13 @@ class Node:
         output.close()
         self.daemon = Daemon(process, log)
         self.space.daemons.append(self.daemon)
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise AssertionError(
-                    f"{self.name}'s daemon exited {process.returncode}:\n{self.daemon.log_text()}"
-                )
-            status = self.tds("status", "--json", check=False)
-            if status.returncode == 0 and status.json().get("daemon") == "SERVING":
-                return self.daemon
-            time.sleep(0.2)
-        raise AssertionError(f"{self.name}'s daemon did not start:\n{self.daemon.log_text()}")
+        status = self.tds("status", "--wait", str(START_TIMEOUT_S), "--json", check=False)
+        if process.poll() is not None or status.returncode != 0:
+            raise AssertionError(
+                f"{self.name}'s daemon did not start (exit code {process.poll()}):\n"
+                f"{self.daemon.log_text()}\n{status.stdout}{status.stderr}"
+            )
+        return self.daemon
 
     def stop(self) -> int:
         assert self.daemon is not None

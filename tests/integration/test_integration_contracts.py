@@ -109,7 +109,7 @@ def test_a_revoked_consumer_is_refused(space: DataSpace) -> None:
     assert hospital.tds_json("agreements") == []
 
 
-def test_fifty_negotiations_at_once_all_finalize(space: DataSpace) -> None:
+def test_fifty_clients_negotiating_at_once_all_finalize(space: DataSpace) -> None:
     hospital, insurer = _publish(space)
     peer = f"hospital@{hospital.address}"
     with Client(insurer.directory) as client, ThreadPoolExecutor(max_workers=10) as pool:
