@@ -45,7 +45,7 @@ CERTIFICATE_WARNING_DAYS = 30
 CRL_WARNING_DAYS = 7
 # The daemon is on this machine: if it does not answer at once, it is not running.
 HEALTH_TIMEOUT_SECONDS = 2.0
-WAIT_INTERVAL_SECONDS = 0.2
+WAIT_POLL_SECONDS = 0.2
 
 
 def node_facts(config: NodeConfig, now: dt.datetime) -> tuple[dict[str, Any], list[str]]:
@@ -148,21 +148,15 @@ def _dial_address(listen: str) -> str | None:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def _daemon(config: NodeConfig, node: OpenNode) -> tuple[str, str, str]:
-    """Whether this node's own daemon answers: its state, the address asked, and what to do.
-
-    The state is the daemon's health status (``SERVING``, ``NOT_SERVING``), or
-    ``NOT_RUNNING`` when nothing answers, ``NOT_VERIFIED`` when something else does, and
-    ``UNKNOWN`` when the listen address has port 0.
-    """
+def _daemon(config: NodeConfig, node: OpenNode) -> dict[str, Any]:
     address = _dial_address(config.listen)
     if address is None:
-        return (
-            "UNKNOWN",
-            config.listen,
-            "[node] listen has port 0, so the daemon takes a free port when it starts; set a "
-            "fixed port so that peers (and tds status) can find it",
-        )
+        return {
+            "state": "unknown",
+            "address": config.listen,
+            "detail": "[node] listen has port 0, so the daemon takes a free port when it "
+            "starts; set a fixed port so that peers (and tds status) can find it",
+        }
     settings = dataclasses.replace(
         transport_settings(config),
         deadline_seconds=min(config.deadline_seconds, HEALTH_TIMEOUT_SECONDS),
@@ -172,30 +166,24 @@ def _daemon(config: NodeConfig, node: OpenNode) -> tuple[str, str, str]:
     try:
         health = connection.health()
     except PeerUnavailableError:
-        return (
-            "NOT_RUNNING",
-            address,
-            f"start it with `tds connector serve --dir {config.directory}`",
-        )
+        return {
+            "state": "not running",
+            "address": address,
+            "detail": f"start it with `tds connector serve --dir {config.directory}`",
+        }
     except AuthenticationError as error:
-        return (
-            "NOT_VERIFIED",
-            address,
-            f"something answers there, but not as node {node.name}: {error}",
-        )
+        return {
+            "state": "not verified",
+            "address": address,
+            "detail": f"something answers there, but not as node {node.name}: {error}",
+        }
     finally:
         connection.close()
-    return health, address, ""
-
-
-def _daemon_waiting(config: NodeConfig, node: OpenNode, wait: float) -> tuple[str, str, str]:
-    """:func:`_daemon`, asked again until the daemon serves or ``wait`` seconds passed."""
-    deadline = time.monotonic() + wait
-    while True:
-        answer = _daemon(config, node)
-        if answer[0] in ("SERVING", "UNKNOWN") or time.monotonic() >= deadline:
-            return answer
-        time.sleep(WAIT_INTERVAL_SECONDS)
+    return {
+        "state": "serving" if health == "SERVING" else health.lower().replace("_", " "),
+        "address": address,
+        "detail": "",
+    }
 
 
 def _activity(node: OpenNode, warnings: list[str]) -> dict[str, Any]:
@@ -213,44 +201,61 @@ def _activity(node: OpenNode, warnings: list[str]) -> dict[str, Any]:
     return activity
 
 
+def _daemon_within(config: NodeConfig, node: OpenNode, wait_seconds: float) -> dict[str, Any]:
+    """The daemon's state, waiting up to ``wait_seconds`` for it to serve."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        daemon = _daemon(config, node)
+        if daemon["state"] == "serving" or time.monotonic() >= deadline:
+            return daemon
+        time.sleep(WAIT_POLL_SECONDS)
+
+
 def status(
-    directory: DirOption = None,
-    config: ConfigOption = None,
     wait: Annotated[
         float,
         typer.Option(
             "--wait",
             metavar="SECONDS",
             min=0,
-            help="Wait up to SECONDS for the daemon to answer; exit code 1 if it does not.",
+            help="Wait up to this many seconds for the daemon to serve; exit code 1 if it "
+            "does not.",
         ),
     ] = 0,
+    directory: DirOption = None,
+    config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Whether this node is ready: certificate, revocation list, daemon, and what it holds.
 
     A daemon that is not running is a normal answer (exit code 0), not an error, unless
-    --wait asks for it to be up.
+    --wait asks for it to be serving.
     """
     with reporting_errors():
         node_config = load_node_config(directory, config)
         now = dt.datetime.now(dt.UTC)
         facts, warnings = node_facts(node_config, now)
-        facts.update(daemon=None, daemon_address=None, daemon_detail=None, activity=None)
+        facts["daemon"] = None
+        facts["activity"] = None
         if facts["certificate"] is not None and facts["crl"] is not None:
             with OpenNode(node_config.directory, name=node_config.name) as node:
-                state, address, detail = _daemon_waiting(node_config, node, wait)
-                facts.update(daemon=state, daemon_address=address, daemon_detail=detail)
+                facts["daemon"] = _daemon_within(node_config, node, wait)
                 facts["activity"] = _activity(node, warnings)
         facts["warnings"] = warnings
         for message in warnings:
             warn(message)
         emit(facts, as_json, lambda: _status_text(facts, node_config.directory))
-        if wait and facts["daemon"] != "SERVING":
-            where = f" at {facts['daemon_address']}" if facts["daemon_address"] else ""
+        daemon = facts["daemon"]
+        if wait and (daemon is None or daemon["state"] != "serving"):
+            if daemon is None:
+                fail(
+                    f"node {node_config.name}'s daemon cannot serve without a certificate and "
+                    "a revocation list (see the warnings above)"
+                )
+            detail = f": {daemon['detail']}" if daemon["detail"] else ""
             fail(
-                f"node {node_config.name}'s daemon did not answer{where} within {wait:g} "
-                "seconds" + (f": {facts['daemon_detail']}" if facts["daemon_detail"] else ""),
+                f"node {node_config.name}'s daemon did not serve at {daemon['address']} within "
+                f"{wait:g} seconds ({daemon['state']}){detail}"
             )
 
 
@@ -275,10 +280,10 @@ def _status_text(facts: dict[str, Any], directory: Path) -> str:
         )
     elif certificate is not None:
         lines.append("Revocation list: none installed, so the node cannot verify peers.")
-    if facts["daemon"] is not None:
-        state = facts["daemon"].lower().replace("_", " ")
-        detail = f": {facts['daemon_detail']}" if facts["daemon_detail"] else ""
-        lines.append(f"Daemon: {state} at {facts['daemon_address']}{detail}.")
+    daemon = facts["daemon"]
+    if daemon is not None:
+        detail = f": {daemon['detail']}" if daemon["detail"] else ""
+        lines.append(f"Daemon: {daemon['state']} at {daemon['address']}{detail}.")
     activity = facts["activity"]
     if activity is not None and "datasets" in activity:
         count = activity["datasets"]

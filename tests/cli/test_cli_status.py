@@ -41,7 +41,9 @@ def alice(run: Run, ca: Path, tmp_path: Path) -> Path:
 @contextlib.contextmanager
 def daemon(directory: Path) -> Iterator[int]:
     """The daemon of the node in ``directory``, on a free port of 127.0.0.1."""
-    config = dataclasses.replace(NodeConfig.load(directory), listen="127.0.0.1:0")
+    config = dataclasses.replace(
+        NodeConfig.load(directory), listen="127.0.0.1:0", max_workers=2, shutdown_grace_seconds=0
+    )
     with Daemon(config) as running:
         yield running.port
 
@@ -80,9 +82,7 @@ def test_status_json(run_json: RunJson, alice: Path) -> None:
     facts = run_json("status", "--dir", alice)
     assert facts["name"] == "alice"
     assert facts["listen"] == "127.0.0.1:1"
-    assert facts["daemon"] == "NOT_RUNNING"
-    assert facts["daemon_address"] == "127.0.0.1:1"
-    assert "tds connector serve --dir" in facts["daemon_detail"]
+    assert facts["daemon"]["state"] == "not running"
     assert facts["certificate"]["days_left"] in (364, 365)
     assert facts["certificate"]["expired"] is False
     assert dt.datetime.fromisoformat(facts["certificate"]["not_valid_after"]) > (
@@ -103,8 +103,7 @@ def test_a_running_daemon_answers(run: Run, run_json: RunJson, alice: Path) -> N
         set_listen(alice, port)
         facts = run_json("status", "--dir", alice)
         text = run("status", "--dir", alice).stdout
-    assert (facts["daemon"], facts["daemon_address"]) == ("SERVING", f"127.0.0.1:{port}")
-    assert facts["daemon_detail"] == ""
+    assert facts["daemon"] == {"state": "serving", "address": f"127.0.0.1:{port}", "detail": ""}
     assert f"Daemon: serving at 127.0.0.1:{port}." in text.splitlines()
 
 
@@ -115,8 +114,8 @@ def test_another_node_on_the_port_is_not_this_daemon(
     with daemon(alice.parent / "bob") as port:
         set_listen(alice, port)
         facts = run_json("status", "--dir", alice)
-    assert facts["daemon"] == "NOT_VERIFIED"
-    assert "not as node alice" in facts["daemon_detail"]
+    assert facts["daemon"]["state"] == "not verified"
+    assert "not as node alice" in facts["daemon"]["detail"]
 
 
 def test_wait_waits_for_the_daemon(run: Run, alice: Path) -> None:
@@ -127,14 +126,22 @@ def test_wait_waits_for_the_daemon(run: Run, alice: Path) -> None:
     assert f"Daemon: serving at 127.0.0.1:{port}." in result.stdout
 
 
-def test_wait_fails_when_the_daemon_does_not_come_up(run: Run, alice: Path) -> None:
+def test_wait_says_why_the_daemon_did_not_come_up(run: Run, alice: Path) -> None:
     result = run("status", "--dir", alice, "--wait", 0.3)
     assert result.exit_code == 1
     assert "Daemon: not running at 127.0.0.1:1" in result.stdout
     assert result.stderr.startswith(
-        "error: node alice's daemon did not answer at 127.0.0.1:1 within 0.3 seconds: start it"
+        "error: node alice's daemon did not serve at 127.0.0.1:1 within 0.3 seconds "
+        "(not running): start it"
     )
     assert run("status", "--dir", alice, "--wait", -1).exit_code == 2
+
+
+def test_wait_for_a_node_without_a_certificate(run: Run) -> None:
+    assert run("node", "init", "bob", "--dir", "bob").exit_code == 0
+    result = run("status", "--dir", "bob", "--wait", 0.1)
+    assert result.exit_code == 1
+    assert "cannot serve without a certificate" in result.stderr
 
 
 def test_a_node_without_a_certificate(run: Run, run_json: RunJson) -> None:
@@ -202,9 +209,9 @@ def test_a_revocation_list_about_to_go_stale(run: Run, ca: Path, alice: Path) ->
 
 def test_listen_port_zero_cannot_be_checked(run_json: RunJson, alice: Path) -> None:
     set_listen(alice, 0)
-    facts = run_json("status", "--dir", alice)
-    assert facts["daemon"] == "UNKNOWN"
-    assert "port 0" in facts["daemon_detail"]
+    daemon_facts = run_json("status", "--dir", alice)["daemon"]
+    assert daemon_facts["state"] == "unknown"
+    assert "port 0" in daemon_facts["detail"]
 
 
 def test_insecure_mode_is_warned_of(run_json: RunJson, alice: Path) -> None:
@@ -212,7 +219,7 @@ def test_insecure_mode_is_warned_of(run_json: RunJson, alice: Path) -> None:
     dataclasses.replace(config, insecure=True).write()
     facts = run_json("status", "--dir", alice)
     assert any("TLS is off" in warning for warning in facts["warnings"])
-    assert facts["daemon"] == "NOT_RUNNING"
+    assert facts["daemon"]["state"] == "not running"
 
 
 def test_published_datasets_are_counted(run: Run, run_json: RunJson, alice: Path) -> None:
