@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import grpc
 import pytest
 from dataspace_harness import DataSpace, Node, write_dataset
@@ -28,8 +30,9 @@ FAST = TransportSettings(
 )
 
 
-@pytest.fixture
-def nodes(space: DataSpace) -> tuple[Node, Node]:
+@pytest.fixture(scope="module")
+def nodes(shared_space: DataSpace) -> tuple[Node, Node]:
+    space = shared_space
     hospital = space.add_node("hospital")
     insurer = space.add_node("insurer")
     hospital.tds("dataset", "publish", str(write_dataset(hospital)))
@@ -52,12 +55,10 @@ def test_a_plaintext_client_gets_no_answer(nodes: tuple[Node, Node]) -> None:
     _still_serving(hospital)
 
 
-def test_a_node_of_another_data_space_is_refused(
-    nodes: tuple[Node, Node], space: DataSpace
-) -> None:
+def test_a_node_of_another_data_space_is_refused(nodes: tuple[Node, Node], tmp_path: Path) -> None:
     hospital, _ = nodes
-    stranger_ca = CertificateAuthority.create(space.root / "other-ca", "Another data space")
-    stranger = enroll_node(space.root / "stranger", "insurer", stranger_ca)
+    stranger_ca = CertificateAuthority.create(tmp_path / "other-ca", "Another data space")
+    stranger = enroll_node(tmp_path / "stranger", "insurer", stranger_ca)
     hospital_ca = (hospital.directory / "ca-cert.pem").read_bytes()
     credentials = grpc.ssl_channel_credentials(
         hospital_ca, stranger.private_key_pem, stranger.certificate_pem
@@ -73,15 +74,15 @@ def test_a_node_of_another_data_space_is_refused(
 
 
 def test_a_client_of_another_data_space_does_not_trust_the_node(
-    nodes: tuple[Node, Node], space: DataSpace
+    nodes: tuple[Node, Node], tmp_path: Path
 ) -> None:
     hospital, _ = nodes
-    stranger_ca = CertificateAuthority.create(space.root / "other-ca", "Another data space")
-    enroll_node(space.root / "stranger", "stranger", stranger_ca)
-    (space.root / "stranger" / "node.toml").write_text(
+    stranger_ca = CertificateAuthority.create(tmp_path / "other-ca", "Another data space")
+    enroll_node(tmp_path / "stranger", "stranger", stranger_ca)
+    (tmp_path / "stranger" / "node.toml").write_text(
         '[node]\nname = "stranger"\n', encoding="utf-8"
     )
-    with Client(space.root / "stranger") as client, pytest.raises(AuthenticationError):
+    with Client(tmp_path / "stranger") as client, pytest.raises(AuthenticationError):
         client.catalog(f"hospital@{hospital.address}")
     _still_serving(hospital)
 
