@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tds.connector._node import OpenNode
 from tds.connector._transport import (
@@ -68,7 +70,7 @@ class PeerConnection:
             self._verified = (trust.crl_number, verified)
         return verified
 
-    def _with_retries(self, attempt):  # type: ignore[no-untyped-def]
+    def _with_retries(self, attempt: Callable[[float], VerifiedNode]) -> VerifiedNode:
         backoff = self._settings.retry_initial_backoff_seconds
         for number in range(1, self._settings.retry_attempts + 1):
             try:
@@ -100,8 +102,6 @@ class PeerConnection:
 
     def health(self) -> str:
         """The peer's overall health status name (``SERVING``, ``NOT_SERVING``...)."""
-        from grpc_health.v1 import health_pb2, health_pb2_grpc
-
         self.verified_peer()
         stub = health_pb2_grpc.HealthStub(self._channel)
         try:
