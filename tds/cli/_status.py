@@ -25,7 +25,6 @@ from tds.cli._common import (
     warn,
 )
 from tds.connector._config import NodeConfig
-from tds.connector._daemon import transport_settings
 from tds.connector._node import OpenNode
 from tds.connector._peer import PeerConnection
 from tds.connector._pki import NodeIdentity
@@ -158,7 +157,7 @@ def _daemon(config: NodeConfig, node: OpenNode) -> dict[str, Any]:
             "starts; set a fixed port so that peers (and tds status) can find it",
         }
     settings = dataclasses.replace(
-        transport_settings(config),
+        config.transport_settings,
         deadline_seconds=min(config.deadline_seconds, HEALTH_TIMEOUT_SECONDS),
         retry_attempts=1,
     )

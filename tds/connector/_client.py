@@ -12,7 +12,6 @@ from tds.connector._audit import Checkpoint
 from tds.connector._audit_check import AuditReport, consistency_proof, verify_peer_log
 from tds.connector._catalog import Dataset, DatasetOffer
 from tds.connector._config import NodeConfig
-from tds.connector._daemon import transport_settings
 from tds.connector._negotiation import MAX_REASON, Negotiation, NegotiationState
 from tds.connector._node import NodeInfo, OpenNode
 from tds.connector._peer import PeerConnection
@@ -50,7 +49,7 @@ class Client:
 
     def __init__(self, config: str | Path | NodeConfig) -> None:
         self.config = config if isinstance(config, NodeConfig) else NodeConfig.load(config)
-        self.settings = transport_settings(self.config)
+        self.settings = self.config.transport_settings
         self.node = OpenNode(self.config.directory, name=self.config.name)
         self._witness = StoredWitness(self.node.store)
         self._lock = threading.Lock()

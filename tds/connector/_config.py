@@ -277,6 +277,20 @@ class NodeConfig:
     # -- what the settings point to -----------------------------------------------------------
 
     @property
+    def transport_settings(self) -> TransportSettings:
+        """The connection settings of ``[transport]``."""
+        return TransportSettings(
+            max_message_bytes=self.max_message_bytes,
+            deadline_seconds=self.deadline_seconds,
+            retry_attempts=self.retry_attempts,
+            retry_initial_backoff_seconds=self.retry_initial_backoff_seconds,
+            retry_max_backoff_seconds=self.retry_max_backoff_seconds,
+            keepalive_time_seconds=self.keepalive_time_seconds,
+            keepalive_timeout_seconds=self.keepalive_timeout_seconds,
+            insecure=self.insecure,
+        )
+
+    @property
     def database_path(self) -> Path:
         """The node's SQLite database."""
         return self.directory / DATABASE_FILE

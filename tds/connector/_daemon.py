@@ -11,25 +11,10 @@ from tds.connector._config import NodeConfig
 from tds.connector._node import OpenNode
 from tds.connector._server import NodeServer
 from tds.connector._servicers import node_services
-from tds.connector._transport import TransportSettings
 
-__all__ = ["Daemon", "transport_settings"]
+__all__ = ["Daemon"]
 
 _log = logging.getLogger("tds.connector.daemon")
-
-
-def transport_settings(config: NodeConfig) -> TransportSettings:
-    """The connection settings a node.toml asks for."""
-    return TransportSettings(
-        max_message_bytes=config.max_message_bytes,
-        deadline_seconds=config.deadline_seconds,
-        retry_attempts=config.retry_attempts,
-        retry_initial_backoff_seconds=config.retry_initial_backoff_seconds,
-        retry_max_backoff_seconds=config.retry_max_backoff_seconds,
-        keepalive_time_seconds=config.keepalive_time_seconds,
-        keepalive_timeout_seconds=config.keepalive_timeout_seconds,
-        insecure=config.insecure,
-    )
 
 
 class Daemon:
@@ -50,7 +35,7 @@ class Daemon:
                 self.node,
                 node_services(self.node),
                 listen=self.config.listen,
-                settings=transport_settings(self.config),
+                settings=self.config.transport_settings,
                 max_workers=self.config.max_workers,
             )
         except BaseException:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
-import json
 import sqlite3
 import uuid
 from collections.abc import Callable, Collection
@@ -192,10 +191,6 @@ def _fit(details: str, conclusion: str) -> str:
     if len(details) > room:
         details = details[: max(room - 1, 0)] + "…"
     return _bounded(f"{details}. {conclusion}")
-
-
-def _policy_text(policy: Policy) -> str:
-    return json.dumps(policy.to_odrl(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 class Negotiations:
@@ -835,7 +830,7 @@ class Negotiations:
                 record.peer,
                 record.dataset_id,
                 record.state.value,
-                _policy_text(record.policy),
+                record.policy.canonical_json,
                 record.reason,
                 None,
                 _microseconds(now),
@@ -869,7 +864,7 @@ class Negotiations:
             "updated_at_us = ?, counter_offered = counter_offered OR ? WHERE id = ?",
             (
                 moved.state.value,
-                _policy_text(moved.policy),
+                moved.policy.canonical_json,
                 moved.reason,
                 moved.agreement_id,
                 _microseconds(moved.updated_at),

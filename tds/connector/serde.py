@@ -237,7 +237,7 @@ def _offer_message(offer: DatasetOffer) -> catalog_pb2.DatasetOffer:
         sector=offer.sector,
         description=offer.description,
         columns=[catalog_pb2.Column(name=c.name, type=c.type.value) for c in offer.columns],
-        policy_odrl=_odrl_text(offer.policy),
+        policy_odrl=offer.policy.canonical_json,
     )
 
 
@@ -270,10 +270,6 @@ def encode_dataset_offers(offers: Sequence[DatasetOffer]) -> bytes:
 def decode_dataset_offers(data: bytes) -> list[DatasetOffer]:
     message = decode(catalog_pb2.ListDatasetsResponse, data)
     return [_offer_from_message(offer) for offer in message.datasets]
-
-
-def _odrl_text(policy: Policy) -> str:
-    return json.dumps(policy.to_odrl(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _odrl_document(text: str, what: str) -> dict:  # type: ignore[type-arg]
@@ -325,7 +321,7 @@ def encode_contract_request(
             message_id=message_id,
             negotiation_id=negotiation_id,
             dataset_id=dataset_id,
-            policy_odrl=_odrl_text(policy),
+            policy_odrl=policy.canonical_json,
         )
     )
 
@@ -417,7 +413,7 @@ def encode_negotiation_reply(
         reason=negotiation.reason,
     )
     if negotiation.state is NegotiationState.OFFERED:
-        message.policy_odrl = _odrl_text(negotiation.policy)
+        message.policy_odrl = negotiation.policy.canonical_json
     if agreement is not None:
         message.signed_agreement = agreement.to_json()
     if checkpoint is not None:

@@ -436,12 +436,14 @@ class Policy:
         return policy_to_odrl(self)
 
     @cached_property
+    def canonical_json(self) -> str:
+        """``to_odrl()`` as canonical JSON text: sorted keys, no spaces, not ASCII-escaped."""
+        return json.dumps(self.to_odrl(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    @cached_property
     def content_hash(self) -> str:
-        """SHA-256 (hex) of ``to_odrl()`` as canonical JSON (sorted keys, no spaces, UTF-8)."""
-        canonical = json.dumps(
-            self.to_odrl(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-        )
-        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        """SHA-256 (hex) of :attr:`canonical_json` in UTF-8."""
+        return hashlib.sha256(self.canonical_json.encode("utf-8")).hexdigest()
 
 
 def _rules(values: Iterable[object], kind: type[_PolicyPart], path: str) -> tuple[_PolicyPart, ...]:

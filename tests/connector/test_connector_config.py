@@ -10,7 +10,6 @@ import pytest
 
 from tds.connector import CertificateAuthority, enroll_node
 from tds.connector._config import DEFAULT_PORT, NodeConfig, node_config_path
-from tds.connector._daemon import transport_settings
 from tds.connector._transport import TransportSettings
 from tds.errors import ConfigError, NotFoundError, StorageError
 
@@ -28,7 +27,7 @@ def test_defaults_are_the_transport_defaults(tmp_path: Path) -> None:
     assert config.directory == tmp_path
     assert config.path == tmp_path / "node.toml"
     assert config.listen == f"127.0.0.1:{DEFAULT_PORT}"
-    assert transport_settings(config) == TransportSettings()
+    assert config.transport_settings == TransportSettings()
     assert (config.max_workers, config.shutdown_grace_seconds) == (16, 10.0)
     assert (config.log_format, config.log_level) == ("text", "info")
     assert config.insecure is False
@@ -72,7 +71,7 @@ def test_every_setting_is_read(tmp_path: Path) -> None:
         )
     )
     assert config.listen == "[::]:0"
-    assert transport_settings(config) == TransportSettings(
+    assert config.transport_settings == TransportSettings(
         max_message_bytes=1024,
         deadline_seconds=2,
         retry_attempts=1,
