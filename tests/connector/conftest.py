@@ -6,7 +6,9 @@ The CA and the node directories are made once per session; each test that asks f
 
 from __future__ import annotations
 
+import logging
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,3 +59,28 @@ def data_space(_data_space_template: Path, tmp_path: Path) -> DataSpace:
     root = tmp_path / "space"
     shutil.copytree(_data_space_template, root)
     return DataSpace(root)
+
+
+class RecordedLogs(logging.Handler):
+    """The records of the ``tds`` loggers, whatever configure_logging did to propagation."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def messages(self, level: int) -> list[str]:
+        return [r.getMessage() for r in self.records if r.levelno == level]
+
+
+@pytest.fixture
+def tds_log() -> Iterator[RecordedLogs]:
+    logger = logging.getLogger("tds")
+    handler, level = RecordedLogs(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    yield handler
+    logger.removeHandler(handler)
+    logger.setLevel(level)

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import pytest
@@ -54,6 +54,9 @@ from tds.errors import (
     NotFoundError,
     PeerUnavailableError,
 )
+
+if TYPE_CHECKING:
+    from conftest import RecordedLogs
 
 Code = grpc.StatusCode
 GET_INFO = "tds.v1.NodeService/GetInfo"
@@ -184,29 +187,6 @@ def preflights(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return dialled
 
 
-class _Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-    def messages(self, level: int) -> list[str]:
-        return [r.getMessage() for r in self.records if r.levelno == level]
-
-
-@pytest.fixture
-def tds_log() -> Iterator[_Records]:
-    logger = logging.getLogger("tds")
-    handler, level = _Records(), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    yield handler
-    logger.removeHandler(handler)
-    logger.setLevel(level)
-
-
 def _free_port() -> int:
     """A port nothing listens on (bound then closed: refused until someone takes it)."""
     with socket.socket() as probe:
@@ -332,7 +312,7 @@ def test_a_revoked_server_is_refused_before_any_call_without_retrying(
     serve: Serve,
     connect: Connect,
     preflights: list[str],
-    tds_log: _Records,
+    tds_log: RecordedLogs,
 ) -> None:
     alice, bob = open_node("alice"), open_node("bob")
     served: list[str] = []
@@ -405,7 +385,7 @@ def test_an_unreachable_peer_is_given_up_after_the_configured_attempts(
 
 
 def test_an_unreachable_insecure_peer_is_retried_the_configured_times(
-    open_node: OpenNodes, connect: Connect, tds_log: _Records
+    open_node: OpenNodes, connect: Connect, tds_log: RecordedLogs
 ) -> None:
     settings = TransportSettings(
         insecure=True,
@@ -533,7 +513,7 @@ def test_a_server_at_its_limit_of_concurrent_calls_is_reported_busy(
 
 
 def test_an_unexpected_exception_is_internal_without_details(
-    open_node: OpenNodes, serve: Serve, connect: Connect, tds_log: _Records
+    open_node: OpenNodes, serve: Serve, connect: Connect, tds_log: RecordedLogs
 ) -> None:
     alice, bob = open_node("alice"), open_node("bob")
 
@@ -663,7 +643,7 @@ INSECURE = TransportSettings(
 
 
 def test_insecure_mode_works_and_warns(
-    open_node: OpenNodes, serve: Serve, connect: Connect, tds_log: _Records
+    open_node: OpenNodes, serve: Serve, connect: Connect, tds_log: RecordedLogs
 ) -> None:
     alice, bob = open_node("alice"), open_node("bob")
     server = serve(alice, settings=INSECURE)

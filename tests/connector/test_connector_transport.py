@@ -7,9 +7,8 @@ import datetime as dt
 import logging
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import grpc
 import pytest
@@ -29,6 +28,9 @@ from tds.connector._transport import (
 from tds.connector._transport import parse_address as parse
 from tds.connector._trust import CRL_FILE, PeerRole, verify_peer_certificate
 from tds.errors import AuthenticationError, ConfigError
+
+if TYPE_CHECKING:
+    from conftest import RecordedLogs
 
 Code = grpc.StatusCode
 FAST = TransportSettings(
@@ -51,31 +53,6 @@ class _FailedCall(grpc.RpcError):
 
     def trailing_metadata(self) -> tuple[tuple[str, str], ...]:
         return ((ERROR_TRAILER, self._trailer),) if self._trailer else ()
-
-
-class _Records(logging.Handler):
-    """The records of the ``tds`` loggers, whatever configure_logging did to propagation."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-    def messages(self, level: int) -> list[str]:
-        return [r.getMessage() for r in self.records if r.levelno == level]
-
-
-@pytest.fixture
-def tds_log() -> Iterator[_Records]:
-    logger = logging.getLogger("tds")
-    handler, level = _Records(), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    yield handler
-    logger.removeHandler(handler)
-    logger.setLevel(level)
 
 
 # -- addresses ----------------------------------------------------------------------------
@@ -236,7 +213,7 @@ def test_a_call_that_answers_is_made_once_with_the_deadline() -> None:
     assert peer.deadlines == [FAST.deadline_seconds]
 
 
-def test_unavailable_is_retried_until_the_peer_answers(tds_log: _Records) -> None:
+def test_unavailable_is_retried_until_the_peer_answers(tds_log: RecordedLogs) -> None:
     peer = _Peer(_FailedCall(Code.UNAVAILABLE, "refused"), _FailedCall(Code.UNAVAILABLE, "x"))
     reply, pauses = _retry(peer)
     assert reply == b"reply"
@@ -368,7 +345,7 @@ def test_a_tls_caller_without_a_certificate_is_refused(alice: Path) -> None:
 
 
 def test_the_trust_store_picks_up_a_newly_installed_crl(
-    alice: Path, bob: NodeIdentity, ca: CertificateAuthority, tds_log: _Records
+    alice: Path, bob: NodeIdentity, ca: CertificateAuthority, tds_log: RecordedLogs
 ) -> None:
     trust = ReloadingTrustStore(alice)
     before = trust.current()
@@ -435,7 +412,7 @@ def test_a_crl_replaced_within_one_clock_tick_is_still_picked_up(
 
 
 def test_the_trust_store_refuses_a_rollback_to_an_older_crl(
-    alice: Path, bob: NodeIdentity, ca: CertificateAuthority, tds_log: _Records
+    alice: Path, bob: NodeIdentity, ca: CertificateAuthority, tds_log: RecordedLogs
 ) -> None:
     trust = ReloadingTrustStore(alice)
     old_crl = (alice / CRL_FILE).read_bytes()
@@ -454,7 +431,7 @@ def test_the_trust_store_refuses_a_rollback_to_an_older_crl(
 
 @pytest.mark.parametrize("content", [b"", b"not a crl", None])
 def test_a_broken_or_missing_crl_file_keeps_the_list_in_force(
-    alice: Path, content: bytes | None, tds_log: _Records
+    alice: Path, content: bytes | None, tds_log: RecordedLogs
 ) -> None:
     trust = ReloadingTrustStore(alice)
     number = trust.current().crl_number
@@ -467,7 +444,7 @@ def test_a_broken_or_missing_crl_file_keeps_the_list_in_force(
 
 
 def test_a_crl_from_another_ca_keeps_the_list_in_force(
-    alice: Path, tmp_path: Path, tds_log: _Records
+    alice: Path, tmp_path: Path, tds_log: RecordedLogs
 ) -> None:
     trust = ReloadingTrustStore(alice)
     in_force = trust.current()
