@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from tds.connector import serde
@@ -219,7 +221,7 @@ class Client:
     def _advance(self, connection: PeerConnection, reply: serde.NegotiationReply) -> Negotiation:
         negotiations = self.node.negotiations
         negotiation_id = reply.negotiation_id
-        try:
+        with self._ending_on_error(negotiation_id, connection):
             step = negotiations.record_reply(
                 negotiation_id,
                 state=reply.state,
@@ -232,9 +234,6 @@ class Client:
                 return step.negotiation
             verification = negotiations.verify(negotiation_id)
             assert verification.agreement is not None and verification.checkpoint is not None
-        except TdsError as error:
-            self._end(negotiation_id, str(error), tell=connection)
-            raise
         final = self._send(
             connection,
             negotiation_id,
@@ -246,16 +245,13 @@ class Client:
                 verification.checkpoint,
             ),
         )
-        try:
+        with self._ending_on_error(negotiation_id, connection):
             record = negotiations.record_reply(
                 negotiation_id,
                 state=final.state,
                 reason=final.reason,
                 checkpoint=final.checkpoint,
             ).negotiation
-        except TdsError as error:
-            self._end(negotiation_id, str(error), tell=connection)
-            raise
         if final.checkpoint is not None:
             self._witness_checkpoint(connection, final.checkpoint)
         return record
@@ -271,6 +267,15 @@ class Client:
             verified.certificate.public_key(),  # type: ignore[arg-type]
             lambda old, new: consistency_proof(connection, old, new),
         )
+
+    @contextlib.contextmanager
+    def _ending_on_error(self, negotiation_id: str, connection: PeerConnection) -> Iterator[None]:
+        """End the negotiation, telling the peer, when a step on this side fails."""
+        try:
+            yield
+        except TdsError as error:
+            self._end(negotiation_id, str(error), tell=connection)
+            raise
 
     def _end(self, negotiation_id: str, reason: str, *, tell: PeerConnection | None = None) -> None:
         """Terminate a negotiation that failed on this side, so it never hangs unexplained."""
