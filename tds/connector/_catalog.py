@@ -42,6 +42,11 @@ _MAX_DESCRIPTION = 2000
 _MAX_COLUMNS = 256
 
 
+# How jobs on a dataset are approved: at once when the agreement permits them, or by a
+# person ("one scenario, one authorization").
+APPROVALS = ("auto", "manual")
+
+
 class ColumnType(enum.StrEnum):
     """The type of a dataset column, as the catalog announces it."""
 
@@ -182,6 +187,7 @@ class Dataset:
     description: str = ""
     access_policy: Policy | None = None
     counter_offers: bool = False
+    approval: str = "auto"
 
     def __post_init__(self) -> None:
         check_dataset_id(self.id)
@@ -197,6 +203,11 @@ class Dataset:
             raise ConfigError("access_policy must be a Policy or None")
         if not isinstance(self.counter_offers, bool):
             raise ConfigError("counter_offers must be True or False")
+        if self.approval not in APPROVALS:
+            raise ConfigError(
+                f"approval is 'auto' (jobs the agreement permits run at once) or 'manual' "
+                f"(a person approves each job), not {self.approval!r:.40}"
+            )
 
     def offer(self, provider: str) -> DatasetOffer:
         """What peers see of this dataset in ``provider``'s catalog."""
@@ -221,6 +232,7 @@ class Dataset:
             "contract_policy": self.contract_policy.to_odrl(),
             "access_policy": None if self.access_policy is None else self.access_policy.to_odrl(),
             "counter_offers": self.counter_offers,
+            "approval": self.approval,
         }
 
     @classmethod
@@ -236,6 +248,8 @@ class Dataset:
             contract_policy=Policy.from_odrl(data["contract_policy"]),
             access_policy=None if access is None else Policy.from_odrl(access),
             counter_offers=data["counter_offers"],
+            # Datasets published before jobs existed have no approval key.
+            approval=data.get("approval", "auto"),
         )
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import enum
 import logging
-import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from tds.connector import serde
 from tds.connector._agreement import SignedAgreement
@@ -14,9 +16,13 @@ from tds.connector._audit import Checkpoint
 from tds.connector._audit_check import AuditReport, consistency_proof, verify_peer_log
 from tds.connector._catalog import Dataset, DatasetOffer
 from tds.connector._config import NodeConfig
+from tds.connector._job_provider import JobProvider
+from tds.connector._job_requester import JobRequester, request_contribution
+from tds.connector._job_store import MAX_JOB_REASON, Job
+from tds.connector._jobs import JobKind, JobRole, JobSpec, JobState, ProviderPart, new_job_id
 from tds.connector._negotiation import MAX_REASON, Negotiation, NegotiationState
 from tds.connector._node import NodeInfo, OpenNode
-from tds.connector._peer import PeerConnection
+from tds.connector._peer import PeerConnection, PeerPool
 from tds.connector._replies import new_message_id
 from tds.connector._transport import parse_address
 from tds.connector._trust import validate_node_name
@@ -29,7 +35,9 @@ from tds.errors import (
     StateTransitionError,
     TdsError,
 )
+from tds.he import generate_keypair
 from tds.policy import Policy
+from tds.progress import ProgressCallback
 
 __all__ = ["Client"]
 
@@ -54,8 +62,9 @@ class Client:
         self.settings = self.config.transport_settings
         self.node = OpenNode(self.config.directory, name=self.config.name)
         self._witness = StoredWitness(self.node.store)
-        self._lock = threading.Lock()
-        self._connections: dict[tuple[str, str], PeerConnection] = {}
+        self._peers = PeerPool(self.node, self.settings)
+        self._requester = JobRequester(self.node.jobs, self._connect_part)
+        self._provider = JobProvider(self.node, self._contribute)
 
     @property
     def name(self) -> str:
@@ -64,13 +73,13 @@ class Client:
 
     def connect(self, peer: str) -> PeerConnection:
         """The connection to ``peer`` (a name from ``[peers]``, or ``NAME@HOST:PORT``)."""
-        name, address = self._resolve(peer)
-        with self._lock:
-            connection = self._connections.get((name, address))
-            if connection is None:
-                connection = PeerConnection(self.node, name, address, self.settings)
-                self._connections[(name, address)] = connection
-            return connection
+        return self._peers.get(*self._resolve(peer))
+
+    def _connect_part(self, part: ProviderPart) -> PeerConnection:
+        return self._peers.get(part.node, part.address) if part.address else self.connect(part.node)
+
+    def _contribute(self, part: ProviderPart, job_id: str, timeout: float) -> tuple[bytes, int]:
+        return request_contribution(self._connect_part(part), job_id, timeout)
 
     def _resolve(self, peer: object) -> tuple[str, str]:
         if not isinstance(peer, str):
@@ -293,6 +302,153 @@ class Client:
                 _log.warning("could not tell %s of the termination: %s", tell.peer, error)
         self.node.negotiations.terminate_locally(negotiation_id, reason)
 
+    # -- jobs ---------------------------------------------------------------------------------
+
+    def secure_join(
+        self,
+        provider: str,
+        dataset_id: str,
+        items: Iterable[object],
+        *,
+        key_columns: Sequence[str],
+        purpose: str,
+        kind: JobKind | str = JobKind.PSI,
+        value_column: str | None = None,
+        min_cohort: int = 1,
+        epsilon: Decimal | str | None = None,
+        value_bound: int = 2**31,
+        reveal_to_provider: bool = False,
+        agreement_id: str | None = None,
+        deadline_seconds: int = 600,
+        progress: ProgressCallback | None = None,
+    ) -> Job:
+        """Join this node's ``items`` with ``provider``'s dataset under our agreement on it.
+
+        ``kind`` is ``psi`` (the shared keys), ``psi-cardinality`` (how many) or ``psi-sum``
+        (how many, and the sum of the provider's ``value_column`` over them). ``key_columns``
+        name the provider's join key columns, in the order of each item's parts. The provider
+        checks its policy before the job starts and before it releases anything; the job is
+        recorded on both nodes. Returns the job, SUCCEEDED with its ``result``; a refusal or
+        failure raises, with the job recorded FAILED and the reason.
+        """
+        connection = self.connect(provider)
+        spec = JobSpec(
+            job_id=new_job_id(),
+            kind=kind,  # type: ignore[arg-type]  # JobSpec checks and converts it
+            requester=self.name,
+            providers=(
+                ProviderPart(
+                    node=connection.peer,
+                    agreement_id=agreement_id or self._agreement_on(connection.peer, dataset_id),
+                    dataset_id=dataset_id,
+                    key_columns=tuple(key_columns),
+                    value_column=value_column,
+                    address=connection.address,
+                ),
+            ),
+            purpose=purpose,
+            min_cohort=min_cohort,
+            epsilon=epsilon,  # type: ignore[arg-type]  # JobSpec checks and converts it
+            value_bound=value_bound,
+            reveal_to_provider=reveal_to_provider,
+            deadline_seconds=deadline_seconds,
+        )
+        return self._requester.run(spec, items=list(items), progress=progress)
+
+    def aggregate(
+        self,
+        datasets: Mapping[str, str],
+        *,
+        purpose: str,
+        sums: Sequence[str] = (),
+        group_by: Sequence[str] = (),
+        groups: Sequence[Sequence[str]] = (),
+        min_cohort: int = 1,
+        epsilon: Decimal | str | None = None,
+        value_bound: int = 2**31,
+        deadline_seconds: int = 600,
+        progress: ProgressCallback | None = None,
+    ) -> Job:
+        """Count rows and add up ``sums`` per group across providers, under encryption.
+
+        ``datasets`` maps each provider to its dataset (one agreement on each). Every
+        provider encrypts its counts and sums under a fresh key of this node's and adds them
+        to those of the providers before it, so this node decrypts only the total. Groups
+        smaller than ``min_cohort`` rows at a provider are left out there; with ``epsilon``
+        every provider adds differential-privacy noise. Returns the job, SUCCEEDED with its
+        ``result`` table (``columns`` and ``rows``).
+        """
+        if not isinstance(datasets, Mapping) or not datasets:
+            raise ConfigError("datasets maps each provider to the dataset it aggregates")
+        public_key, private_key = generate_keypair()
+        parts = []
+        for provider, dataset_id in datasets.items():
+            connection = self.connect(provider)
+            parts.append(
+                ProviderPart(
+                    node=connection.peer,
+                    agreement_id=self._agreement_on(connection.peer, dataset_id),
+                    dataset_id=dataset_id,
+                    address=connection.address,
+                )
+            )
+        spec = JobSpec(
+            job_id=new_job_id(),
+            kind=JobKind.AGGREGATE,
+            requester=self.name,
+            providers=tuple(parts),
+            purpose=purpose,
+            group_by=tuple(group_by),
+            sums=tuple(sums),
+            groups=tuple(tuple(group) for group in groups),
+            min_cohort=min_cohort,
+            epsilon=epsilon,  # type: ignore[arg-type]  # JobSpec checks and converts it
+            value_bound=value_bound,
+            deadline_seconds=deadline_seconds,
+            requester_key=public_key.to_bytes(),
+        )
+        first = parts[0]
+        offer = self.offer(f"{first.node}@{first.address}", first.dataset_id)
+        column_types = {column.name: column.type for column in offer.columns}
+        return self._requester.run(
+            spec, private_key=private_key, column_types=column_types, progress=progress
+        )
+
+    def _agreement_on(self, provider: str, dataset_id: str) -> str:
+        """Our newest finalized agreement with ``provider`` on ``dataset_id``."""
+        for signed in reversed(self.node.negotiations.agreements(peer=provider)):
+            if signed.consumer == self.name and signed.dataset_id == dataset_id:
+                return signed.id
+        raise NotFoundError(
+            f"{self.name} has no agreement with {provider} on dataset {dataset_id!r}; "
+            f"negotiate one first: `tds negotiate {provider} {dataset_id}`"
+        )
+
+    def job(self, job_id: str) -> Job:
+        """This node's record of a job, as requester or provider."""
+        return self.node.jobs.get(job_id)
+
+    def jobs(
+        self, *, role: JobRole | str | None = None, state: JobState | str | None = None
+    ) -> list[Job]:
+        """This node's jobs, oldest first, optionally only in ``role`` or ``state``."""
+        return self.node.jobs.jobs(
+            role=None if role is None else _enum(JobRole, role, "role"),
+            state=None if state is None else _enum(JobState, state, "state"),
+        )
+
+    def approve_job(self, job_id: str) -> Job:
+        """Approve a job that waits for a person's approval on this node (as its provider)."""
+        return self._provider.approve(job_id)
+
+    def reject_job(self, job_id: str, reason: str) -> Job:
+        """Reject a job that waits for approval on this node; the requester learns the reason."""
+        return self._provider.reject(job_id, _reason(reason))
+
+    def cancel_job(self, job_id: str, reason: str) -> Job:
+        """Cancel a job this node requested, telling its providers."""
+        return self._requester.cancel(job_id, _reason(reason))
+
     # -- audit --------------------------------------------------------------------------------
 
     def verify_audit(self, peer: str) -> AuditReport:
@@ -305,10 +461,7 @@ class Client:
 
     def close(self) -> None:
         """Close the connections and the node's database."""
-        with self._lock:
-            for connection in self._connections.values():
-                connection.close()
-            self._connections.clear()
+        self._peers.close()
         self.node.close()
 
     def __enter__(self) -> Client:
@@ -316,3 +469,19 @@ class Client:
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+
+def _enum(kind: type[enum.StrEnum], value: object, what: str) -> Any:
+    try:
+        return kind(value)
+    except ValueError:
+        known = ", ".join(member.value for member in kind)
+        raise ConfigError(f"unknown job {what} {value!r:.40}; use one of {known}") from None
+
+
+def _reason(reason: object) -> str:
+    if not isinstance(reason, str) or not reason.strip():
+        raise ConfigError("give a reason: the other nodes record it")
+    if len(reason) > MAX_JOB_REASON // 2:
+        raise ConfigError(f"a reason is at most {MAX_JOB_REASON // 2} characters")
+    return reason

@@ -8,7 +8,11 @@ import threading
 from pathlib import Path
 
 from tds.connector._config import NodeConfig
+from tds.connector._job_provider import JobProvider
+from tds.connector._job_requester import request_contribution
+from tds.connector._jobs import ProviderPart
 from tds.connector._node import OpenNode
+from tds.connector._peer import PeerPool
 from tds.connector._server import NodeServer
 from tds.connector._servicers import node_services
 
@@ -30,10 +34,12 @@ class Daemon:
     def __init__(self, config: str | Path | NodeConfig) -> None:
         self.config = config if isinstance(config, NodeConfig) else NodeConfig.load(config)
         self.node = OpenNode(self.config.directory, name=self.config.name)
+        self._peers = PeerPool(self.node, self.config.transport_settings)
+        self.jobs = JobProvider(self.node, self._contribute)
         try:
             self._server = NodeServer(
                 self.node,
-                node_services(self.node),
+                node_services(self.node, self.jobs),
                 listen=self.config.listen,
                 settings=self.config.transport_settings,
                 max_workers=self.config.max_workers,
@@ -87,8 +93,12 @@ class Daemon:
                 if self._started:
                     self._server.stop(grace)
             finally:
+                self._peers.close()
                 self.node.close()
                 _log.info("closed the node database", extra={"node": self.node.name})
+
+    def _contribute(self, part: ProviderPart, job_id: str, timeout: float) -> tuple[bytes, int]:
+        return request_contribution(self._peers.get(part.node, part.address), job_id, timeout)
 
     def run(self, stop: threading.Event | None = None) -> None:
         """Serve until ``stop`` is set or the process gets SIGTERM or SIGINT, then stop."""

@@ -7,6 +7,7 @@ A description is TOML::
     sector = "healthcare"
     description = "One row per outpatient visit, ICD-10 coded."
     counter_offers = false          # answer a different request with the offer (else refuse)
+    approval = "auto"               # or "manual": a person approves each job (tds job approve)
 
     [source]
     csv = "visits.csv"              # or: sqlite = "records.db" and table = "visits"
@@ -56,7 +57,16 @@ TEMPLATES: dict[str, Callable[..., Policy]] = {
     "ocean.observations": ocean.observations,
     "power.household_aggregates": power.household_aggregates,
 }
-_TOP_KEYS = {"id", "title", "sector", "description", "counter_offers", "source", "columns"}
+_TOP_KEYS = {
+    "id",
+    "title",
+    "sector",
+    "description",
+    "counter_offers",
+    "approval",
+    "source",
+    "columns",
+}
 _TABLES = {"policy", "access"}
 
 
@@ -114,6 +124,7 @@ def _dataset(document: dict[str, Any], path: Path, node_name: str) -> Dataset:
         contract_policy=policy,
         access_policy=None if access is None else _access(access, node_name, dataset_id, problem),
         counter_offers=counter_offers,
+        approval=document.get("approval", "auto"),
     )
 
 

@@ -14,6 +14,8 @@ import tds
 from tds.connector._audit import AuditLog
 from tds.connector._audit_store import SqliteAuditStore
 from tds.connector._catalog import Catalog
+from tds.connector._job_store import Jobs
+from tds.connector._jobs import JobKind
 from tds.connector._negotiation import Negotiations
 from tds.connector._pki import NodeIdentity
 from tds.connector._store import Store
@@ -61,6 +63,7 @@ class OpenNode:
         self.negotiations = Negotiations(
             self.store, self.audit_log, self.identity, self.catalog, self.trust.current
         )
+        self.jobs = Jobs(self.store, self.audit_log, self.identity.name)
 
     @property
     def name(self) -> str:
@@ -71,7 +74,7 @@ class OpenNode:
             name=self.identity.name,
             software_version=tds.__version__,
             protocol_versions=PROTOCOL_VERSIONS,
-            job_kinds=(),
+            job_kinds=tuple(kind.value for kind in JobKind),
             certificate_not_after=self.identity.not_valid_after,
             crl_number=self.trust.current().crl_number,
         )

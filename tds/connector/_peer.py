@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -18,12 +18,13 @@ from tds.connector._transport import (
     call_with_retries,
     open_channel,
     parse_address,
+    translate_error,
     verify_server,
 )
 from tds.connector._trust import VerifiedNode, validate_node_name
 from tds.errors import MessageTooLargeError, PeerUnavailableError
 
-__all__ = ["PeerConnection"]
+__all__ = ["PeerConnection", "PeerPool"]
 
 _log = logging.getLogger("tds.connector.client")
 
@@ -85,20 +86,47 @@ class PeerConnection:
                 backoff = min(backoff * 2, self._settings.retry_max_backoff_seconds)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def call(self, method: str, request: bytes) -> bytes:
-        """Call ``method`` (``tds.v1.Service/Method``) with the request's bytes."""
+    def call(self, method: str, request: bytes, *, timeout: float | None = None) -> bytes:
+        """Call ``method`` (``tds.v1.Service/Method``) with the request's bytes, within
+        ``timeout`` seconds (default: ``[transport] deadline_seconds``)."""
+        self._check_size(method, request)
+        self.verified_peer()
+        stub = self._channel.unary_unary(f"/{method}")
+        deadline = self._settings.deadline_seconds if timeout is None else timeout
+
+        def invoke(_: float) -> bytes:
+            return stub(request, timeout=deadline, metadata=self._metadata)
+
+        return call_with_retries(invoke, peer=self.peer, method=method, settings=self._settings)
+
+    def stream(self, method: str, requests: Iterator[bytes], *, timeout: float) -> Iterator[bytes]:
+        """Open the bidirectional stream ``method``: send ``requests``, yield the replies.
+
+        A stream carries a job's messages and is never retried: a failure ends it with the
+        tds error the peer named.
+        """
+        self.verified_peer()
+        stub = self._channel.stream_stream(f"/{method}")
+
+        def checked() -> Iterator[bytes]:
+            for request in requests:
+                self._check_size(method, request)
+                yield request
+
+        replies = stub(checked(), timeout=timeout, metadata=self._metadata)
+        try:
+            yield from replies
+        except grpc.RpcError as error:
+            raise translate_error(error, self.peer, method, attempts=1) from None
+        finally:
+            replies.cancel()
+
+    def _check_size(self, method: str, request: bytes) -> None:
         if len(request) > self._settings.max_message_bytes:
             raise MessageTooLargeError(
                 f"the {method} message takes {len(request)} bytes, over the limit of "
                 f"{self._settings.max_message_bytes} ([transport] max_message_bytes in node.toml)"
             )
-        self.verified_peer()
-        stub = self._channel.unary_unary(f"/{method}")
-
-        def invoke(deadline: float) -> bytes:
-            return stub(request, timeout=deadline, metadata=self._metadata)
-
-        return call_with_retries(invoke, peer=self.peer, method=method, settings=self._settings)
 
     def health(self) -> str:
         """The peer's overall health status name (``SERVING``, ``NOT_SERVING``...)."""
@@ -116,3 +144,27 @@ class PeerConnection:
 
     def close(self) -> None:
         self._channel.close()
+
+
+class PeerPool:
+    """One :class:`PeerConnection` per peer name and address, opened on first use."""
+
+    def __init__(self, node: OpenNode, settings: TransportSettings) -> None:
+        self._node = node
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._connections: dict[tuple[str, str], PeerConnection] = {}
+
+    def get(self, peer: str, address: str) -> PeerConnection:
+        with self._lock:
+            connection = self._connections.get((peer, address))
+            if connection is None:
+                connection = PeerConnection(self._node, peer, address, self._settings)
+                self._connections[(peer, address)] = connection
+            return connection
+
+    def close(self) -> None:
+        with self._lock:
+            for connection in self._connections.values():
+                connection.close()
+            self._connections.clear()

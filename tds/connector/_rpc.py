@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import NoReturn
 
 import grpc
 
@@ -20,35 +21,42 @@ from tds.connector._status import ERROR_TRAILER, status_for_error
 from tds.connector._transport import ReloadingTrustStore, authenticated_caller
 from tds.errors import TdsError
 
-__all__ = ["Handler", "Service", "generic_handler"]
+__all__ = ["Handler", "Service", "StreamHandler", "generic_handler"]
 
 _log = logging.getLogger("tds.connector.rpc")
 
 Handler = Callable[[bytes, str], bytes]
 """A method's body: the request bytes and the verified caller's node name, to reply bytes."""
 
+StreamHandler = Callable[[Iterator[bytes], str], Iterator[bytes]]
+"""A bidirectional stream's body: the caller's messages and name, to the replies."""
+
 
 @dataclass(frozen=True)
 class Service:
-    """A gRPC service of the node: its full name (``tds.v1.CatalogService``) and methods."""
+    """A gRPC service of the node: its full name (``tds.v1.CatalogService``), its unary
+    methods and its bidirectional streams."""
 
     name: str
     methods: Mapping[str, Handler]
+    streams: Mapping[str, StreamHandler] = field(default_factory=dict)
 
 
 def generic_handler(
     service: Service, trust: ReloadingTrustStore | None, node: str
 ) -> grpc.GenericRpcHandler:
     """The gRPC handler serving ``service``; ``trust`` None is insecure mode."""
-    return grpc.method_handlers_generic_handler(
-        service.name,
-        {
-            method: grpc.unary_unary_rpc_method_handler(
-                _serve(f"{service.name}/{method}", handler, trust, node)
-            )
-            for method, handler in service.methods.items()
-        },
-    )
+    handlers = {
+        method: grpc.unary_unary_rpc_method_handler(
+            _serve(f"{service.name}/{method}", handler, trust, node)
+        )
+        for method, handler in service.methods.items()
+    }
+    for method, stream in service.streams.items():
+        handlers[method] = grpc.stream_stream_rpc_method_handler(
+            _serve_stream(f"{service.name}/{method}", stream, trust, node)
+        )
+    return grpc.method_handlers_generic_handler(service.name, handlers)
 
 
 def _serve(
@@ -57,41 +65,75 @@ def _serve(
     def serve(request: bytes, context: grpc.ServicerContext) -> bytes:
         started = time.perf_counter()
         caller = "?"
-        failure: tuple[grpc.StatusCode, str, str] | None = None
         try:
             caller = authenticated_caller(context, trust)
             reply = handler(request, caller)
-        except TdsError as error:
-            failure = (status_for_error(error), str(error), type(error).__name__)
-        except Exception:
-            _log.exception("%s from %s failed with a bug of node %s", method, caller, node)
-            failure = (
-                grpc.StatusCode.INTERNAL,
-                f"internal error in node {node}; its log has the details",
-                "",
-            )
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        if failure is None:
-            _log.info(
-                "%s from %s: OK in %.1f ms",
-                method,
-                caller,
-                elapsed_ms,
-                extra={"rpc": method, "peer": caller, "status": "OK", "ms": round(elapsed_ms, 1)},
-            )
-            return reply
-        status, message, error_name = failure
-        _log.warning(
-            "%s from %s: %s: %s",
-            method,
-            caller,
-            status.name,
-            message,
-            extra={"rpc": method, "peer": caller, "status": status.name, "ms": elapsed_ms},
-        )
-        if error_name:
-            context.set_trailing_metadata(((ERROR_TRAILER, error_name),))
-        context.abort(status, message)
-        raise AssertionError("unreachable")  # context.abort raises
+        except Exception as error:
+            _abort(context, method, caller, node, error, started)
+        _log_ok(method, caller, started)
+        return reply
 
     return serve
+
+
+def _serve_stream(
+    method: str, handler: StreamHandler, trust: ReloadingTrustStore | None, node: str
+) -> Callable[[Iterator[bytes], grpc.ServicerContext], Iterator[bytes]]:
+    def serve(requests: Iterator[bytes], context: grpc.ServicerContext) -> Iterator[bytes]:
+        started = time.perf_counter()
+        caller = "?"
+        try:
+            caller = authenticated_caller(context, trust)
+            yield from handler(requests, caller)
+        except Exception as error:
+            _abort(context, method, caller, node, error, started)
+        _log_ok(method, caller, started)
+
+    return serve
+
+
+def _log_ok(method: str, caller: str, started: float) -> None:
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    _log.info(
+        "%s from %s: OK in %.1f ms",
+        method,
+        caller,
+        elapsed_ms,
+        extra={"rpc": method, "peer": caller, "status": "OK", "ms": round(elapsed_ms, 1)},
+    )
+
+
+def _abort(
+    context: grpc.ServicerContext,
+    method: str,
+    caller: str,
+    node: str,
+    error: Exception,
+    started: float,
+) -> NoReturn:
+    """Answer a failed call with the status of a tds error, or INTERNAL for a bug."""
+    if isinstance(error, TdsError):
+        status, message, error_name = status_for_error(error), str(error), type(error).__name__
+    else:
+        _log.error(
+            "%s from %s failed with a bug of node %s",
+            method,
+            caller,
+            node,
+            exc_info=(type(error), error, error.__traceback__),
+        )
+        status = grpc.StatusCode.INTERNAL
+        message, error_name = f"internal error in node {node}; its log has the details", ""
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    _log.warning(
+        "%s from %s: %s: %s",
+        method,
+        caller,
+        status.name,
+        message,
+        extra={"rpc": method, "peer": caller, "status": status.name, "ms": elapsed_ms},
+    )
+    if error_name:
+        context.set_trailing_metadata(((ERROR_TRAILER, error_name),))
+    context.abort(status, message)
+    raise AssertionError("unreachable")  # context.abort raises

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from tds.connector import serde
 from tds.connector._audit import AuditEntry, EventKind
+from tds.connector._job_provider import JobProvider
 from tds.connector._negotiation import NegotiationStep
 from tds.connector._node import OpenNode
 from tds.connector._replies import ReplyLog
@@ -13,6 +16,7 @@ from tds.errors import DecodeError
 __all__ = [
     "audit_service",
     "catalog_service",
+    "job_service",
     "negotiation_service",
     "node_service",
     "node_services",
@@ -22,12 +26,13 @@ __all__ = [
 MAX_ENTRIES_PER_CALL = 1000
 
 
-def node_services(node: OpenNode) -> list[Service]:
+def node_services(node: OpenNode, jobs: JobProvider) -> list[Service]:
     """Every service a node serves to its peers."""
     return [
         node_service(node),
         catalog_service(node),
         negotiation_service(node),
+        job_service(jobs),
         audit_service(node),
     ]
 
@@ -124,6 +129,39 @@ def _reply(step: NegotiationStep) -> bytes:
     return serde.encode_negotiation_reply(step.negotiation, step.agreement, step.checkpoint)
 
 
+def job_service(jobs: JobProvider) -> Service:
+    def start_job(request: bytes, caller: str) -> bytes:
+        return serde.encode_job_reply(jobs.start(caller, serde.decode_start_job(request)))
+
+    def get_job(request: bytes, caller: str) -> bytes:
+        return serde.encode_job_reply(jobs.jobs.get(serde.decode_get_job(request), peer=caller))
+
+    def cancel_job(request: bytes, caller: str) -> bytes:
+        job_id, reason = serde.decode_cancel_job(request)
+        return serde.encode_job_reply(jobs.cancel(caller, job_id, reason))
+
+    def contribute(request: bytes, caller: str) -> bytes:
+        job_id = serde.decode_contribute_request(request)
+        vector, providers = jobs.contribute(caller, job_id)
+        return serde.encode_contribution(job_id, vector, providers)
+
+    def exchange(requests: Iterator[bytes], caller: str) -> Iterator[bytes]:
+        frames = (serde.decode_job_frame(request) for request in requests)
+        for frame in jobs.exchange(caller, frames):
+            yield serde.encode_job_frame(frame)
+
+    return Service(
+        "tds.v1.JobService",
+        {
+            "StartJob": start_job,
+            "GetJob": get_job,
+            "CancelJob": cancel_job,
+            "Contribute": contribute,
+        },
+        streams={"Exchange": exchange},
+    )
+
+
 def audit_service(node: OpenNode) -> Service:
     log = node.audit_log
 
@@ -170,8 +208,12 @@ def concerned_nodes(raw_entry: bytes) -> set[str]:
     data = entry.data
     if entry.kind is EventKind.PEER_CHECKPOINT:
         data = data.get("checkpoint", {})
-    return {
+    named = {
         value
         for key in ("peer", "provider", "consumer", "origin")
         if isinstance(value := data.get(key), str)
     }
+    providers = data.get("providers")
+    if isinstance(providers, list):
+        named.update(value for value in providers if isinstance(value, str))
+    return named

@@ -114,6 +114,35 @@ _MIGRATIONS: tuple[str, ...] = (
         finalized_at_us INTEGER
     );
     """,
+    """
+    CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        requester TEXT NOT NULL,
+        spec TEXT NOT NULL,
+        state TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        stage TEXT NOT NULL,
+        done INTEGER NOT NULL,
+        total INTEGER NOT NULL,
+        result TEXT,
+        created_at_us INTEGER NOT NULL,
+        updated_at_us INTEGER NOT NULL
+    );
+    CREATE INDEX jobs_by_state ON jobs (state, role);
+    CREATE TABLE job_events (
+        id INTEGER PRIMARY KEY,
+        job_id TEXT NOT NULL REFERENCES jobs (id),
+        state TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        audit_index INTEGER NOT NULL,
+        at_us INTEGER NOT NULL
+    );
+    CREATE INDEX job_events_by_job ON job_events (job_id, id);
+    ALTER TABLE uses ADD COLUMN job_id TEXT;
+    CREATE UNIQUE INDEX uses_by_job ON uses (job_id) WHERE job_id IS NOT NULL;
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 _BUSY_TIMEOUT_MS = 10_000

@@ -3,6 +3,10 @@
 ``try_consume`` reads the ledger and records the use inside one ``BEGIN IMMEDIATE``
 transaction: while it runs, no other thread or process can spend from the same database, so
 ``count``, ``rate`` and ``dpEpsilon`` are spent exactly once, however many requests race.
+
+A state made for one job (``job_id``) tags the use it records with the job, which the database
+accepts once per job, and reads every ledger without that use: the check before a job's result
+is released then sees the limits as the job's start saw them, and the job is charged once.
 """
 
 from __future__ import annotations
@@ -34,39 +38,53 @@ def _instant(microseconds: int) -> datetime:
 class _Ledger:
     """One key's uses, read inside the caller's open transaction."""
 
-    def __init__(self, connection: sqlite3.Connection, key: UsageKey) -> None:
+    _WHERE = "policy = ? AND rule = ? AND assignee = ? AND job_id IS NOT ?"
+
+    def __init__(self, connection: sqlite3.Connection, key: UsageKey, job_id: str | None) -> None:
         self._connection = connection
-        self._where = (key.policy, key.rule, key.assignee)
+        # ``IS NOT`` is null-safe, and no job has the empty id: without a job every use counts.
+        self._where = (key.policy, key.rule, key.assignee, job_id or "")
 
     @property
     def uses(self) -> int:
         return self._connection.execute(
-            "SELECT count(*) FROM uses WHERE policy = ? AND rule = ? AND assignee = ?",
-            self._where,
+            f"SELECT count(*) FROM uses WHERE {self._WHERE}", self._where
         ).fetchone()[0]
 
     @property
     def epsilon_spent(self) -> Decimal:
         # Summed as Decimal here: SQLite would add the texts as binary floats.
         rows = self._connection.execute(
-            "SELECT epsilon FROM uses WHERE policy = ? AND rule = ? AND assignee = ?",
-            self._where,
+            f"SELECT epsilon FROM uses WHERE {self._WHERE}", self._where
         )
         return sum((Decimal(epsilon) for (epsilon,) in rows), Decimal(0))
 
     def uses_after(self, instant: datetime) -> int:
         return self._connection.execute(
-            "SELECT count(*) FROM uses "
-            "WHERE policy = ? AND rule = ? AND assignee = ? AND time_us > ?",
+            f"SELECT count(*) FROM uses WHERE {self._WHERE} AND time_us > ?",
             (*self._where, _microseconds(instant, "instant")),
         ).fetchone()[0]
 
 
 class SqliteUsageState(UsageState):
-    """Counters, budgets, agreement times and fulfilled duties in a node's :class:`Store`."""
+    """Counters, budgets, agreement times and fulfilled duties in a node's :class:`Store`.
 
-    def __init__(self, store: Store) -> None:
+    With ``job_id``, the state of one job: see the module docstring.
+    """
+
+    def __init__(self, store: Store, *, job_id: str | None = None) -> None:
         self._store = store
+        self._job_id = job_id
+
+    def for_job(self, job_id: str) -> SqliteUsageState:
+        """The same database, as the state of job ``job_id``."""
+        return SqliteUsageState(self._store, job_id=job_id)
+
+    def charged(self, job_id: str) -> bool:
+        """Whether job ``job_id`` has spent a use."""
+        with self._store.transaction() as connection:
+            row = connection.execute("SELECT 1 FROM uses WHERE job_id = ?", (job_id,)).fetchone()
+        return row is not None
 
     def record_agreement(self, content_hash: str, at: datetime) -> None:
         """Record when the policy with this content hash was agreed (the first record stays)."""
@@ -104,12 +122,12 @@ class SqliteUsageState(UsageState):
     ) -> bool:
         time_us = None if use is None else _microseconds(use.time, "use time")
         with self._store.transaction() as connection:
-            if not check(_Ledger(connection, key)):
+            if not check(_Ledger(connection, key, self._job_id)):
                 return False
             if use is not None:
                 connection.execute(
-                    "INSERT INTO uses (policy, rule, assignee, time_us, epsilon) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (key.policy, key.rule, key.assignee, time_us, str(use.epsilon)),
+                    "INSERT INTO uses (policy, rule, assignee, time_us, epsilon, job_id) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (key.policy, key.rule, key.assignee, time_us, str(use.epsilon), self._job_id),
                 )
             return True

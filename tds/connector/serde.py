@@ -16,10 +16,12 @@ from typing import TypeVar
 from google.protobuf.message import DecodeError as ProtobufDecodeError
 from google.protobuf.message import Message
 
-from tds._proto.v1 import audit_pb2, catalog_pb2, negotiation_pb2, node_pb2
+from tds._proto.v1 import audit_pb2, catalog_pb2, job_pb2, negotiation_pb2, node_pb2
 from tds.connector._agreement import SignedAgreement
 from tds.connector._audit import AuditEntry, Checkpoint
 from tds.connector._catalog import DatasetOffer
+from tds.connector._job_store import Job
+from tds.connector._jobs import JobFrame, JobSpec, JobState, check_job_id
 from tds.connector._merkle import HASH_SIZE
 from tds.connector._negotiation import MAX_REASON, Negotiation, NegotiationState
 from tds.connector._node import NodeInfo
@@ -32,6 +34,7 @@ __all__ = [
     "catalog_pb2",
     "decode",
     "encode",
+    "job_pb2",
     "negotiation_pb2",
     "node_pb2",
 ]
@@ -40,6 +43,8 @@ _M = TypeVar("_M", bound=Message)
 _MAX_ID = 128
 _MAX_REASON = MAX_REASON
 _MAX_DOCUMENT = 1024 * 1024
+# A psi job's result lists the shared keys; the message size limit bounds it first.
+_MAX_RESULT = 64 * 1024 * 1024
 # A proof of a tree of 2**64 entries has at most 2 * 64 hashes.
 _MAX_PROOF_HASHES = 128
 
@@ -439,3 +444,151 @@ def decode_negotiation_reply(data: bytes) -> NegotiationReply:
         if message.checkpoint
         else None,
     )
+
+
+# -- jobs ---------------------------------------------------------------------------------
+
+_JOB_STATES = {
+    JobState.PENDING: job_pb2.JOB_STATE_PENDING,
+    JobState.AWAITING_APPROVAL: job_pb2.JOB_STATE_AWAITING_APPROVAL,
+    JobState.RUNNING: job_pb2.JOB_STATE_RUNNING,
+    JobState.SUCCEEDED: job_pb2.JOB_STATE_SUCCEEDED,
+    JobState.FAILED: job_pb2.JOB_STATE_FAILED,
+    JobState.CANCELLED: job_pb2.JOB_STATE_CANCELLED,
+}
+_JOB_STATES_BY_NUMBER = {number: state for state, number in _JOB_STATES.items()}
+
+
+@dataclass(frozen=True)
+class JobReply:
+    """A node's answer about a job: its state there, why, and how far it is."""
+
+    job_id: str
+    state: JobState
+    reason: str
+    stage: str
+    done: int
+    total: int
+
+
+def _job_id(value: str) -> str:
+    try:
+        return check_job_id(value)
+    except ConfigError as error:
+        raise DecodeError(str(error)) from None
+
+
+def _spec(text: str) -> JobSpec:
+    if not text:
+        raise DecodeError("the job spec is missing")
+    if len(text) > _MAX_DOCUMENT:
+        raise DecodeError(f"the job spec is over {_MAX_DOCUMENT} characters")
+    try:
+        return JobSpec.from_json(text)
+    except ConfigError as error:
+        raise DecodeError(f"invalid job spec: {error}") from None
+
+
+def encode_start_job(spec: JobSpec) -> bytes:
+    return encode(job_pb2.StartJobRequest(spec_json=spec.to_json()))
+
+
+def decode_start_job(data: bytes) -> JobSpec:
+    return _spec(decode(job_pb2.StartJobRequest, data).spec_json)
+
+
+def encode_get_job(job_id: str) -> bytes:
+    return encode(job_pb2.GetJobRequest(job_id=job_id))
+
+
+def decode_get_job(data: bytes) -> str:
+    return _job_id(decode(job_pb2.GetJobRequest, data).job_id)
+
+
+def encode_cancel_job(job_id: str, reason: str) -> bytes:
+    return encode(job_pb2.CancelJobRequest(job_id=job_id, reason=reason))
+
+
+def decode_cancel_job(data: bytes) -> tuple[str, str]:
+    message = decode(job_pb2.CancelJobRequest, data)
+    reason = text_field(message.reason, "reason", limit=_MAX_REASON)
+    return _job_id(message.job_id), reason
+
+
+def encode_job_reply(job: Job) -> bytes:
+    return encode(
+        job_pb2.JobReply(
+            job_id=job.id,
+            state=_JOB_STATES[job.state],
+            reason=job.reason,
+            stage=job.stage,
+            done=job.done,
+            total=job.total,
+        )
+    )
+
+
+def decode_job_reply(data: bytes) -> JobReply:
+    message = decode(job_pb2.JobReply, data)
+    state = _JOB_STATES_BY_NUMBER.get(message.state)
+    if state is None:
+        raise DecodeError(f"unknown job state number {message.state}")
+    return JobReply(
+        job_id=_job_id(message.job_id),
+        state=state,
+        reason=text_field(message.reason, "reason", required=False, limit=_MAX_REASON),
+        stage=text_field(message.stage, "stage", required=False),
+        done=message.done,
+        total=message.total,
+    )
+
+
+def encode_job_frame(frame: JobFrame) -> bytes:
+    message = job_pb2.JobFrame(job_id=frame.job_id)
+    if frame.open:
+        message.open = True
+    elif frame.psi_message:
+        message.psi_message = frame.psi_message
+    else:
+        message.result_json = json.dumps(frame.result, sort_keys=True)
+    return encode(message)
+
+
+def decode_job_frame(data: bytes) -> JobFrame:
+    message = decode(job_pb2.JobFrame, data)
+    job_id = _job_id(message.job_id)
+    body = message.WhichOneof("body")
+    if body == "open" and message.open:
+        return JobFrame(job_id, open=True)
+    if body == "psi_message" and message.psi_message:
+        return JobFrame(job_id, psi_message=message.psi_message)
+    if body == "result_json":
+        if len(message.result_json) > _MAX_RESULT:
+            raise DecodeError(f"a job result is over {_MAX_RESULT} characters")
+        try:
+            result = json.loads(message.result_json)
+        except ValueError as error:
+            raise DecodeError(f"a job result is not JSON: {error}") from None
+        if not isinstance(result, dict):
+            raise DecodeError("a job result is a JSON object")
+        return JobFrame(job_id, result=result)
+    raise DecodeError("a job frame carries no body")
+
+
+def encode_contribute_request(job_id: str) -> bytes:
+    return encode(job_pb2.ContributeRequest(job_id=job_id))
+
+
+def decode_contribute_request(data: bytes) -> str:
+    return _job_id(decode(job_pb2.ContributeRequest, data).job_id)
+
+
+def encode_contribution(job_id: str, vector: bytes, providers: int) -> bytes:
+    return encode(job_pb2.Contribution(job_id=job_id, vector=vector, providers=providers))
+
+
+def decode_contribution(data: bytes) -> tuple[str, bytes, int]:
+    message = decode(job_pb2.Contribution, data)
+    if not message.vector:
+        raise DecodeError("the contribution carries no vector")
+    return _job_id(message.job_id), message.vector, message.providers

@@ -1,0 +1,274 @@
+"""The requester's side of a job: ask every provider, wait for approvals, compute, record.
+
+The requester runs its part in its own process (the ``tds job start`` command, or a Python
+service through :class:`~tds.connector.Client`): the private key of an aggregation and the
+requester's own join keys never leave it.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from tds.connector import serde
+from tds.connector._aggregate import LocalAggregate, aggregate_table
+from tds.connector._job_store import Job, Jobs
+from tds.connector._jobs import JobFrame, JobKind, JobRole, JobSpec, JobState, ProviderPart
+from tds.connector._peer import PeerConnection
+from tds.errors import (
+    DecodeError,
+    PeerUnavailableError,
+    ProtocolError,
+    StateTransitionError,
+    TdsError,
+    UsageDeniedError,
+)
+from tds.he import EncryptedVector, PrivateKey
+from tds.progress import Progress, ProgressCallback
+from tds.psi import LeftParty, RightParty, decode_message
+
+__all__ = ["JOB_SERVICE", "JobRequester", "request_contribution"]
+
+JOB_SERVICE = "tds.v1.JobService"
+_log = logging.getLogger("tds.connector.jobs")
+_APPROVAL_POLL_SECONDS = 0.5
+
+
+def request_contribution(
+    connection: PeerConnection, job_id: str, timeout: float
+) -> tuple[bytes, int]:
+    """Ask a provider for job ``job_id``'s encrypted sum so far: its bytes and how many
+    providers it sums."""
+    reply = connection.call(
+        f"{JOB_SERVICE}/Contribute", serde.encode_contribute_request(job_id), timeout=timeout
+    )
+    answered, vector, providers = serde.decode_contribution(reply)
+    if answered != job_id:
+        raise DecodeError(f"{connection.peer} answered about job {answered}, not {job_id}")
+    return vector, providers
+
+
+class JobRequester:
+    """Runs jobs for the node whose records are ``jobs``; ``connect`` reaches a provider."""
+
+    def __init__(self, jobs: Jobs, connect: Callable[[ProviderPart], PeerConnection]) -> None:
+        self._jobs = jobs
+        self._connect = connect
+
+    def run(
+        self,
+        spec: JobSpec,
+        *,
+        items: Sequence[object] = (),
+        private_key: PrivateKey | None = None,
+        column_types: dict[str, Any] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> Job:
+        """Run ``spec`` to its end and return the job as recorded: SUCCEEDED with its result,
+        or FAILED with the reason (and the error raised).
+
+        A secure join uses ``items`` (the requester's keys); an aggregation decrypts with
+        ``private_key`` and writes sums in the terms of ``column_types``.
+        """
+        job = self._jobs.create(spec, JobRole.REQUESTER)
+        report = _Reporter(self._jobs, job.id, progress)
+        try:
+            for part in spec.providers:
+                self._ask(part, spec)
+            self._await_approvals(spec, report)
+            self._jobs.move(job.id, JobState.RUNNING, "computing")
+            if spec.kind is JobKind.AGGREGATE:
+                assert private_key is not None and column_types is not None
+                result = self._aggregate(spec, private_key, column_types, report)
+            else:
+                result = self._secure_join(spec, items, report)
+        except TdsError as error:
+            self._jobs.end(job.id, JobState.FAILED, str(error))
+            self._cancel_everywhere(spec, f"the job failed at {spec.requester}: {error}")
+            raise
+        except BaseException:
+            self._jobs.end(job.id, JobState.FAILED, "stopped at the requester")
+            self._cancel_everywhere(spec, "the requester stopped")
+            raise
+        return self._jobs.move(job.id, JobState.SUCCEEDED, "done", result=result)
+
+    def cancel(self, job_id: str, reason: str) -> Job:
+        """Cancel a job this node requested, here and at every provider that can be reached."""
+        job = self._jobs.get(job_id)
+        if job.role is not JobRole.REQUESTER:
+            raise StateTransitionError(
+                f"{self._jobs.name} is a provider of job {job_id}; only its requester "
+                f"({job.spec.requester}) cancels it"
+            )
+        if job.is_final:
+            raise StateTransitionError(f"job {job_id} is {job.state} already: {job.reason}")
+        job = self._jobs.end(job_id, JobState.CANCELLED, reason)
+        self._cancel_everywhere(job.spec, reason)
+        return job
+
+    def _ask(self, part: ProviderPart, spec: JobSpec) -> None:
+        reply = serde.decode_job_reply(
+            self._connect(part).call(f"{JOB_SERVICE}/StartJob", serde.encode_start_job(spec))
+        )
+        _check_reply(reply, part, spec.job_id)
+
+    def _await_approvals(self, spec: JobSpec, report: _Reporter) -> None:
+        deadline = time.monotonic() + spec.deadline_seconds
+        waiting = list(spec.providers)
+        while waiting:
+            still = []
+            for part in waiting:
+                reply = serde.decode_job_reply(
+                    self._connect(part).call(
+                        f"{JOB_SERVICE}/GetJob", serde.encode_get_job(spec.job_id)
+                    )
+                )
+                _check_reply(reply, part, spec.job_id)
+                if reply.state is JobState.AWAITING_APPROVAL:
+                    still.append(part)
+            waiting = still
+            if not waiting:
+                return
+            names = ", ".join(part.node for part in waiting)
+            report(Progress("requester", f"awaiting approval by {names}", 0, len(waiting)))
+            if time.monotonic() > deadline:
+                raise PeerUnavailableError(
+                    f"{names} did not approve job {spec.job_id} within its deadline "
+                    f"({spec.deadline_seconds} s)"
+                )
+            time.sleep(_APPROVAL_POLL_SECONDS)
+
+    def _aggregate(
+        self,
+        spec: JobSpec,
+        private_key: PrivateKey,
+        column_types: dict[str, Any],
+        report: _Reporter,
+    ) -> dict[str, Any]:
+        last = spec.providers[-1]
+        report(Progress("requester", "providers summing", 0, len(spec.providers)))
+        data, summed = request_contribution(
+            self._connect(last), spec.job_id, float(spec.deadline_seconds)
+        )
+        if summed != len(spec.providers):
+            raise ProtocolError(
+                f"{last.node} handed a sum of {summed} providers, not {len(spec.providers)}"
+            )
+        report(Progress("requester", "providers summing", summed, len(spec.providers)))
+        vector = EncryptedVector.from_bytes(private_key.public_key, data)
+        values = private_key.decrypt_vector(vector)
+        groups = len(spec.groups) if spec.group_by else 1
+        total = LocalAggregate.from_vector(values, groups, len(spec.sums))
+        return aggregate_table(spec, total, column_types)
+
+    def _secure_join(
+        self, spec: JobSpec, items: Sequence[object], report: _Reporter
+    ) -> dict[str, Any]:
+        part = spec.providers[0]
+        mode = spec.kind.psi_mode(reveal_to_provider=spec.reveal_to_provider)
+        common: dict[str, Any] = {"job_id": spec.job_id, "mode": mode, "progress": report}
+        party: LeftParty | RightParty = (
+            RightParty(items, **common)
+            if spec.kind.provider_is_left
+            else LeftParty(items, **common)
+        )
+        outbox: queue.Queue[bytes | None] = queue.Queue()
+
+        def requests() -> Iterator[bytes]:
+            yield serde.encode_job_frame(JobFrame(spec.job_id, open=True))
+            while (request := outbox.get()) is not None:
+                yield request
+
+        def flush() -> None:
+            while (message := party.next_message()) is not None:
+                frame = JobFrame(spec.job_id, psi_message=message.to_bytes())
+                outbox.put(serde.encode_job_frame(frame))
+
+        released: dict[str, Any] | None = None
+        replies = self._connect(part).stream(
+            f"{JOB_SERVICE}/Exchange", requests(), timeout=float(spec.deadline_seconds)
+        )
+        try:
+            flush()
+            for data in replies:
+                frame = serde.decode_job_frame(data)
+                if frame.job_id != spec.job_id:
+                    raise DecodeError(f"{part.node} sent a frame of job {frame.job_id}")
+                if frame.result is not None:
+                    released = frame.result
+                    break
+                self._check_running(spec.job_id)
+                party.receive(decode_message(frame.psi_message))
+                flush()
+        finally:
+            outbox.put(None)
+        if released is None or not party.done:
+            raise ProtocolError(f"{part.node} ended job {spec.job_id} before its result")
+        return _joined_result(spec, party, released)
+
+    def _check_running(self, job_id: str) -> None:
+        job = self._jobs.get(job_id)
+        if job.state is not JobState.RUNNING:
+            raise StateTransitionError(f"job {job_id} is {job.state}: {job.reason}")
+
+    def _cancel_everywhere(self, spec: JobSpec, reason: str) -> None:
+        for part in spec.providers:
+            try:
+                self._connect(part).call(
+                    f"{JOB_SERVICE}/CancelJob", serde.encode_cancel_job(spec.job_id, reason[:900])
+                )
+            except TdsError as error:
+                _log.warning(
+                    "could not tell %s that job %s ended: %s", part.node, spec.job_id, error
+                )
+
+
+def _check_reply(reply: serde.JobReply, part: ProviderPart, job_id: str) -> None:
+    if reply.job_id != job_id:
+        raise DecodeError(f"{part.node} answered about job {reply.job_id}, not {job_id}")
+    if reply.state is JobState.FAILED:
+        raise UsageDeniedError(f"{part.node}: {reply.reason}")
+    if reply.state is JobState.CANCELLED:
+        raise StateTransitionError(f"{part.node} cancelled job {job_id}: {reply.reason}")
+
+
+def _joined_result(
+    spec: JobSpec, party: LeftParty | RightParty, released: dict[str, Any]
+) -> dict[str, Any]:
+    """The requester's answer: what its own party learned, and what the provider released."""
+    own = party.result()
+    result: dict[str, Any] = {"provider_set_size": own.right_set_size}
+    if spec.kind is JobKind.PSI:
+        items = [list(item) if isinstance(item, tuple) else item for item in own.items or ()]
+        return result | {"size": own.size, "items": items}
+    if spec.kind is JobKind.PSI_CARDINALITY:
+        result = {"provider_set_size": own.left_set_size}
+    size = released.get("size")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise DecodeError(f"the provider released no valid size: {size!r:.40}")
+    if own.size is not None and own.size != size:
+        raise ProtocolError(f"the provider released size {size}, but the join found {own.size}")
+    result["size"] = size
+    if spec.kind is JobKind.PSI_SUM:
+        total = released.get("sum")
+        if not isinstance(total, int | str) or isinstance(total, bool):
+            raise DecodeError(f"the provider released no valid sum: {total!r:.40}")
+        result["sum"] = total
+    return result
+
+
+class _Reporter:
+    """Records progress in the job's row and passes it on to the caller's callback."""
+
+    def __init__(self, jobs: Jobs, job_id: str, progress: ProgressCallback | None) -> None:
+        self._jobs = jobs
+        self._job_id = job_id
+        self._progress = progress
+
+    def __call__(self, report: Progress) -> None:
+        self._jobs.progress(self._job_id, report.stage, report.done, report.total)
+        if self._progress is not None:
+            self._progress(report)
