@@ -13,6 +13,7 @@ import pytest
 
 from tds.connector import serde
 from tds.connector._audit import AuditEntry, EventKind
+from tds.connector._job_provider import JobProvider
 from tds.connector._node import NodeInfo, OpenNode
 from tds.connector._pki import CertificateAuthority, enroll_node
 from tds.connector._servicers import node_services
@@ -21,10 +22,17 @@ from tds.errors import DecodeError
 ROOT = Path(__file__).resolve().parents[2]
 GENERATED = ROOT / "tds" / "_proto"
 SCRIPT = ROOT / "scripts" / "generate_protos.py"
-PROTO_MODULES = (serde.audit_pb2, serde.catalog_pb2, serde.negotiation_pb2, serde.node_pb2)
+PROTO_MODULES = (
+    serde.audit_pb2,
+    serde.catalog_pb2,
+    serde.job_pb2,
+    serde.negotiation_pb2,
+    serde.node_pb2,
+)
 SERVICES = {
     "tds.v1.AuditService",
     "tds.v1.CatalogService",
+    "tds.v1.JobService",
     "tds.v1.NegotiationService",
     "tds.v1.NodeService",
 }
@@ -59,7 +67,7 @@ def test_regenerating_reproduces_the_committed_code_byte_for_byte(tmp_path: Path
 
 def test_every_proto_file_has_a_generated_module() -> None:
     protos = {path.stem for path in (ROOT / "protos" / "tds" / "v1").glob("*.proto")}
-    assert protos == {"audit", "catalog", "negotiation", "node"}
+    assert protos == {"audit", "catalog", "job", "negotiation", "node"}
     assert {module.__name__.rsplit(".", 1)[1] for module in PROTO_MODULES} == {
         f"{name}_pb2" for name in protos
     }
@@ -147,7 +155,7 @@ def _rpcs_in_protos() -> dict[str, set[str]]:
     }
 
 
-def test_the_protos_define_the_four_services() -> None:
+def test_the_protos_define_the_five_services() -> None:
     assert set(_rpcs_in_protos()) == SERVICES
 
 
@@ -155,8 +163,13 @@ def test_every_rpc_has_a_handler_and_every_handler_an_rpc(tmp_path: Path) -> Non
     ca = CertificateAuthority.create(tmp_path / "ca", "Demo space")
     enroll_node(tmp_path / "alice", "alice", ca)
     with OpenNode(tmp_path / "alice", name="alice") as node:
-        served = {service.name: set(service.methods) for service in node_services(node)}
+        services = node_services(node, JobProvider(node, _no_contributions))
+        served = {service.name: {*service.methods, *service.streams} for service in services}
     assert served == _rpcs_in_protos()
+
+
+def _no_contributions(*_: object) -> tuple[bytes, int]:
+    raise AssertionError("no job runs here")
 
 
 # -- decoding what a peer sends (node and audit messages) ---------------------------------
