@@ -73,6 +73,8 @@ class Daemon:
             if self._started:
                 return self.port
             try:
+                for job in self.node.jobs.fail_interrupted("the provider's daemon restarted"):
+                    _log.warning("job %s was running when the daemon stopped: FAILED", job.id)
                 port = self._server.start()
             except BaseException:
                 self._stopped = True

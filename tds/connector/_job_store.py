@@ -176,6 +176,16 @@ class Jobs:
                 return job
             return self._move(connection, job, target, reason)
 
+    def fail_interrupted(self, reason: str) -> list[Job]:
+        """End every provider job that was computing when this node's daemon stopped: its
+        state in memory is gone, so it can only fail (its use stays spent)."""
+        with self._store.transaction() as connection:
+            rows = connection.execute(
+                f"SELECT {_COLUMNS} FROM jobs WHERE role = ? AND state = ?",
+                (JobRole.PROVIDER.value, JobState.RUNNING.value),
+            ).fetchall()
+            return [self._move(connection, _job(row), JobState.FAILED, reason) for row in rows]
+
     def progress(self, job_id: str, stage: str, done: int, total: int) -> None:
         """Record how far the job's current stage is."""
         with self._store.transaction() as connection:
