@@ -4,7 +4,8 @@
 and :class:`Daemon` serves a node to its peers over gRPC with mutual TLS; ``tds`` is the
 same as a command. Beneath them: the node's identity (the data space's certificate
 authority, node keys and certificates, revocation lists, peer verification, detached
-signatures), its configuration (``node.toml``), its database (SQLite, with the usage state
+signatures), its jobs with other nodes (aggregations and secure joins, each checked by the
+data owner's own policy), its configuration (``node.toml``), its database (SQLite, with the usage state
 ``tds.policy`` spends from), the catalog, signed agreements, and the tamper-evident audit
 log (an RFC 6962 Merkle log with signed checkpoints and a witness that flags rewritten
 history). ``docs/connector.md`` is the operator's guide.
@@ -36,6 +37,8 @@ from tds.connector._client import Client
 from tds.connector._config import NodeConfig, node_config_path
 from tds.connector._daemon import Daemon
 from tds.connector._dataset_file import load_dataset_file
+from tds.connector._job_store import Job
+from tds.connector._jobs import JobKind, JobRole, JobSpec, JobState, ProviderPart
 from tds.connector._merkle import leaf_hash, verify_consistency, verify_inclusion
 from tds.connector._negotiation import Negotiation, NegotiationRole, NegotiationState
 from tds.connector._node import NodeInfo
@@ -81,6 +84,11 @@ __all__ = [
     "EventKind",
     "InMemoryAuditStore",
     "IssuedCertificate",
+    "Job",
+    "JobKind",
+    "JobRole",
+    "JobSpec",
+    "JobState",
     "Negotiation",
     "NegotiationRole",
     "NegotiationState",
@@ -88,6 +96,7 @@ __all__ = [
     "NodeIdentity",
     "NodeInfo",
     "PeerRole",
+    "ProviderPart",
     "SignedAgreement",
     "SqliteAuditStore",
     "SqliteUsageState",
