@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 import tds
-from tds.cli import _audit, _ca, _connector, _contracts, _dataset, _node, _status
+from tds.cli import _audit, _ca, _connector, _contracts, _dataset, _jobs, _node, _status
 
 __all__ = ["COMMANDS", "GROUPS", "app", "main"]
 
@@ -23,6 +23,7 @@ GROUPS: list[tuple[str, typer.Typer]] = [
     ("dataset", _dataset.app),
     ("negotiation", _contracts.negotiation_app),
     ("agreement", _contracts.agreement_app),
+    ("job", _jobs.app),
     ("audit", _audit.app),
 ]
 COMMANDS: list[tuple[str, Callable[..., Any]]] = [

@@ -5,8 +5,8 @@ and :class:`Daemon` serves a node to its peers over gRPC with mutual TLS; ``tds`
 same as a command. Beneath them: the node's identity (the data space's certificate
 authority, node keys and certificates, revocation lists, peer verification, detached
 signatures), its jobs with other nodes (aggregations and secure joins, each checked by the
-data owner's own policy), its configuration (``node.toml``), its database (SQLite, with the usage state
-``tds.policy`` spends from), the catalog, signed agreements, and the tamper-evident audit
+data owner's own policy), its configuration (``node.toml``), its database (SQLite, with the
+usage state ``tds.policy`` spends from), the catalog, signed agreements, and the audit
 log (an RFC 6962 Merkle log with signed checkpoints and a witness that flags rewritten
 history). ``docs/connector.md`` is the operator's guide.
 """
