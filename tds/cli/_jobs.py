@@ -556,12 +556,19 @@ def _provider_learned(job: Job, me: str, result: dict[str, Any]) -> list[str]:
 
 def _result_text(job: Job) -> str:
     """The result for people: a table, the shared keys, or the numbers."""
-    result = dict(job.result or {})
+    result = _answer(job)
     if "columns" in result:
         return _table(result["columns"], result["rows"], numbers_from=len(job.spec.group_by))
     if "items" in result:
         return "\n".join(_key_text(item) for item in result["items"]) or "(no shared keys)"
     return "\n".join(f"{name}: {value}" for name, value in sorted(result.items()))
+
+
+def _answer(job: Job) -> dict[str, Any]:
+    """The job's result without the traffic it took (``wire``)."""
+    result = dict(job.result or {})
+    result.pop("wire", None)
+    return result
 
 
 def _key_text(item: object) -> str:
@@ -675,7 +682,7 @@ def _status_text(job: Job, me: str) -> str:
 
 def _csv_rows(job: Job) -> list[list[object]]:
     """A job's result as CSV rows, header first."""
-    result = dict(job.result or {})
+    result = _answer(job)
     if "columns" in result:
         return [list(result["columns"]), *[list(row) for row in result["rows"]]]
     if "items" in result:

@@ -162,7 +162,7 @@ class JobRequester:
         values = private_key.decrypt_vector(vector)
         groups = len(spec.groups) if spec.group_by else 1
         total = LocalAggregate.from_vector(values, groups, len(spec.sums))
-        return aggregate_table(spec, total, column_types)
+        return aggregate_table(spec, total, column_types) | {"wire": {"bytes_received": len(data)}}
 
     def _secure_join(
         self, spec: JobSpec, items: Sequence[object], report: _Reporter
@@ -177,6 +177,8 @@ class JobRequester:
         )
         outbox: queue.Queue[bytes | None] = queue.Queue()
 
+        wire = {"bytes_sent": 0, "bytes_received": 0}
+
         def requests() -> Iterator[bytes]:
             yield serde.encode_job_frame(JobFrame(spec.job_id, open=True))
             while (request := outbox.get()) is not None:
@@ -184,8 +186,11 @@ class JobRequester:
 
         def flush() -> None:
             while (message := party.next_message()) is not None:
-                frame = JobFrame(spec.job_id, psi_message=message.to_bytes())
-                outbox.put(serde.encode_job_frame(frame))
+                frame = serde.encode_job_frame(
+                    JobFrame(spec.job_id, psi_message=message.to_bytes())
+                )
+                wire["bytes_sent"] += len(frame)
+                outbox.put(frame)
 
         released: dict[str, Any] | None = None
         replies = self._connect(part).stream(
@@ -194,6 +199,7 @@ class JobRequester:
         try:
             flush()
             for data in replies:
+                wire["bytes_received"] += len(data)
                 frame = serde.decode_job_frame(data)
                 if frame.job_id != spec.job_id:
                     raise DecodeError(f"{part.node} sent a frame of job {frame.job_id}")
@@ -207,7 +213,7 @@ class JobRequester:
             outbox.put(None)
         if released is None or not party.done:
             raise ProtocolError(f"{part.node} ended job {spec.job_id} before its result")
-        return _joined_result(spec, party, released)
+        return _joined_result(spec, party, released) | {"wire": wire}
 
     def _check_running(self, job_id: str) -> None:
         job = self._jobs.get(job_id)

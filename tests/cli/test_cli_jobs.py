@@ -263,6 +263,8 @@ def test_aggregate_json_is_the_job_and_shows_no_progress(run: Run, space: Space)
     assert job["role"] == "requester"
     assert job["state"] == "SUCCEEDED"
     assert job["providers"] == ["hospital"]
+    # One ciphertext of a 2048-bit key (512 bytes) and the vector's header came back.
+    assert 512 < job["result"].pop("wire")["bytes_received"] < 1024
     assert job["result"] == {
         "columns": ["region", "count", "sum_cost"],
         "rows": [["north", 20, "200.00"], ["south", 20, "400.00"], ["east", 0, "0.00"]],
@@ -453,10 +455,11 @@ def test_psi_cardinality(run: Run, run_json: RunJson, space: Space, tmp_path: Pa
         "hospital learned the same count and how many keys insurer sent.",
     ]
     job_id = job_id_of(result.stdout)
-    assert run_json("job", "result", job_id, "--dir", space.insurer) == {
-        "size": 3,
-        "provider_set_size": 5,
-    }
+    answer = run_json("job", "result", job_id, "--dir", space.insurer)
+    wire = answer.pop("wire")
+    assert wire["bytes_sent"] > 0
+    assert wire["bytes_received"] > 0
+    assert answer == {"size": 3, "provider_set_size": 5}
     provider = succeeded(run("job", "status", job_id, "--dir", space.hospital)).stdout
     assert "hospital learned that 3 key(s) are shared (insurer sent 4 keys)" in provider
 
