@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 from tds.connector._config import NodeConfig
+from tds.connector._job_monitor import PolicyMonitor
 from tds.connector._job_provider import JobProvider
 from tds.connector._job_requester import request_contribution
 from tds.connector._jobs import ProviderPart
@@ -36,6 +37,7 @@ class Daemon:
         self.node = OpenNode(self.config.directory, name=self.config.name)
         self._peers = PeerPool(self.node, self.config.transport_settings)
         self.jobs = JobProvider(self.node, self._contribute)
+        self._monitor = PolicyMonitor(self.jobs)
         try:
             self._server = NodeServer(
                 self.node,
@@ -76,6 +78,7 @@ class Daemon:
                 for job in self.node.jobs.fail_interrupted("the provider's daemon restarted"):
                     _log.warning("job %s was running when the daemon stopped: FAILED", job.id)
                 port = self._server.start()
+                self._monitor.start()
             except BaseException:
                 self._stopped = True
                 self.node.close()
@@ -92,6 +95,7 @@ class Daemon:
             self._stopped = True
             grace = self.config.shutdown_grace_seconds if grace_seconds is None else grace_seconds
             try:
+                self._monitor.stop()
                 if self._started:
                     self._server.stop(grace)
             finally:

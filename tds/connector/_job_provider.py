@@ -332,6 +332,21 @@ class JobProvider:
                     part.dataset_id,
                 )
 
+    def recheck(self, job: Job) -> Job:
+        """Whether the agreement still permits a job that has not ended; FAILED with the
+        reason when it no longer does (it expired, ran out, or its dataset is gone)."""
+        try:
+            part = job.spec.part(self.name)
+            self._dataset(job.spec, part)
+            self._decide(
+                job.spec, part, consume=False, cohort_size=job.spec.min_cohort, job_id=job.id
+            )
+        except (UsageDeniedError, NotFoundError) as error:
+            reason = f"stopped: the agreement no longer permits it: {error}"
+            _log.warning("job %s %s", job.id, reason)
+            return self.jobs.end(job.id, JobState.FAILED, reason)
+        return job
+
     def _check_running(self, job_id: str) -> None:
         job = self.jobs.get(job_id)
         if job.state is not JobState.RUNNING:
@@ -403,6 +418,7 @@ class _SecureJoin:
         if message is not None:
             self._party.receive(message)
         while (reply := self._party.next_message()) is not None:
+            self._provider._check_running(self._job.id)
             if isinstance(reply, RightKey | RightPoints) and not self._gated:
                 # The provider's own points let the requester match: the last check before
                 # anything about the intersection can be learned.

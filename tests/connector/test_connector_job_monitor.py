@@ -1,0 +1,159 @@
+"""The policy monitor: jobs whose agreement stops permitting them are stopped, with the reason."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tds.connector import (
+    CertificateAuthority,
+    Client,
+    Column,
+    Daemon,
+    Dataset,
+    DataSource,
+    JobRole,
+    JobState,
+    NodeConfig,
+    dataset_target,
+    enroll_node,
+    node_uri,
+)
+from tds.connector._job_monitor import PolicyMonitor
+from tds.errors import StateTransitionError, UsageDeniedError
+from tds.sectors import healthcare
+
+PURPOSE = "medical-research"
+
+
+@dataclass
+class Nodes:
+    hospital: NodeConfig
+    insurer: NodeConfig
+    daemon: Daemon
+
+    @property
+    def peer(self) -> str:
+        return f"hospital@{self.daemon.address}"
+
+
+def _publish(config: NodeConfig, root: Path, *, valid_for: str, approval: str) -> None:
+    rows = [f"p{n},{100 + n}.25" for n in range(40)]
+    (root / "visits.csv").write_text("patient_id,cost\n" + "\n".join(rows) + "\n")
+    dataset = Dataset(
+        id="visits",
+        title="Visits",
+        sector="healthcare",
+        columns=(Column("patient_id", "string"), Column("cost", "decimal")),
+        source=DataSource("csv", root / "visits.csv"),
+        contract_policy=healthcare.medical_research(
+            uid="urn:tds:policy:hospital:visits",
+            assigner=node_uri("hospital"),
+            target=dataset_target("hospital", "visits"),
+            valid_for=valid_for,
+            consent_required=False,
+        ),
+        approval=approval,
+    )
+    with Client(config) as client:
+        client.publish(dataset)
+
+
+@pytest.fixture
+def nodes(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Nodes]:
+    valid_for, approval = request.param
+    ca = CertificateAuthority.create(tmp_path / "ca", "Monitor space")
+    hospital = NodeConfig(name="hospital", directory=tmp_path / "hospital", listen="127.0.0.1:0")
+    insurer = NodeConfig(name="insurer", directory=tmp_path / "insurer")
+    for config in (hospital, insurer):
+        enroll_node(config.directory, config.name, ca)
+    _publish(hospital, tmp_path, valid_for=valid_for, approval=approval)
+    with Daemon(hospital) as daemon:
+        nodes = Nodes(hospital, insurer, daemon)
+        with Client(insurer) as client:
+            client.negotiate(nodes.peer, "visits")
+        yield nodes
+
+
+def _aggregate_in_thread(nodes: Nodes) -> tuple[threading.Thread, dict[str, object]]:
+    outcome: dict[str, object] = {}
+
+    def run() -> None:
+        with Client(nodes.insurer) as client:
+            try:
+                outcome["job"] = client.aggregate(
+                    {nodes.peer: "visits"},
+                    purpose=PURPOSE,
+                    sums=["cost"],
+                    min_cohort=10,
+                    deadline_seconds=30,
+                )
+            except UsageDeniedError as error:
+                outcome["error"] = error
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    return worker, outcome
+
+
+def _waiting_job(config: NodeConfig) -> str:
+    deadline = time.monotonic() + 20
+    with Client(config) as client:
+        while time.monotonic() < deadline:
+            jobs = client.jobs(role=JobRole.PROVIDER, state=JobState.AWAITING_APPROVAL)
+            if jobs:
+                return jobs[0].id
+            time.sleep(0.05)
+    raise AssertionError("no job awaits approval")
+
+
+@pytest.mark.parametrize("nodes", [("PT2S", "manual")], indirect=True)
+def test_a_job_waiting_past_the_agreements_end_is_stopped_and_its_requester_told(
+    nodes: Nodes,
+) -> None:
+    worker, outcome = _aggregate_in_thread(nodes)
+    job_id = _waiting_job(nodes.hospital)
+    worker.join(30)
+    assert not worker.is_alive()
+    assert "no longer permits" in str(outcome["error"])
+    assert "the time since the agreement" in str(outcome["error"])
+    with Client(nodes.hospital) as hospital:
+        stopped = hospital.job(job_id)
+        assert stopped.state is JobState.FAILED
+        assert stopped.reason.startswith("stopped: the agreement no longer permits it")
+        with pytest.raises(StateTransitionError):
+            hospital.approve_job(job_id)
+    with Client(nodes.insurer) as insurer:
+        assert insurer.job(job_id).state is JobState.FAILED
+        # New jobs under the expired agreement are refused when asked for.
+        with pytest.raises(UsageDeniedError, match="the time since the agreement"):
+            insurer.aggregate({nodes.peer: "visits"}, purpose=PURPOSE, sums=["cost"], min_cohort=10)
+
+
+@pytest.mark.parametrize("nodes", [("P1Y", "manual")], indirect=True)
+def test_a_withdrawn_dataset_stops_its_waiting_jobs(nodes: Nodes) -> None:
+    worker, outcome = _aggregate_in_thread(nodes)
+    job_id = _waiting_job(nodes.hospital)
+    with Client(nodes.hospital) as hospital:
+        hospital.withdraw("visits")
+    worker.join(30)
+    assert "no longer permits" in str(outcome["error"])
+    with Client(nodes.hospital) as hospital:
+        assert hospital.job(job_id).state is JobState.FAILED
+
+
+@pytest.mark.parametrize("nodes", [("P1Y", "manual")], indirect=True)
+def test_a_job_the_agreement_still_permits_is_left_alone(nodes: Nodes) -> None:
+    worker, outcome = _aggregate_in_thread(nodes)
+    job_id = _waiting_job(nodes.hospital)
+    assert PolicyMonitor(nodes.daemon.jobs).check_once() == 0
+    with Client(nodes.hospital) as hospital:
+        assert hospital.job(job_id).state is JobState.AWAITING_APPROVAL
+        hospital.approve_job(job_id)
+    worker.join(30)
+    assert outcome["job"].state is JobState.SUCCEEDED  # type: ignore[attr-defined]
