@@ -9,8 +9,10 @@ cancels its own.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import enum
 import io
+import json
 import os
 import tempfile
 import time
@@ -657,6 +659,47 @@ def status(
     with node_client(directory, config) as client:
         job = client.job(job_id)
         emit(job.to_dict(), as_json, lambda: _status_text(job, client.name))
+
+
+@app.command("watch")
+def watch(
+    job_id: JobArgument,
+    peer: Annotated[
+        str | None,
+        typer.Option(
+            "--peer",
+            help="Watch the job as this other node of it records it (a name from [peers], "
+            "or NAME@HOST:PORT), e.g. a provider's progress from the requester.",
+        ),
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=0.1, help="Stop watching after this many seconds.")
+    ] = 3600,
+    directory: DirOption = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Follow a job until it ends: its progress on stderr, its state changes on stdout.
+
+    With --json, one JSON object per change (JSON Lines). Exit code 0 once it succeeded, 1
+    when it failed, was cancelled, or was still running when --timeout passed.
+    """
+    lines = _ProgressLines()
+    last_state = None
+    with node_client(directory, config) as client:
+        for status in client.watch_job(job_id, peer=peer, timeout=timeout):
+            if as_json:
+                typer.echo(json.dumps(dataclasses.asdict(status), sort_keys=True))
+                last_state = status.state
+                continue
+            if status.total:
+                lines(Progress(peer or client.name, status.stage, status.done, status.total))
+            if status.state != last_state:
+                reason = f": {status.reason}" if status.reason else ""
+                typer.echo(f"{status.state}{reason}")
+                last_state = status.state
+    if last_state is not JobState.SUCCEEDED:
+        raise typer.Exit(1)
 
 
 def _status_text(job: Job, me: str) -> str:

@@ -17,8 +17,8 @@ from tds.connector._audit_check import AuditReport, consistency_proof, verify_pe
 from tds.connector._catalog import Dataset, DatasetOffer
 from tds.connector._config import NodeConfig
 from tds.connector._job_provider import JobProvider
-from tds.connector._job_requester import JobRequester, request_contribution
-from tds.connector._job_store import MAX_JOB_REASON, Job
+from tds.connector._job_requester import JOB_SERVICE, JobRequester, request_contribution
+from tds.connector._job_store import MAX_JOB_REASON, Job, JobStatus
 from tds.connector._jobs import JobKind, JobRole, JobSpec, JobState, ProviderPart, new_job_id
 from tds.connector._negotiation import MAX_REASON, Negotiation, NegotiationState
 from tds.connector._node import NodeInfo, OpenNode
@@ -436,6 +436,24 @@ class Client:
             role=None if role is None else _enum(JobRole, role, "role"),
             state=None if state is None else _enum(JobState, state, "state"),
         )
+
+    def watch_job(
+        self, job_id: str, *, peer: str | None = None, timeout: float = 3600
+    ) -> Iterator[JobStatus]:
+        """The job's status (state, reason, stage, done, total) now and at every change, until
+        it ends or ``timeout`` seconds pass: as this node records it, or as ``peer`` (another
+        node of the job) does."""
+        if peer is None:
+            yield from self.node.jobs.watch(job_id, timeout=timeout)
+            return
+        replies = self.connect(peer).replies(
+            f"{JOB_SERVICE}/WatchJob", serde.encode_get_job(job_id), timeout=timeout
+        )
+        for reply in replies:
+            status = serde.decode_job_status(reply)
+            if status.job_id != job_id:
+                raise DecodeError(f"{peer} sent the status of job {status.job_id}")
+            yield status
 
     def approve_job(self, job_id: str) -> Job:
         """Approve a job that waits for a person's approval on this node (as its provider)."""

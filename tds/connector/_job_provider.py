@@ -32,7 +32,7 @@ from tds.connector._aggregate import (
 from tds.connector._agreement import SignedAgreement
 from tds.connector._audit import EventKind
 from tds.connector._catalog import Dataset, dataset_target
-from tds.connector._job_store import Job, Jobs
+from tds.connector._job_store import Job, Jobs, JobStatus
 from tds.connector._jobs import JobFrame, JobKind, JobRole, JobSpec, JobState, ProviderPart
 from tds.connector._negotiation import NegotiationState
 from tds.connector._node import OpenNode
@@ -158,6 +158,11 @@ class JobProvider:
         if caller != job.spec.requester:
             raise AuthenticationError(f"only {job.spec.requester} may cancel job {job_id}")
         return self.jobs.end(job_id, JobState.CANCELLED, f"cancelled by {caller}: {reason}")
+
+    def watch(self, caller: str, job_id: str) -> Iterator[JobStatus]:
+        """The job's status now, then each time it changes, until it ends (or its deadline)."""
+        job = self.jobs.get(job_id, peer=caller)
+        return self.jobs.watch(job_id, timeout=job.spec.deadline_seconds)
 
     # -- computing ----------------------------------------------------------------------------
 

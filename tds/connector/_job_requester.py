@@ -15,7 +15,7 @@ from typing import Any
 
 from tds.connector import serde
 from tds.connector._aggregate import LocalAggregate, aggregate_table
-from tds.connector._job_store import Job, Jobs
+from tds.connector._job_store import Job, Jobs, JobStatus
 from tds.connector._jobs import JobFrame, JobKind, JobRole, JobSpec, JobState, ProviderPart
 from tds.connector._peer import PeerConnection
 from tds.errors import (
@@ -110,7 +110,7 @@ class JobRequester:
         return job
 
     def _ask(self, part: ProviderPart, spec: JobSpec) -> None:
-        reply = serde.decode_job_reply(
+        reply = serde.decode_job_status(
             self._connect(part).call(f"{JOB_SERVICE}/StartJob", serde.encode_start_job(spec))
         )
         _check_reply(reply, part, spec.job_id)
@@ -121,7 +121,7 @@ class JobRequester:
         while waiting:
             still = []
             for part in waiting:
-                reply = serde.decode_job_reply(
+                reply = serde.decode_job_status(
                     self._connect(part).call(
                         f"{JOB_SERVICE}/GetJob", serde.encode_get_job(spec.job_id)
                     )
@@ -232,7 +232,7 @@ class JobRequester:
                 )
 
 
-def _check_reply(reply: serde.JobReply, part: ProviderPart, job_id: str) -> None:
+def _check_reply(reply: JobStatus, part: ProviderPart, job_id: str) -> None:
     if reply.job_id != job_id:
         raise DecodeError(f"{part.node} answered about job {reply.job_id}, not {job_id}")
     if reply.state is JobState.FAILED:

@@ -13,7 +13,8 @@ import dataclasses
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,9 +23,11 @@ from tds.connector._jobs import JobKind, JobRole, JobSpec, JobState, check_trans
 from tds.connector._store import Store
 from tds.errors import AlreadyExistsError, NotFoundError
 
-__all__ = ["MAX_JOB_REASON", "Job", "Jobs"]
+__all__ = ["MAX_JOB_REASON", "WATCH_PERIOD_SECONDS", "Job", "JobStatus", "Jobs"]
 
 MAX_JOB_REASON = 1000
+# How often a watched job's record is read for changes.
+WATCH_PERIOD_SECONDS = 0.2
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _COLUMNS = "id, role, spec, state, reason, stage, done, total, result, created_at_us, updated_at_us"
 
@@ -43,6 +46,18 @@ def _instant(microseconds: int) -> dt.datetime:
 
 def _bounded(text: str) -> str:
     return text if len(text) <= MAX_JOB_REASON else text[: MAX_JOB_REASON - 1] + "…"
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """Where a job stands on one node: its state, why, and how far its current stage is."""
+
+    job_id: str
+    state: JobState
+    reason: str
+    stage: str
+    done: int
+    total: int
 
 
 @dataclass(frozen=True)
@@ -76,6 +91,10 @@ class Job:
     @property
     def is_final(self) -> bool:
         return self.state.is_final
+
+    @property
+    def status(self) -> JobStatus:
+        return JobStatus(self.id, self.state, self.reason, self.stage, self.done, self.total)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serializable view (``tds job status --json``)."""
@@ -175,6 +194,19 @@ class Jobs:
             if job.is_final:
                 return job
             return self._move(connection, job, target, reason)
+
+    def watch(self, job_id: str, *, timeout: float) -> Iterator[JobStatus]:
+        """The job's status now and each time it changes, until it ends or ``timeout`` passes."""
+        deadline = time.monotonic() + timeout
+        last = None
+        while True:
+            status = self.get(job_id).status
+            if status != last:
+                yield status
+                last = status
+            if status.state.is_final or time.monotonic() > deadline:
+                return
+            time.sleep(WATCH_PERIOD_SECONDS)
 
     def fail_interrupted(self, reason: str) -> list[Job]:
         """End every provider job that was computing when this node's daemon stopped: its

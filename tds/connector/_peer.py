@@ -121,6 +121,19 @@ class PeerConnection:
         finally:
             replies.cancel()
 
+    def replies(self, method: str, request: bytes, *, timeout: float) -> Iterator[bytes]:
+        """Call the server stream ``method`` with one request; yield its replies."""
+        self._check_size(method, request)
+        self.verified_peer()
+        stub = self._channel.unary_stream(f"/{method}")
+        replies = stub(request, timeout=timeout, metadata=self._metadata)
+        try:
+            yield from replies
+        except grpc.RpcError as error:
+            raise translate_error(error, self.peer, method, attempts=1) from None
+        finally:
+            replies.cancel()
+
     def _check_size(self, method: str, request: bytes) -> None:
         if len(request) > self._settings.max_message_bytes:
             raise MessageTooLargeError(

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import grpc
 
@@ -21,7 +21,7 @@ from tds.connector._status import ERROR_TRAILER, status_for_error
 from tds.connector._transport import ReloadingTrustStore, authenticated_caller
 from tds.errors import TdsError
 
-__all__ = ["Handler", "Service", "StreamHandler", "generic_handler"]
+__all__ = ["Handler", "RepliesHandler", "Service", "StreamHandler", "generic_handler"]
 
 _log = logging.getLogger("tds.connector.rpc")
 
@@ -31,15 +31,23 @@ Handler = Callable[[bytes, str], bytes]
 StreamHandler = Callable[[Iterator[bytes], str], Iterator[bytes]]
 """A bidirectional stream's body: the caller's messages and name, to the replies."""
 
+RepliesHandler = Callable[[bytes, str], Iterator[bytes]]
+"""A server stream's body: one request and the caller's name, to a stream of replies."""
+
 
 @dataclass(frozen=True)
 class Service:
     """A gRPC service of the node: its full name (``tds.v1.CatalogService``), its unary
-    methods and its bidirectional streams."""
+    methods, its bidirectional streams and its server streams (one request, many replies)."""
 
     name: str
     methods: Mapping[str, Handler]
     streams: Mapping[str, StreamHandler] = field(default_factory=dict)
+    replies: Mapping[str, RepliesHandler] = field(default_factory=dict)
+
+    @property
+    def method_names(self) -> set[str]:
+        return {*self.methods, *self.streams, *self.replies}
 
 
 def generic_handler(
@@ -55,6 +63,16 @@ def generic_handler(
     for method, stream in service.streams.items():
         handlers[method] = grpc.stream_stream_rpc_method_handler(
             _serve_stream(f"{service.name}/{method}", stream, trust, node)
+        )
+    for method, replies in service.replies.items():
+        handlers[method] = grpc.unary_stream_rpc_method_handler(
+            _serve_stream(
+                f"{service.name}/{method}",
+                lambda requests, caller, replies=replies: replies(next(requests), caller),
+                trust,
+                node,
+                one_request=True,
+            )
         )
     return grpc.method_handlers_generic_handler(service.name, handlers)
 
@@ -77,14 +95,19 @@ def _serve(
 
 
 def _serve_stream(
-    method: str, handler: StreamHandler, trust: ReloadingTrustStore | None, node: str
-) -> Callable[[Iterator[bytes], grpc.ServicerContext], Iterator[bytes]]:
-    def serve(requests: Iterator[bytes], context: grpc.ServicerContext) -> Iterator[bytes]:
+    method: str,
+    handler: StreamHandler,
+    trust: ReloadingTrustStore | None,
+    node: str,
+    *,
+    one_request: bool = False,
+) -> Callable[[Any, grpc.ServicerContext], Iterator[bytes]]:
+    def serve(requests: Any, context: grpc.ServicerContext) -> Iterator[bytes]:
         started = time.perf_counter()
         caller = "?"
         try:
             caller = authenticated_caller(context, trust)
-            yield from handler(requests, caller)
+            yield from handler(iter([requests]) if one_request else requests, caller)
         except Exception as error:
             _abort(context, method, caller, node, error, started)
         _log_ok(method, caller, started)

@@ -131,14 +131,20 @@ def _reply(step: NegotiationStep) -> bytes:
 
 def job_service(jobs: JobProvider) -> Service:
     def start_job(request: bytes, caller: str) -> bytes:
-        return serde.encode_job_reply(jobs.start(caller, serde.decode_start_job(request)))
+        job = jobs.start(caller, serde.decode_start_job(request))
+        return serde.encode_job_status(job.status)
 
     def get_job(request: bytes, caller: str) -> bytes:
-        return serde.encode_job_reply(jobs.jobs.get(serde.decode_get_job(request), peer=caller))
+        job = jobs.jobs.get(serde.decode_get_job(request), peer=caller)
+        return serde.encode_job_status(job.status)
+
+    def watch_job(request: bytes, caller: str) -> Iterator[bytes]:
+        for status in jobs.watch(caller, serde.decode_get_job(request)):
+            yield serde.encode_job_status(status)
 
     def cancel_job(request: bytes, caller: str) -> bytes:
         job_id, reason = serde.decode_cancel_job(request)
-        return serde.encode_job_reply(jobs.cancel(caller, job_id, reason))
+        return serde.encode_job_status(jobs.cancel(caller, job_id, reason).status)
 
     def contribute(request: bytes, caller: str) -> bytes:
         job_id = serde.decode_contribute_request(request)
@@ -159,6 +165,7 @@ def job_service(jobs: JobProvider) -> Service:
             "Contribute": contribute,
         },
         streams={"Exchange": exchange},
+        replies={"WatchJob": watch_job},
     )
 
 

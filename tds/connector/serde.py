@@ -20,7 +20,7 @@ from tds._proto.v1 import audit_pb2, catalog_pb2, job_pb2, negotiation_pb2, node
 from tds.connector._agreement import SignedAgreement
 from tds.connector._audit import AuditEntry, Checkpoint
 from tds.connector._catalog import DatasetOffer
-from tds.connector._job_store import Job
+from tds.connector._job_store import JobStatus
 from tds.connector._jobs import JobFrame, JobSpec, JobState, check_job_id
 from tds.connector._merkle import HASH_SIZE
 from tds.connector._negotiation import MAX_REASON, Negotiation, NegotiationState
@@ -459,18 +459,6 @@ _JOB_STATES = {
 _JOB_STATES_BY_NUMBER = {number: state for state, number in _JOB_STATES.items()}
 
 
-@dataclass(frozen=True)
-class JobReply:
-    """A node's answer about a job: its state there, why, and how far it is."""
-
-    job_id: str
-    state: JobState
-    reason: str
-    stage: str
-    done: int
-    total: int
-
-
 def _job_id(value: str) -> str:
     try:
         return check_job_id(value)
@@ -515,25 +503,25 @@ def decode_cancel_job(data: bytes) -> tuple[str, str]:
     return _job_id(message.job_id), reason
 
 
-def encode_job_reply(job: Job) -> bytes:
+def encode_job_status(status: JobStatus) -> bytes:
     return encode(
         job_pb2.JobReply(
-            job_id=job.id,
-            state=_JOB_STATES[job.state],
-            reason=job.reason,
-            stage=job.stage,
-            done=job.done,
-            total=job.total,
+            job_id=status.job_id,
+            state=_JOB_STATES[status.state],
+            reason=status.reason,
+            stage=status.stage,
+            done=status.done,
+            total=status.total,
         )
     )
 
 
-def decode_job_reply(data: bytes) -> JobReply:
+def decode_job_status(data: bytes) -> JobStatus:
     message = decode(job_pb2.JobReply, data)
     state = _JOB_STATES_BY_NUMBER.get(message.state)
     if state is None:
         raise DecodeError(f"unknown job state number {message.state}")
-    return JobReply(
+    return JobStatus(
         job_id=_job_id(message.job_id),
         state=state,
         reason=text_field(message.reason, "reason", required=False, limit=_MAX_REASON),

@@ -787,3 +787,21 @@ def test_the_summary_of_a_psi_job_shows_the_first_keys_only() -> None:
     lines = _summary(job, "insurer").splitlines()
     assert lines[4:-1] == items[:20]
     assert lines[-1] == f"... and 5 more: `tds job result {'a' * 32} --csv FILE`"
+
+
+def test_watch_follows_a_job_here_and_on_its_provider(run: Run, space: Space) -> None:
+    job_id = job_id_of(succeeded(run(*AGGREGATE, "--dir", space.insurer)).stdout)
+    here = succeeded(run("job", "watch", job_id, "--dir", space.insurer))
+    assert here.stdout == "SUCCEEDED: done\n"
+    there = succeeded(
+        run("job", "watch", job_id, "--peer", "hospital", "--json", "--dir", space.insurer)
+    )
+    lines = [json.loads(line) for line in there.stdout.splitlines()]
+    assert lines[-1]["state"] == "SUCCEEDED"
+    assert lines[-1]["job_id"] == job_id
+
+
+def test_watch_of_an_unknown_job_fails(run: Run, space: Space) -> None:
+    result = run("job", "watch", "0" * 32, "--dir", space.insurer)
+    assert result.exit_code == 1
+    assert "no job" in result.stderr

@@ -1,4 +1,5 @@
-"""The policy monitor: jobs whose agreement stops permitting them are stopped, with the reason."""
+"""A job's life on a provider daemon: approval, the policy monitor that stops jobs whose
+agreement no longer permits them, and watching a job's progress from either node."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from tds.connector import (
     node_uri,
 )
 from tds.connector._job_monitor import PolicyMonitor
-from tds.errors import StateTransitionError, UsageDeniedError
+from tds.errors import NotFoundError, StateTransitionError, UsageDeniedError
 from tds.sectors import healthcare
 
 PURPOSE = "medical-research"
@@ -157,3 +158,41 @@ def test_a_job_the_agreement_still_permits_is_left_alone(nodes: Nodes) -> None:
         hospital.approve_job(job_id)
     worker.join(30)
     assert outcome["job"].state is JobState.SUCCEEDED  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("nodes", [("P1Y", "manual")], indirect=True)
+def test_the_requester_watches_the_job_on_the_provider_until_it_ends(nodes: Nodes) -> None:
+    worker, outcome = _aggregate_in_thread(nodes)
+    job_id = _waiting_job(nodes.hospital)
+    with Client(nodes.insurer) as insurer:
+        watched = insurer.watch_job(job_id, peer=nodes.peer, timeout=30)
+        first = next(watched)
+        assert first.state is JobState.AWAITING_APPROVAL
+        assert "tds job approve" in first.reason
+        with Client(nodes.hospital) as hospital:
+            hospital.approve_job(job_id)
+        rest = list(watched)
+    worker.join(30)
+    states = [status.state for status in rest]
+    assert states[-1] is JobState.SUCCEEDED
+    assert JobState.RUNNING in states
+    assert all(status.job_id == job_id for status in rest)
+    with Client(nodes.insurer) as insurer:
+        local = list(insurer.watch_job(job_id, timeout=5))
+    assert [status.state for status in local] == [JobState.SUCCEEDED]
+    assert outcome["job"].state is JobState.SUCCEEDED  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("nodes", [("P1Y", "auto")], indirect=True)
+def test_only_the_nodes_of_a_job_may_watch_it(nodes: Nodes, tmp_path: Path) -> None:
+    with Client(nodes.insurer) as insurer:
+        job = insurer.aggregate(
+            {nodes.peer: "visits"}, purpose=PURPOSE, sums=["cost"], min_cohort=10
+        )
+    stranger = NodeConfig(name="stranger", directory=tmp_path / "stranger")
+    enroll_node(stranger.directory, "stranger", CertificateAuthority.load(tmp_path / "ca"))
+    with Client(stranger) as client:
+        with pytest.raises(NotFoundError):
+            list(client.watch_job(job.id, peer=nodes.peer, timeout=5))
+        with pytest.raises(NotFoundError):
+            list(client.watch_job(job.id, timeout=5))
