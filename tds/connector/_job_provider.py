@@ -19,7 +19,6 @@ job refused, rejected by a person or cancelled before it started costs nothing.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -176,7 +175,8 @@ class JobProvider:
             raise ProtocolError(f"job {job.id} has no exchange with {caller}")
         part = job.spec.part(self.name)
         self._begin(job, part, cohort_size=job.spec.min_cohort)
-        with self._failing(job.id):
+        run: _SecureJoin | None = None
+        with self._failing(job.id, lambda: run is not None and run.revealing):
             run = _SecureJoin(self, job, part)
             yield from run.replies(None)
             for frame in frames:
@@ -190,6 +190,7 @@ class JobProvider:
                 raise ProtocolError(f"{caller} ended job {job.id}'s exchange before its end")
             released, learned = run.release()
             self.jobs.move(job.id, JobState.SUCCEEDED, "done", result=learned)
+            run.revealing = True
             yield JobFrame(job.id, result=released)
 
     def contribute(self, caller: str, job_id: str) -> tuple[bytes, int]:
@@ -210,7 +211,8 @@ class JobProvider:
         local = LocalAggregate.compute(dataset, spec).suppress(spec.min_cohort)
         cohort = local.smallest_group or spec.min_cohort
         self._begin(job, part, cohort_size=cohort)
-        with self._failing(job_id):
+        # Nothing of this provider's leaves the node until the vector is returned.
+        with self._failing(job_id, lambda: False):
             if spec.epsilon is not None:
                 local = local.with_noise(spec.epsilon, spec.value_bound)
             self.jobs.progress(job_id, "encrypt", 0, 1)
@@ -357,16 +359,18 @@ class JobProvider:
         if job.state is not JobState.RUNNING:
             raise StateTransitionError(f"job {job_id} is {job.state}: {job.reason}")
 
-    def _failing(self, job_id: str) -> _Failing:
-        return _Failing(self.jobs, job_id)
+    def _failing(self, job_id: str, revealing: Callable[[], bool]) -> _Failing:
+        return _Failing(self._node, job_id, revealing)
 
 
 class _Failing:
-    """Ends a job FAILED with the error as its reason when the work inside fails."""
+    """Ends a job FAILED with the error as its reason when the work inside fails, and gives
+    its use back if nothing derived from this node's data had left it (``revealing()``)."""
 
-    def __init__(self, jobs: Jobs, job_id: str) -> None:
-        self._jobs = jobs
+    def __init__(self, node: OpenNode, job_id: str, revealing: Callable[[], bool]) -> None:
+        self._node = node
         self._job_id = job_id
+        self._revealing = revealing
 
     def __enter__(self) -> None:
         return None
@@ -380,7 +384,10 @@ class _Failing:
             reason = "the requester closed the exchange"
         else:
             reason = "internal error on the provider; its log has the details"
-        self._jobs.end(self._job_id, JobState.FAILED, reason)
+        with self._node.store.transaction():
+            if not self._revealing() and self._node.usage.refund(self._job_id):
+                reason += " (its use was given back: nothing had left the provider)"
+            self._node.jobs.end(self._job_id, JobState.FAILED, reason)
         return False
 
 
@@ -398,8 +405,9 @@ class _SecureJoin:
         mode = spec.kind.psi_mode(reveal_to_provider=spec.reveal_to_provider)
         common: dict[str, Any] = {"job_id": job.id, "mode": mode, "progress": self._progress}
         self._value_type = None
-        self._lock = threading.Lock()
-        self._gated = False
+        # Set once a message derived from this node's keys or values (beyond their number)
+        # has been handed out.
+        self.revealing = False
         if spec.kind.provider_is_left:
             self._party: LeftParty | RightParty = LeftParty(items, **common)
         elif spec.kind is JobKind.PSI_SUM:
@@ -424,11 +432,11 @@ class _SecureJoin:
             self._party.receive(message)
         while (reply := self._party.next_message()) is not None:
             self._provider._check_running(self._job.id)
-            if isinstance(reply, RightKey | RightPoints) and not self._gated:
+            if isinstance(reply, RightKey | RightPoints) and not self.revealing:
                 # The provider's own points let the requester match: the last check before
                 # anything about the intersection can be learned.
                 self._release_check(self._job.spec.min_cohort)
-                self._gated = True
+                self.revealing = True
             yield JobFrame(self._job.id, psi_message=reply.to_bytes())
 
     def _release_check(self, cohort_size: int) -> None:

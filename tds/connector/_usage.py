@@ -86,6 +86,12 @@ class SqliteUsageState(UsageState):
             row = connection.execute("SELECT 1 FROM uses WHERE job_id = ?", (job_id,)).fetchone()
         return row is not None
 
+    def refund(self, job_id: str) -> bool:
+        """Take back the use job ``job_id`` spent; whether it had spent one."""
+        with self._store.transaction() as connection:
+            deleted = connection.execute("DELETE FROM uses WHERE job_id = ?", (job_id,))
+            return deleted.rowcount > 0
+
     def record_agreement(self, content_hash: str, at: datetime) -> None:
         """Record when the policy with this content hash was agreed (the first record stays)."""
         agreed = _microseconds(at, "agreement time")

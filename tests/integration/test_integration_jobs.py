@@ -8,6 +8,7 @@ node still has every job, counter and log entry and runs the next job.
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import sqlite3
 import threading
@@ -19,16 +20,26 @@ import pytest
 from dataspace_harness import DataSpace, Node
 
 from tds.connector import Client, serde
-from tds.connector._jobs import JobFrame, JobState
+from tds.connector._jobs import (
+    JobFrame,
+    JobKind,
+    JobSpec,
+    JobState,
+    ProviderPart,
+    new_job_id,
+)
+from tds.connector._peer import PeerConnection
 from tds.errors import (
     ConfigError,
     DecodeError,
+    InvalidPointError,
     NotFoundError,
     PeerUnavailableError,
     ProtocolError,
     StateTransitionError,
     UsageDeniedError,
 )
+from tds.psi import LeftParty, LeftPoints, MatchBitmap, Mode
 
 PURPOSE = "medical-research/cost-of-care"
 MONTHS = ("2026-01", "2026-02", "2026-03")
@@ -340,3 +351,80 @@ def test_a_provider_killed_mid_job_fails_it_and_runs_the_next_after_restart(
     with client(space, "insurer") as insurer:
         assert insurer.job(running.id).state is JobState.FAILED  # type: ignore[attr-defined]
     test_a_join_sum_equals_the_plain_join_and_is_charged_once(space)
+
+
+def _raw_psi_sum_job(insurer: Client) -> tuple[str, PeerConnection]:
+    """A psi-sum job the insurer asks hospital-a for by hand, ready for its exchange."""
+    agreement = next(
+        signed.id
+        for signed in insurer.agreements(peer="hospital-a")
+        if signed.consumer == "insurer" and signed.dataset_id == "visits"
+    )
+    spec = JobSpec(
+        job_id=new_job_id(),
+        kind=JobKind.PSI_SUM,
+        requester="insurer",
+        providers=(ProviderPart("hospital-a", agreement, "visits", ("patient_id",), "cost"),),
+        purpose=PURPOSE,
+        min_cohort=10,
+    )
+    connection = insurer.connect("hospital-a")
+    status = serde.decode_job_status(
+        connection.call(f"{JOBS}/StartJob", serde.encode_start_job(spec))
+    )
+    assert status.state is JobState.PENDING
+    return spec.job_id, connection
+
+
+def _left_points(job_id: str, *, first_point: bytes | None = None) -> bytes:
+    """The requester's real first chunk (one of two blinded items), or one with a forged point."""
+    party = LeftParty(["p0001", "p0002"], job_id=job_id, mode=Mode.SUM, chunk_size=1)
+    message = party.next_message()
+    assert isinstance(message, LeftPoints)
+    if first_point is not None:
+        message = dataclasses.replace(message, points=first_point + message.points[32:])
+    return serde.encode_job_frame(JobFrame(job_id, psi_message=message.to_bytes()))
+
+
+def _frame(job_id: str, **body: object) -> bytes:
+    return serde.encode_job_frame(JobFrame(job_id, **body))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("frames", "error"),
+    [
+        # A low-order point instead of a blinded item.
+        (lambda job: [_left_points(job, first_point=bytes(32))], InvalidPointError),
+        # The same chunk twice: a replay.
+        (lambda job: [_left_points(job), _left_points(job)], ProtocolError),
+        # A message of another mode of the protocol.
+        (
+            lambda job: [
+                _frame(job, psi_message=MatchBitmap(job.encode(), Mode.BOTH, 1, b"\x00").to_bytes())
+            ],
+            ProtocolError,
+        ),
+        # The stream opened a second time.
+        (lambda job: [_left_points(job), _frame(job, open=True)], ProtocolError),
+        # A frame of another job inside this job's stream.
+        (lambda job: [_frame("f" * 32, open=True)], ProtocolError),
+    ],
+    ids=["invalid-point", "replayed-chunk", "wrong-mode", "opened-twice", "wrong-job"],
+)
+def test_bad_protocol_messages_fail_the_job_and_give_its_use_back(
+    space: DataSpace, frames: object, error: type[Exception]
+) -> None:
+    hospital = space.nodes["hospital-a"]
+    before = uses(hospital)
+    with client(space, "insurer") as insurer:
+        job_id, connection = _raw_psi_sum_job(insurer)
+        opening = serde.encode_job_frame(JobFrame(job_id, open=True))
+        requests = iter([opening, *frames(job_id)])  # type: ignore[operator]
+        with pytest.raises(error):
+            list(connection.stream(f"{JOBS}/Exchange", requests, timeout=30))
+        assert insurer.health("hospital-a") == "SERVING"
+    with client(space, "hospital-a") as provider:
+        failed = provider.job(job_id)
+    assert failed.state is JobState.FAILED
+    assert "its use was given back" in failed.reason
+    assert uses(hospital) == before
