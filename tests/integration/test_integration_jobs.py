@@ -428,3 +428,48 @@ def test_bad_protocol_messages_fail_the_job_and_give_its_use_back(
     assert failed.state is JobState.FAILED
     assert "its use was given back" in failed.reason
     assert uses(hospital) == before
+
+
+def test_several_jobs_at_once_across_three_nodes_all_come_out_right(space: DataSpace) -> None:
+    patients = sorted({patient for patient, _, _ in visits(0)})
+    shared = set(patients)
+    plain_sum = sum(cents for member, _, cents in claims() if member in shared)
+    plain_counts = {month: 0 for month in MONTHS}
+    for _, month, _ in visits(0) + visits(1):
+        plain_counts[month] += 1
+    outcomes: list[object] = []
+    lock = threading.Lock()
+
+    def aggregate() -> None:
+        with client(space, "insurer") as insurer:
+            job = insurer.aggregate(
+                {"hospital-a": "visits", "hospital-b": "visits"},
+                purpose=PURPOSE,
+                group_by=["month"],
+                groups=[[month] for month in MONTHS],
+                min_cohort=10,
+            )
+        with lock:
+            outcomes.append({row[0]: row[1] for row in job.result["rows"]} == plain_counts)
+
+    def join_sum() -> None:
+        with client(space, "hospital-a") as hospital:
+            job = hospital.secure_join(
+                "insurer",
+                "claims",
+                patients,
+                kind="psi-sum",
+                key_columns=["member_id"],
+                value_column="paid",
+                purpose=PURPOSE,
+                min_cohort=10,
+            )
+        with lock:
+            outcomes.append(round(float(job.result["sum"]) * 100) == plain_sum)
+
+    workers = [threading.Thread(target=work) for work in (aggregate, join_sum) * 3]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(120)
+    assert outcomes == [True] * 6
