@@ -83,7 +83,9 @@ class LocalAggregate:
                 units = np.clip(units, -spec.value_bound, spec.value_bound)
             # The float sums only tell the magnitude, so that the exact int64 sums cannot
             # have wrapped around unnoticed.
-            magnitude = np.bincount(chosen, weights=np.abs(units), minlength=len(groups))
+            magnitude = np.bincount(
+                chosen, weights=np.abs(units.astype(np.float64)), minlength=len(groups)
+            )
             if np.any(magnitude > PACKING_BOUND):
                 raise ConfigError(
                     f"a group's sum of {what} could exceed 2**52 units, more than an "

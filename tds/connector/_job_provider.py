@@ -48,7 +48,15 @@ from tds.errors import (
 )
 from tds.he import EncryptedVector, PublicKey, generate_keypair
 from tds.policy import Decision, DutyAction, Request, evaluate
-from tds.psi import LeftParty, Message, RightKey, RightParty, RightPoints, decode_message
+from tds.psi import (
+    LeftParty,
+    LeftPoints,
+    Message,
+    RightKey,
+    RightParty,
+    RightPoints,
+    decode_message,
+)
 
 __all__ = ["Contribute", "JobProvider", "secure_join_items"]
 
@@ -289,6 +297,7 @@ class JobProvider:
             cohort_size=cohort_size,
             epsilon=spec.epsilon,
             recipient=node_uri(spec.requester),
+            peer_set_size=spec.requester_set_size or None,
         )
         state = self._node.usage if job_id is None else self._node.usage.for_job(job_id)
         decision = evaluate(agreement.policy, request, state, consume=consume)
@@ -429,6 +438,15 @@ class _SecureJoin:
 
     def replies(self, message: Message | None) -> Iterator[JobFrame]:
         if message is not None:
+            declared = self._job.spec.requester_set_size
+            if (
+                declared
+                and isinstance(message, LeftPoints | RightPoints)
+                and declared != message.total
+            ):
+                raise ProtocolError(
+                    f"the requester declared {declared} distinct keys but sends {message.total}"
+                )
             self._party.receive(message)
         while (reply := self._party.next_message()) is not None:
             self._provider._check_running(self._job.id)

@@ -7,6 +7,7 @@ requester's own join keys never leave it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import time
@@ -73,8 +74,13 @@ class JobRequester:
         A secure join uses ``items`` (the requester's keys); an aggregation decrypts with
         ``private_key`` and writes sums in the terms of ``column_types``.
         """
+        report = _Reporter(self._jobs, spec.job_id, progress)
+        party = None
+        if spec.kind.two_party:
+            party = _own_party(spec, items, report)
+            # Declared, so that a provider's policy can demand a floor (peerSetSize).
+            spec = dataclasses.replace(spec, requester_set_size=party.set_size)
         job = self._jobs.create(spec, JobRole.REQUESTER)
-        report = _Reporter(self._jobs, job.id, progress)
         try:
             for part in spec.providers:
                 self._ask(part, spec)
@@ -84,7 +90,8 @@ class JobRequester:
                 assert private_key is not None and column_types is not None
                 result = self._aggregate(spec, private_key, column_types, report)
             else:
-                result = self._secure_join(spec, items, report)
+                assert party is not None
+                result = self._secure_join(spec, party)
         except TdsError as error:
             self._jobs.end(job.id, JobState.FAILED, str(error))
             self._cancel_everywhere(spec, f"the job failed at {spec.requester}: {error}")
@@ -161,20 +168,15 @@ class JobRequester:
         vector = EncryptedVector.from_bytes(private_key.public_key, data)
         values = private_key.decrypt_vector(vector)
         groups = len(spec.groups) if spec.group_by else 1
+        if len(values) != groups * (1 + len(spec.sums)):
+            raise ProtocolError(
+                f"{last.node} handed {len(values)} numbers, not {groups * (1 + len(spec.sums))}"
+            )
         total = LocalAggregate.from_vector(values, groups, len(spec.sums))
         return aggregate_table(spec, total, column_types) | {"wire": {"bytes_received": len(data)}}
 
-    def _secure_join(
-        self, spec: JobSpec, items: Sequence[object], report: _Reporter
-    ) -> dict[str, Any]:
+    def _secure_join(self, spec: JobSpec, party: LeftParty | RightParty) -> dict[str, Any]:
         part = spec.providers[0]
-        mode = spec.kind.psi_mode(reveal_to_provider=spec.reveal_to_provider)
-        common: dict[str, Any] = {"job_id": spec.job_id, "mode": mode, "progress": report}
-        party: LeftParty | RightParty = (
-            RightParty(items, **common)
-            if spec.kind.provider_is_left
-            else LeftParty(items, **common)
-        )
         outbox: queue.Queue[bytes | None] = queue.Queue()
 
         wire = {"bytes_sent": 0, "bytes_received": 0}
@@ -230,6 +232,15 @@ class JobRequester:
                 _log.warning(
                     "could not tell %s that job %s ended: %s", part.node, spec.job_id, error
                 )
+
+
+def _own_party(
+    spec: JobSpec, items: Sequence[object], report: ProgressCallback
+) -> LeftParty | RightParty:
+    """The requester's party of a secure join: right in psi-cardinality, else left."""
+    mode = spec.kind.psi_mode(reveal_to_provider=spec.reveal_to_provider)
+    party_class = RightParty if spec.kind.provider_is_left else LeftParty
+    return party_class(items, job_id=spec.job_id, mode=mode, progress=report)
 
 
 def _check_reply(reply: JobStatus, part: ProviderPart, job_id: str) -> None:

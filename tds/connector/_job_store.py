@@ -21,7 +21,7 @@ from typing import Any
 from tds.connector._audit import AuditLog, EventKind
 from tds.connector._jobs import JobKind, JobRole, JobSpec, JobState, check_transition
 from tds.connector._store import Store
-from tds.errors import AlreadyExistsError, NotFoundError
+from tds.errors import AlreadyExistsError, NotFoundError, StateTransitionError
 
 __all__ = ["MAX_JOB_REASON", "WATCH_PERIOD_SECONDS", "Job", "JobStatus", "Jobs"]
 
@@ -189,6 +189,8 @@ class Jobs:
 
     def end(self, job_id: str, target: JobState, reason: str) -> Job:
         """Move a job to a final state unless it is final already; the job as it stands."""
+        if not JobState(target).is_final:
+            raise StateTransitionError(f"end() takes a final state, not {target}")
         with self._store.transaction() as connection:
             job = self._require(connection, job_id)
             if job.is_final:

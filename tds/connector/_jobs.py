@@ -203,7 +203,7 @@ class ProviderPart:
             node=data["node"],
             agreement_id=data["agreement_id"],
             dataset_id=data["dataset_id"],
-            key_columns=tuple(data["key_columns"]),
+            key_columns=_as_tuple(data["key_columns"], "key_columns"),
             value_column=data["value_column"],
             address=data["address"],
         )
@@ -222,7 +222,10 @@ class JobSpec:
     differential-privacy budget for this job) makes every provider add discrete Laplace noise
     calibrated to it, with ``value_bound`` (in the units summed: hundredths for a decimal
     column) clipping each summed value. ``reveal_to_provider`` makes a ``psi`` job tell the
-    provider the shared keys too. ``deadline_seconds`` bounds the run.
+    provider the shared keys too. ``requester_set_size`` is how many distinct keys the
+    requester brings to a secure join (0: not declared), for policies that demand a minimum
+    (``peerSetSize``); the provider checks it against the keys that arrive.
+    ``deadline_seconds`` bounds the run.
     """
 
     job_id: str
@@ -237,6 +240,7 @@ class JobSpec:
     epsilon: Decimal | None = None
     value_bound: int = 2**31
     reveal_to_provider: bool = False
+    requester_set_size: int = 0
     deadline_seconds: int = 600
     requester_key: bytes = field(default=b"", repr=False)  # aggregate: the Paillier public key
 
@@ -275,19 +279,23 @@ class JobSpec:
         for name, low, high in (
             ("min_cohort", 1, 2**31),
             ("value_bound", 1, 2**40),
+            ("requester_set_size", 0, 2**32),
             ("deadline_seconds", 1, 7 * 24 * 3600),
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise ConfigError(f"{name} must be an integer from {low} to {high}, not {value!r}")
         if self.epsilon is not None:
+            if isinstance(self.epsilon, bool):
+                raise ConfigError("epsilon must be a number, not True or False")
             try:
                 epsilon = Decimal(self.epsilon)
             except (InvalidOperation, TypeError, ValueError):
                 raise ConfigError(f"epsilon must be a number, not {self.epsilon!r:.40}") from None
             if not epsilon.is_finite() or not 0 < epsilon <= 100:
                 raise ConfigError(f"epsilon must be above 0 and at most 100, not {epsilon}")
-            object.__setattr__(self, "epsilon", epsilon)
+            # Normalized, so that equal specs have equal text.
+            object.__setattr__(self, "epsilon", epsilon.normalize())
         if not isinstance(self.reveal_to_provider, bool):
             raise ConfigError("reveal_to_provider must be True or False")
         if not isinstance(self.requester_key, bytes):
@@ -302,14 +310,16 @@ class JobSpec:
             ):
                 raise ConfigError("groups must be a list of groups, each a list of texts")
             object.__setattr__(self, "groups", tuple(tuple(g) for g in groups))
+            if len(set(self.groups)) != len(self.groups):
+                raise ConfigError("a group is listed twice")
             if any(len(g) != len(self.group_by) for g in self.groups):
                 raise ConfigError(f"every group has one value per group_by column {self.group_by}")
             if self.group_by and not self.groups:
                 raise ConfigError("an aggregation grouped by columns lists the groups it asks for")
             if any(p.key_columns or p.value_column for p in self.providers):
                 raise ConfigError("an aggregation has no join key or value column")
-            if self.reveal_to_provider:
-                raise ConfigError("reveal_to_provider is for psi jobs")
+            if self.reveal_to_provider or self.requester_set_size:
+                raise ConfigError("reveal_to_provider and requester_set_size are for secure joins")
             if not self.sums and not self.group_by:
                 raise ConfigError(
                     "an aggregation counts rows by group_by columns, sums columns, or both"
@@ -321,6 +331,7 @@ class JobSpec:
             raise ConfigError(f"a {kind} job is between the requester and one provider")
         if self.group_by or self.sums or self.groups:
             raise ConfigError(f"a {kind} job has no group_by, sums or groups")
+        object.__setattr__(self, "groups", ())
         part = self.providers[0]
         if not part.key_columns:
             raise ConfigError(f"a {kind} job names the provider's join key columns")
@@ -358,9 +369,10 @@ class JobSpec:
             "sums": list(self.sums),
             "groups": [list(group) for group in self.groups],
             "min_cohort": self.min_cohort,
-            "epsilon": None if self.epsilon is None else str(self.epsilon),
+            "epsilon": None if self.epsilon is None else format(self.epsilon, "f"),
             "value_bound": self.value_bound,
             "reveal_to_provider": self.reveal_to_provider,
+            "requester_set_size": self.requester_set_size,
             "deadline_seconds": self.deadline_seconds,
             "requester_key": self.requester_key.hex(),
         }
@@ -393,6 +405,7 @@ class JobSpec:
             epsilon=None if epsilon is None else _decimal(epsilon),
             value_bound=data["value_bound"],
             reveal_to_provider=data["reveal_to_provider"],
+            requester_set_size=data["requester_set_size"],
             deadline_seconds=data["deadline_seconds"],
             requester_key=key,
         )
@@ -401,7 +414,7 @@ class JobSpec:
     def from_json(cls, text: str | bytes) -> JobSpec:
         try:
             document = json.loads(text)
-        except (ValueError, UnicodeDecodeError) as error:
+        except (ValueError, UnicodeDecodeError, RecursionError) as error:
             raise ConfigError(f"a job spec is JSON: {error}") from None
         return cls.from_dict(document)
 
@@ -419,6 +432,7 @@ _SPEC_KEYS = (
     "epsilon",
     "value_bound",
     "reveal_to_provider",
+    "requester_set_size",
     "deadline_seconds",
     "requester_key",
 )

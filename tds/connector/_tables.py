@@ -21,6 +21,8 @@ __all__ = ["DECIMAL_PLACES", "SUMMABLE", "from_units", "read_columns", "to_units
 DECIMAL_PLACES = 2
 SUMMABLE = (ColumnType.INTEGER, ColumnType.DECIMAL)
 _SCALE = Decimal(10) ** DECIMAL_PLACES
+# No value that adds up has more integer digits than an int64 (2**63 has 19).
+_LARGEST_DIGITS = 18
 
 
 def read_columns(dataset: Dataset, columns: Sequence[str]) -> list[list[str]]:
@@ -64,12 +66,19 @@ def _csv_rows(dataset: Dataset, columns: Sequence[str]) -> list[tuple[str, ...]]
 
 def _sqlite_rows(dataset: Dataset, columns: Sequence[str]) -> list[tuple[str, ...]]:
     # Column and table names were checked against a strict pattern when the dataset was
-    # published, so quoting them is enough.
-    selected = ", ".join(f'CAST("{column}" AS TEXT)' for column in columns)
+    # published, so quoting them is enough once they are known to exist (SQLite reads an
+    # unknown double-quoted name as a text literal).
+    table = dataset.source.table
     uri = dataset.source.path.as_uri() + "?mode=ro"
     connection = sqlite3.connect(uri, uri=True)
     try:
-        rows = connection.execute(f'SELECT {selected} FROM "{dataset.source.table}"').fetchall()
+        present = {row[1] for row in connection.execute(f'PRAGMA table_info("{table}")')}
+        absent = [column for column in columns if column not in present]
+        if not present or absent:
+            missing = ", ".join(absent) if present else f"table {table}"
+            raise ConfigError(f"the database of dataset {dataset.id} has no {missing}")
+        selected = ", ".join(f'CAST("{column}" AS TEXT)' for column in columns)
+        rows = connection.execute(f'SELECT {selected} FROM "{table}"').fetchall()
     finally:
         connection.close()
     return [tuple("" if value is None else value for value in row) for row in rows]
@@ -79,6 +88,7 @@ def to_units(values: Sequence[str], column_type: ColumnType, what: str) -> list[
     """Summed values as integers: hundredths for a decimal column."""
     if column_type not in SUMMABLE:
         raise ConfigError(f"{what} is a {column_type} column; only integer and decimal add up")
+    places = 0 if column_type is ColumnType.INTEGER else DECIMAL_PLACES
     units = []
     for number, text in enumerate(values, start=1):
         try:
@@ -87,11 +97,11 @@ def to_units(values: Sequence[str], column_type: ColumnType, what: str) -> list[
             raise ConfigError(f"row {number} of {what} is not a number") from None
         if not value.is_finite():
             raise ConfigError(f"row {number} of {what} is not a finite number")
-        scaled = value if column_type is ColumnType.INTEGER else value * _SCALE
-        if scaled != scaled.to_integral_value():
-            places = 0 if column_type is ColumnType.INTEGER else DECIMAL_PLACES
+        if value and value.adjusted() > _LARGEST_DIGITS:
+            raise ConfigError(f"a value in {what} is too large to add up (row {number})")
+        if value != value.quantize(Decimal(1).scaleb(-places)):
             raise ConfigError(f"row {number} of {what} has more than {places} decimal places")
-        units.append(int(scaled))
+        units.append(int(value.scaleb(places)))
     return units
 
 

@@ -555,7 +555,7 @@ def decode_job_frame(data: bytes) -> JobFrame:
             raise DecodeError(f"a job result is over {_MAX_RESULT} characters")
         try:
             result = json.loads(message.result_json)
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:
             raise DecodeError(f"a job result is not JSON: {error}") from None
         if not isinstance(result, dict):
             raise DecodeError("a job result is a JSON object")

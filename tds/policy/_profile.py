@@ -142,6 +142,7 @@ class LeftOperand(enum.StrEnum):
     OPERATION = "operation"
     COLUMN = "column"
     MIN_COHORT = "minCohort"
+    PEER_SET_SIZE = "peerSetSize"
     DP_EPSILON = "dpEpsilon"
     SPATIAL = "spatial"
     CLASSIFICATION = "classification"
@@ -282,6 +283,15 @@ OPERANDS: MappingProxyType[LeftOperand, OperandSpec] = MappingProxyType(
             Enforcer.PROVIDER,
             False,
             "the size of the smallest group of people behind any released value",
+        ),
+        LeftOperand.PEER_SET_SIZE: OperandSpec(
+            TDS_NS,
+            ValueKind.INTEGER,
+            _ORDER,
+            "peer_set_size",
+            Enforcer.PROVIDER,
+            False,
+            "the number of distinct keys the other party brings to a secure join",
         ),
         LeftOperand.DP_EPSILON: OperandSpec(
             TDS_NS,

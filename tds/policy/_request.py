@@ -37,6 +37,7 @@ class Request:
     purpose: str | None = None
     columns: tuple[str, ...] | None = None
     cohort_size: int | None = None
+    peer_set_size: int | None = None
     epsilon: Decimal | None = None
     location: tuple[float, float] | None = None
     classification: int | None = None
@@ -58,7 +59,7 @@ class Request:
             object.__setattr__(self, "data_time", utc_instant("data_time", self.data_time))
         if self.columns is not None:
             object.__setattr__(self, "columns", _columns(self.columns))
-        for name in ("cohort_size", "classification"):
+        for name in ("cohort_size", "peer_set_size", "classification"):
             value = getattr(self, name)
             if value is not None and (
                 isinstance(value, bool)

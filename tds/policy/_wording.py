@@ -29,6 +29,7 @@ LABELS = {
     LeftOperand.OPERATION: "the operation",
     LeftOperand.COLUMN: "the columns",
     LeftOperand.MIN_COHORT: "the smallest cohort",
+    LeftOperand.PEER_SET_SIZE: "the number of keys the other party brings",
     LeftOperand.DP_EPSILON: "the epsilon spent including this use",
     LeftOperand.SPATIAL: "the location",
     LeftOperand.CLASSIFICATION: "the classification level",

@@ -160,6 +160,11 @@ class _Party(ABC):
         """How many keys are shared, once the party has learned it; else None."""
 
     @property
+    def set_size(self) -> int:
+        """How many distinct keys this party brings (duplicates count once)."""
+        return len(self._own)
+
+    @property
     def done(self) -> bool:
         """True once the party has handed out its last message and has its result."""
         return self._phase is _Phase.DONE

@@ -168,9 +168,38 @@ def test_a_missing_sqlite_table_is_refused_naming_the_dataset(tmp_path: Path) ->
         connection.execute("INSERT INTO visits VALUES (?)", (SECRET,))
     connection.close()
     no_table = _dataset(DataSource("sqlite", tmp_path / "other.db", "claims"))
-    with pytest.raises(ConfigError, match="cannot read the source of dataset visits") as error:
+    with pytest.raises(ConfigError, match="dataset visits has no table claims") as error:
         read_columns(no_table, ["region"])
     assert SECRET not in str(error.value)
+
+
+def test_a_column_missing_from_the_sqlite_table_is_refused_not_read_as_its_name(
+    tmp_path: Path,
+) -> None:
+    connection = sqlite3.connect(tmp_path / "visits.db")
+    with connection:
+        connection.execute("CREATE TABLE visits (region TEXT)")
+        connection.executemany("INSERT INTO visits VALUES (?)", [("x",), ("y",)])
+    connection.close()
+    dataset = _dataset(DataSource("sqlite", tmp_path / "visits.db", "visits"))
+    with pytest.raises(ConfigError, match="dataset visits has no cost"):
+        read_columns(dataset, ["region", "cost"])
+
+
+@pytest.mark.parametrize(
+    ("text", "column_type", "message"),
+    [
+        ("1e1000000", ColumnType.DECIMAL, "too large to add up"),
+        ("1e1000000", ColumnType.INTEGER, "too large to add up"),
+        ("1e-9999999999", ColumnType.DECIMAL, "more than 2 decimal places"),
+        ("-9223372036854775808000", ColumnType.INTEGER, "too large to add up"),
+    ],
+)
+def test_extreme_exponents_are_refused_at_once(
+    text: str, column_type: ColumnType, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        to_units([text], column_type, "column v")
 
 
 # -- units ----------------------------------------------------------------------------------

@@ -27,7 +27,9 @@ from tds.connector import (
 )
 from tds.connector._job_monitor import PolicyMonitor
 from tds.errors import NotFoundError, StateTransitionError, UsageDeniedError
+from tds.policy import Action, Constraint, Permission
 from tds.sectors import healthcare
+from tds.sectors._offer import offer_or_agreement
 
 PURPOSE = "medical-research"
 
@@ -196,3 +198,47 @@ def test_only_the_nodes_of_a_job_may_watch_it(nodes: Nodes, tmp_path: Path) -> N
             list(client.watch_job(job.id, peer=nodes.peer, timeout=5))
         with pytest.raises(NotFoundError):
             list(client.watch_job(job.id, timeout=5))
+
+
+def test_a_policy_can_demand_a_floor_on_the_requesters_set(tmp_path: Path) -> None:
+    ca = CertificateAuthority.create(tmp_path / "ca", "Probe space")
+    hospital = NodeConfig(name="hospital", directory=tmp_path / "hospital", listen="127.0.0.1:0")
+    insurer = NodeConfig(name="insurer", directory=tmp_path / "insurer")
+    for config in (hospital, insurer):
+        enroll_node(config.directory, config.name, ca)
+    rows = [f"p{n}" for n in range(50)]
+    (tmp_path / "ids.csv").write_text("patient_id\n" + "\n".join(rows) + "\n")
+    permission = Permission(
+        action=Action.USE,
+        constraints=(
+            Constraint("operation", "eq", Action.CARDINALITY),
+            Constraint("peerSetSize", "gteq", 30),
+        ),
+    )
+    policy = offer_or_agreement(
+        uid="urn:tds:policy:hospital:ids",
+        assigner=node_uri("hospital"),
+        target=dataset_target("hospital", "ids"),
+        assignee=None,
+        permissions=(permission,),
+    )
+    dataset = Dataset(
+        id="ids",
+        title="Patient ids",
+        sector="healthcare",
+        columns=(Column("patient_id", "string"),),
+        source=DataSource("csv", tmp_path / "ids.csv"),
+        contract_policy=policy,
+    )
+    with Client(hospital) as client:
+        client.publish(dataset)
+    with Daemon(hospital) as daemon, Client(insurer) as client:
+        peer = f"hospital@{daemon.address}"
+        client.negotiate(peer, "ids")
+        join = {"kind": "psi-cardinality", "key_columns": ["patient_id"], "purpose": PURPOSE}
+        # A probe with two chosen keys (one repeated) is refused before anything runs.
+        with pytest.raises(UsageDeniedError, match="the number of keys the other party brings"):
+            client.secure_join(peer, "ids", ["p1", "p2", "p2"], **join)
+        enough = client.secure_join(peer, "ids", [f"p{n}" for n in range(40, 80)], **join)
+    assert enough.spec.requester_set_size == 40
+    assert enough.result["size"] == 10

@@ -298,7 +298,8 @@ def test_the_requester_key_must_be_bytes(key: object) -> None:
         ({"groups": (("north",), "south")}, "groups must be a list of groups"),
         ({"groups": ((1,),)}, "groups must be a list of groups"),
         ({"groups": None}, "groups must be a list of groups"),
-        ({"reveal_to_provider": True}, "reveal_to_provider is for psi jobs"),
+        ({"reveal_to_provider": True}, "reveal_to_provider and requester_set_size are for secure"),
+        ({"requester_set_size": 5}, "reveal_to_provider and requester_set_size are for secure"),
         (
             {"providers": (_part("alice", key_columns=("patient_id",)),)},
             "no join key or value column",
@@ -444,7 +445,7 @@ def valid_specs(draw: st.DrawFn) -> JobSpec:
         group_by = draw(st.lists(_columns, max_size=4, unique=True))
         sums = draw(st.lists(_columns, min_size=0 if group_by else 1, max_size=16, unique=True))
         group = st.tuples(*(st.text(max_size=8) for _ in group_by))
-        groups = draw(st.lists(group, min_size=1, max_size=6)) if group_by else []
+        groups = draw(st.lists(group, min_size=1, max_size=6, unique=True)) if group_by else []
         return JobSpec(
             providers=draw(_parts(nodes)),
             group_by=tuple(group_by),
@@ -461,6 +462,7 @@ def valid_specs(draw: st.DrawFn) -> JobSpec:
         providers=draw(_parts([node], key_columns=keys, value_column=value)),
         reveal_to_provider=draw(st.booleans()) if kind is JobKind.PSI else False,
         epsilon=draw(st.none() | _epsilons) if kind is JobKind.PSI_SUM else None,
+        requester_set_size=draw(st.integers(0, 2**32)),
         **common,
     )
 
@@ -784,3 +786,51 @@ def test_a_cancel_without_a_reason_and_a_contribution_without_a_vector_are_refus
     long_reason = serde.encode(job_pb2.JobReply(job_id=JOB_ID, state=5, reason="r" * 5000))
     with pytest.raises(DecodeError, match="reason is 5000 characters long"):
         serde.decode_job_status(long_reason)
+
+
+# -- what a peer could send in a spec -------------------------------------------------------
+
+
+@pytest.mark.parametrize("key_columns", [None, 7, "id", {"a": 1}])
+def test_malformed_key_columns_from_a_peer_are_a_config_error(key_columns: object) -> None:
+    document = _psi().to_dict()
+    document["providers"][0]["key_columns"] = key_columns
+    with pytest.raises(ConfigError):
+        JobSpec.from_dict(document)
+    with pytest.raises(DecodeError):
+        serde.decode_start_job(
+            serde.encode(serde.job_pb2.StartJobRequest(spec_json=json.dumps(document)))
+        )
+
+
+def test_deeply_nested_json_is_refused_not_a_recursion_error() -> None:
+    with pytest.raises(ConfigError):
+        JobSpec.from_json("[" * 100_000)
+    frame = serde.encode(serde.job_pb2.JobFrame(job_id=JOB_ID, result_json="[" * 100_000))
+    with pytest.raises(DecodeError):
+        serde.decode_job_frame(frame)
+
+
+def test_equal_epsilons_give_equal_text() -> None:
+    one, same = _psi(JobKind.PSI_SUM, epsilon="1.0"), _psi(JobKind.PSI_SUM, epsilon=Decimal(1))
+    assert one == same
+    assert one.to_json() == same.to_json()
+    assert _psi(JobKind.PSI_SUM, epsilon="100").to_dict()["epsilon"] == "100"
+
+
+@pytest.mark.parametrize("epsilon", [True, False])
+def test_a_boolean_epsilon_is_refused(epsilon: bool) -> None:
+    with pytest.raises(ConfigError, match="True or False"):
+        _psi(JobKind.PSI_SUM, epsilon=epsilon)
+
+
+def test_a_group_asked_for_twice_is_refused() -> None:
+    with pytest.raises(ConfigError, match="listed twice"):
+        _aggregate(groups=(("north",), ("north",)))
+
+
+def test_a_secure_join_keeps_no_groups_whatever_empty_list_it_was_given() -> None:
+    spec = _psi(groups=[])
+    assert spec.groups == ()
+    assert JobSpec.from_json(spec.to_json()) == spec
+    assert hash(spec)

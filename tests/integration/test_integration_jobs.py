@@ -353,7 +353,7 @@ def test_a_provider_killed_mid_job_fails_it_and_runs_the_next_after_restart(
     test_a_join_sum_equals_the_plain_join_and_is_charged_once(space)
 
 
-def _raw_psi_sum_job(insurer: Client) -> tuple[str, PeerConnection]:
+def _raw_psi_sum_job(insurer: Client, *, declared: int = 0) -> tuple[str, PeerConnection]:
     """A psi-sum job the insurer asks hospital-a for by hand, ready for its exchange."""
     agreement = next(
         signed.id
@@ -367,6 +367,7 @@ def _raw_psi_sum_job(insurer: Client) -> tuple[str, PeerConnection]:
         providers=(ProviderPart("hospital-a", agreement, "visits", ("patient_id",), "cost"),),
         purpose=PURPOSE,
         min_cohort=10,
+        requester_set_size=declared,
     )
     connection = insurer.connect("hospital-a")
     status = serde.decode_job_status(
@@ -473,3 +474,13 @@ def test_several_jobs_at_once_across_three_nodes_all_come_out_right(space: DataS
     for worker in workers:
         worker.join(120)
     assert outcomes == [True] * 6
+
+
+def test_a_requester_that_sends_other_than_it_declared_is_refused(space: DataSpace) -> None:
+    with client(space, "insurer") as insurer:
+        job_id, connection = _raw_psi_sum_job(insurer, declared=5000)
+        requests = iter([_frame(job_id, open=True), _left_points(job_id)])
+        with pytest.raises(ProtocolError, match="declared 5000 distinct keys but sends 2"):
+            list(connection.stream(f"{JOBS}/Exchange", requests, timeout=30))
+    with client(space, "hospital-a") as provider:
+        assert provider.job(job_id).state is JobState.FAILED

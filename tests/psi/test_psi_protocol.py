@@ -284,3 +284,9 @@ def test_scalars_are_fresh_per_job() -> None:
 def test_the_crypto_core_imports_no_network() -> None:
     code = "import sys, tds.psi; assert 'grpc' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_each_party_says_how_many_distinct_keys_it_brings() -> None:
+    left = LeftParty(["a", "b", "b", ("a", 1)], job_id="size")
+    right = RightParty([1, 1, 1], job_id="size")
+    assert (left.set_size, right.set_size) == (3, 1)
