@@ -126,7 +126,6 @@ def publish(root: Path, configs: dict[str, NodeConfig]) -> None:
                 assigner=node_uri(name),
                 target=dataset_target(name, dataset_id),
                 min_cohort=MIN_COHORT,
-                consent_required=False,
             ),
         )
         with Client(configs[name]) as client:
@@ -137,6 +136,7 @@ def publish(root: Path, configs: dict[str, NodeConfig]) -> None:
     print("   - aggregates and joined sums only: never rows, never the list of shared people")
     print(f"   - no result about fewer than {MIN_COHORT} people")
     print("   - at most 100 uses, within one year of the agreement; every use logged")
+    print("   - the consumer has obtained the patients' consent before the first use")
 
 
 def start_daemons(configs: dict[str, NodeConfig]) -> list[subprocess.Popen[bytes]]:
@@ -179,8 +179,10 @@ def monthly_costs(configs: dict[str, NodeConfig], records: dict) -> None:
             groups=[[month] for month in MONTHS],
             sums=["cost"],
             min_cohort=MIN_COHORT,
+            consent_obtained=True,
         )
     print(f"   job {job.id}: {job.state}")
+    print("   Coastal Mutual attested that the patients consented; both hospitals logged it.")
     print("   Each hospital checked its own terms, left out months with fewer than")
     print(
         f"   {MIN_COHORT} visits, and encrypted its numbers under a key only Coastal Mutual holds;"
@@ -222,6 +224,7 @@ def shared_patients_claims(configs: dict[str, NodeConfig], records: dict) -> Non
             value_column="paid",
             purpose=PURPOSE,
             min_cohort=MIN_COHORT,
+            consent_obtained=True,
             progress=show,
         )
     result = job.result
@@ -255,6 +258,7 @@ def refused_job(configs: dict[str, NodeConfig], records: dict) -> None:
                 key_columns=["patient_id"],
                 purpose=PURPOSE,
                 min_cohort=MIN_COHORT,
+                consent_obtained=True,
             )
         except UsageDeniedError as refusal:
             reason = str(refusal)

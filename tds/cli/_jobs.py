@@ -206,6 +206,14 @@ def start(
             "column).",
         ),
     ] = 2**31,
+    consent_obtained: Annotated[
+        bool,
+        typer.Option(
+            "--consent-obtained",
+            help="Attest that this node obtained the consent the agreements ask for "
+            "(obtainConsent duties); each provider records the attestation in its audit log.",
+        ),
+    ] = False,
     deadline: Annotated[
         int,
         typer.Option("--deadline", metavar="SECONDS", help="Give up after this long."),
@@ -283,6 +291,7 @@ def start(
                     min_cohort=min_cohort,
                     epsilon=epsilon,
                     value_bound=value_bound,
+                    consent_obtained=consent_obtained,
                     deadline_seconds=deadline,
                     progress=progress,
                 )
@@ -300,6 +309,7 @@ def start(
                     value_bound=value_bound,
                     reveal_to_provider=reveal_to_provider,
                     agreement_id=agreement,
+                    consent_obtained=consent_obtained,
                     deadline_seconds=deadline,
                     progress=progress,
                 )

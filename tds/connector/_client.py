@@ -319,6 +319,7 @@ class Client:
         value_bound: int = 2**31,
         reveal_to_provider: bool = False,
         agreement_id: str | None = None,
+        consent_obtained: bool = False,
         deadline_seconds: int = 600,
         progress: ProgressCallback | None = None,
     ) -> Job:
@@ -328,8 +329,10 @@ class Client:
         (how many, and the sum of the provider's ``value_column`` over them). ``key_columns``
         name the provider's join key columns, in the order of each item's parts. The provider
         checks its policy before the job starts and before it releases anything; the job is
-        recorded on both nodes. Returns the job, SUCCEEDED with its ``result``; a refusal or
-        failure raises, with the job recorded FAILED and the reason.
+        recorded on both nodes. ``consent_obtained`` attests that this node obtained the consent
+        the agreement asks for (its ``obtainConsent`` duties); the provider records the
+        attestation in its audit log. Returns the job, SUCCEEDED with its ``result``; a refusal
+        or failure raises, with the job recorded FAILED and the reason.
         """
         connection = self.connect(provider)
         spec = JobSpec(
@@ -351,6 +354,7 @@ class Client:
             epsilon=epsilon,  # type: ignore[arg-type]  # JobSpec checks and converts it
             value_bound=value_bound,
             reveal_to_provider=reveal_to_provider,
+            consent_obtained=consent_obtained,
             deadline_seconds=deadline_seconds,
         )
         return self._requester.run(spec, items=list(items), progress=progress)
@@ -366,6 +370,7 @@ class Client:
         min_cohort: int = 1,
         epsilon: Decimal | str | None = None,
         value_bound: int = 2**31,
+        consent_obtained: bool = False,
         deadline_seconds: int = 600,
         progress: ProgressCallback | None = None,
     ) -> Job:
@@ -375,8 +380,9 @@ class Client:
         provider encrypts its counts and sums under a fresh key of this node's and adds them
         to those of the providers before it, so this node decrypts only the total. Groups
         smaller than ``min_cohort`` rows at a provider are left out there; with ``epsilon``
-        every provider adds differential-privacy noise. Returns the job, SUCCEEDED with its
-        ``result`` table (``columns`` and ``rows``).
+        every provider adds differential-privacy noise; ``consent_obtained`` as for
+        :meth:`secure_join`. Returns the job, SUCCEEDED with its ``result`` table (``columns``
+        and ``rows``).
         """
         if not isinstance(datasets, Mapping) or not datasets:
             raise ConfigError("datasets maps each provider to the dataset it aggregates")
@@ -404,6 +410,7 @@ class Client:
             min_cohort=min_cohort,
             epsilon=epsilon,  # type: ignore[arg-type]  # JobSpec checks and converts it
             value_bound=value_bound,
+            consent_obtained=consent_obtained,
             deadline_seconds=deadline_seconds,
             requester_key=public_key.to_bytes(),
         )

@@ -47,7 +47,7 @@ from tds.errors import (
     UsageDeniedError,
 )
 from tds.he import EncryptedVector, PublicKey, generate_keypair
-from tds.policy import Decision, DutyAction, Request, evaluate
+from tds.policy import Decision, DutyAction, Request, UsageKey, evaluate
 from tds.psi import (
     LeftParty,
     LeftPoints,
@@ -111,8 +111,10 @@ class JobProvider:
                     f"job {spec.job_id} gives no address for {spec.providers[position - 1].node}"
                     f", from which {self.name} takes the sum so far"
                 )
-        self._agreement(spec, part)
+        agreement = self._agreement(spec, part)
         dataset = self._dataset(spec, part)
+        if spec.consent_obtained:
+            self._record_consent(spec, part, agreement)
         try:
             self._decide(spec, part, consume=False, cohort_size=spec.min_cohort)
         except UsageDeniedError as error:
@@ -129,6 +131,36 @@ class JobProvider:
             )
         _log.info("job %s (%s) from %s: %s", job.id, job.kind, caller, job.state)
         return job
+
+    def _record_consent(
+        self, spec: JobSpec, part: ProviderPart, agreement: SignedAgreement
+    ) -> None:
+        """Record the requester's attestation that it obtained the consent the agreement asks
+        for: its ``obtainConsent`` duties count as fulfilled from now on, and the log says who
+        attested it."""
+        policy = agreement.policy
+        duties = [
+            duty.uid or f"permission[{index}].duty[{number}]"
+            for index, permission in enumerate(policy.permissions)
+            for number, duty in enumerate(permission.duties)
+            if duty.action is DutyAction.OBTAIN_CONSENT
+        ]
+        if not duties:
+            return
+        with self._node.store.transaction():
+            for duty in duties:
+                key = UsageKey(policy.content_hash, duty, node_uri(spec.requester))
+                self._node.usage.record_fulfilment(key)
+            self._node.audit_log.append(
+                EventKind.USE_DECISION,
+                {
+                    "job": spec.job_id,
+                    "consumer": spec.requester,
+                    "provider": self.name,
+                    "agreement": part.agreement_id,
+                    "attested": {"obtainConsent": duties},
+                },
+            )
 
     def _existing(self, caller: str, spec: JobSpec) -> Job | None:
         try:

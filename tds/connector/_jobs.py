@@ -225,6 +225,8 @@ class JobSpec:
     provider the shared keys too. ``requester_set_size`` is how many distinct keys the
     requester brings to a secure join (0: not declared), for policies that demand a minimum
     (``peerSetSize``); the provider checks it against the keys that arrive.
+    ``consent_obtained`` is the requester's attestation that it obtained the consent its
+    agreements require (``obtainConsent`` duties); each provider records it in its audit log.
     ``deadline_seconds`` bounds the run.
     """
 
@@ -241,6 +243,7 @@ class JobSpec:
     value_bound: int = 2**31
     reveal_to_provider: bool = False
     requester_set_size: int = 0
+    consent_obtained: bool = False
     deadline_seconds: int = 600
     requester_key: bytes = field(default=b"", repr=False)  # aggregate: the Paillier public key
 
@@ -296,8 +299,9 @@ class JobSpec:
                 raise ConfigError(f"epsilon must be above 0 and at most 100, not {epsilon}")
             # Normalized, so that equal specs have equal text.
             object.__setattr__(self, "epsilon", epsilon.normalize())
-        if not isinstance(self.reveal_to_provider, bool):
-            raise ConfigError("reveal_to_provider must be True or False")
+        for flag in ("reveal_to_provider", "consent_obtained"):
+            if not isinstance(getattr(self, flag), bool):
+                raise ConfigError(f"{flag} must be True or False")
         if not isinstance(self.requester_key, bytes):
             raise ConfigError("requester_key must be bytes")
 
@@ -373,6 +377,7 @@ class JobSpec:
             "value_bound": self.value_bound,
             "reveal_to_provider": self.reveal_to_provider,
             "requester_set_size": self.requester_set_size,
+            "consent_obtained": self.consent_obtained,
             "deadline_seconds": self.deadline_seconds,
             "requester_key": self.requester_key.hex(),
         }
@@ -406,6 +411,7 @@ class JobSpec:
             value_bound=data["value_bound"],
             reveal_to_provider=data["reveal_to_provider"],
             requester_set_size=data["requester_set_size"],
+            consent_obtained=data["consent_obtained"],
             deadline_seconds=data["deadline_seconds"],
             requester_key=key,
         )
@@ -433,6 +439,7 @@ _SPEC_KEYS = (
     "value_bound",
     "reveal_to_provider",
     "requester_set_size",
+    "consent_obtained",
     "deadline_seconds",
     "requester_key",
 )

@@ -45,7 +45,9 @@ class Nodes:
         return f"hospital@{self.daemon.address}"
 
 
-def _publish(config: NodeConfig, root: Path, *, valid_for: str, approval: str) -> None:
+def _publish(
+    config: NodeConfig, root: Path, *, valid_for: str, approval: str, consent: bool = False
+) -> None:
     rows = [f"p{n},{100 + n}.25" for n in range(40)]
     (root / "visits.csv").write_text("patient_id,cost\n" + "\n".join(rows) + "\n")
     dataset = Dataset(
@@ -59,7 +61,7 @@ def _publish(config: NodeConfig, root: Path, *, valid_for: str, approval: str) -
             assigner=node_uri("hospital"),
             target=dataset_target("hospital", "visits"),
             valid_for=valid_for,
-            consent_required=False,
+            consent_required=consent,
         ),
         approval=approval,
     )
@@ -69,13 +71,13 @@ def _publish(config: NodeConfig, root: Path, *, valid_for: str, approval: str) -
 
 @pytest.fixture
 def nodes(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Nodes]:
-    valid_for, approval = request.param
+    valid_for, approval, *consent = request.param
     ca = CertificateAuthority.create(tmp_path / "ca", "Monitor space")
     hospital = NodeConfig(name="hospital", directory=tmp_path / "hospital", listen="127.0.0.1:0")
     insurer = NodeConfig(name="insurer", directory=tmp_path / "insurer")
     for config in (hospital, insurer):
         enroll_node(config.directory, config.name, ca)
-    _publish(hospital, tmp_path, valid_for=valid_for, approval=approval)
+    _publish(hospital, tmp_path, valid_for=valid_for, approval=approval, consent=bool(consent))
     with Daemon(hospital) as daemon:
         nodes = Nodes(hospital, insurer, daemon)
         with Client(insurer) as client:
@@ -242,3 +244,31 @@ def test_a_policy_can_demand_a_floor_on_the_requesters_set(tmp_path: Path) -> No
         enough = client.secure_join(peer, "ids", [f"p{n}" for n in range(40, 80)], **join)
     assert enough.spec.requester_set_size == 40
     assert enough.result["size"] == 10
+
+
+@pytest.mark.parametrize("nodes", [("P1Y", "auto", True)], indirect=True)
+def test_consent_the_requester_attests_is_recorded_and_lets_the_job_run(nodes: Nodes) -> None:
+    aggregate = {"purpose": PURPOSE, "sums": ["cost"], "min_cohort": 10}
+    with Client(nodes.insurer) as insurer:
+        with pytest.raises(UsageDeniedError, match="obtainConsent"):
+            insurer.aggregate({nodes.peer: "visits"}, **aggregate)
+        job = insurer.aggregate({nodes.peer: "visits"}, consent_obtained=True, **aggregate)
+        assert job.state is JobState.SUCCEEDED
+        # Recorded once, it holds for the next job too.
+        assert insurer.aggregate({nodes.peer: "visits"}, **aggregate).state is JobState.SUCCEEDED
+    with Client(nodes.hospital) as hospital:
+        log = hospital.node.audit_log
+        attested = [
+            entry.data
+            for entry in (log.entry(index) for index in range(log.size))
+            if "attested" in entry.data
+        ]
+    assert attested == [
+        {
+            "job": job.id,
+            "consumer": "insurer",
+            "provider": "hospital",
+            "agreement": job.spec.providers[0].agreement_id,
+            "attested": {"obtainConsent": ["urn:tds:policy:hospital:visits#consent"]},
+        }
+    ]
