@@ -20,7 +20,7 @@ from typing import Any
 
 from tds.connector._audit import AuditLog, EventKind
 from tds.connector._jobs import JobKind, JobRole, JobSpec, JobState, check_transition
-from tds.connector._store import Store
+from tds.connector._store import Store, from_microseconds, to_microseconds
 from tds.errors import AlreadyExistsError, NotFoundError, StateTransitionError
 
 __all__ = ["MAX_JOB_REASON", "WATCH_PERIOD_SECONDS", "Job", "JobStatus", "Jobs"]
@@ -28,20 +28,11 @@ __all__ = ["MAX_JOB_REASON", "WATCH_PERIOD_SECONDS", "Job", "JobStatus", "Jobs"]
 MAX_JOB_REASON = 1000
 # How often a watched job's record is read for changes.
 WATCH_PERIOD_SECONDS = 0.2
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _COLUMNS = "id, role, spec, state, reason, stage, done, total, result, created_at_us, updated_at_us"
 
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def _microseconds(instant: dt.datetime) -> int:
-    return (instant - _EPOCH) // dt.timedelta(microseconds=1)
-
-
-def _instant(microseconds: int) -> dt.datetime:
-    return _EPOCH + dt.timedelta(microseconds=microseconds)
 
 
 def _bounded(text: str) -> str:
@@ -140,8 +131,8 @@ class Jobs:
                     spec.to_json(),
                     state.value,
                     job.reason,
-                    _microseconds(now),
-                    _microseconds(now),
+                    to_microseconds(now),
+                    to_microseconds(now),
                     spec.kind.value,
                     spec.requester,
                 ),
@@ -225,7 +216,7 @@ class Jobs:
         with self._store.transaction() as connection:
             connection.execute(
                 "UPDATE jobs SET stage = ?, done = ?, total = ?, updated_at_us = ? WHERE id = ?",
-                (stage, done, total, _microseconds(_now()), job_id),
+                (stage, done, total, to_microseconds(_now()), job_id),
             )
 
     def _move(
@@ -250,7 +241,7 @@ class Jobs:
                 moved.state.value,
                 moved.reason,
                 None if moved.result is None else json.dumps(moved.result, sort_keys=True),
-                _microseconds(moved.updated_at),
+                to_microseconds(moved.updated_at),
                 moved.id,
             ),
         )
@@ -275,7 +266,7 @@ class Jobs:
         connection.execute(
             "INSERT INTO job_events (job_id, state, reason, audit_index, at_us) "
             "VALUES (?, ?, ?, ?, ?)",
-            (job.id, job.state.value, job.reason, index, _microseconds(job.updated_at)),
+            (job.id, job.state.value, job.reason, index, to_microseconds(job.updated_at)),
         )
 
     def _load(self, connection: sqlite3.Connection, job_id: str) -> Job | None:
@@ -309,6 +300,6 @@ def _job(row: tuple[Any, ...]) -> Job:
         done=done,
         total=total,
         result=None if result is None else json.loads(result),
-        created_at=_instant(created),
-        updated_at=_instant(updated),
+        created_at=from_microseconds(created),
+        updated_at=from_microseconds(updated),
     )

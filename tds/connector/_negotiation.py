@@ -42,7 +42,7 @@ from tds.connector._audit import AuditLog, Checkpoint, EventKind, PublicVerifyin
 from tds.connector._catalog import Catalog, check_dataset_id, check_offer_policy
 from tds.connector._difference import explain_difference
 from tds.connector._pki import NodeIdentity
-from tds.connector._store import Store
+from tds.connector._store import Store, from_microseconds, to_microseconds
 from tds.connector._trust import TrustStore, validate_node_name
 from tds.connector._usage import SqliteUsageState
 from tds.connector._witness import StoredWitness
@@ -70,7 +70,6 @@ __all__ = [
 MAX_REASON = 1000
 # How much of a negotiation's reason an error message repeats.
 _REASON_IN_ERRORS = 200
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 class NegotiationState(enum.StrEnum):
@@ -171,14 +170,6 @@ _REPLIES = {
 }
 _ALL_STATES = tuple(NegotiationState)
 _NOT_FINAL = tuple(state for state in NegotiationState if not state.is_final)
-
-
-def _microseconds(instant: dt.datetime) -> int:
-    return (instant - _EPOCH) // dt.timedelta(microseconds=1)
-
-
-def _instant(microseconds: int) -> dt.datetime:
-    return _EPOCH + dt.timedelta(microseconds=microseconds)
 
 
 def _bounded(text: str) -> str:
@@ -597,7 +588,9 @@ class Negotiations:
                 (record.id,),
             ).fetchall()
         return [
-            NegotiationEvent(record.id, _S(state), reason, policy_hash, audit_index, _instant(at))
+            NegotiationEvent(
+                record.id, _S(state), reason, policy_hash, audit_index, from_microseconds(at)
+            )
             for state, reason, policy_hash, audit_index, at in rows
         ]
 
@@ -833,8 +826,8 @@ class Negotiations:
                 record.policy.canonical_json,
                 record.reason,
                 None,
-                _microseconds(now),
-                _microseconds(now),
+                to_microseconds(now),
+                to_microseconds(now),
             ),
         )
         self._log_event(connection, record)
@@ -867,7 +860,7 @@ class Negotiations:
                 moved.policy.canonical_json,
                 moved.reason,
                 moved.agreement_id,
-                _microseconds(moved.updated_at),
+                to_microseconds(moved.updated_at),
                 int(counter_offer),
                 moved.id,
             ),
@@ -905,7 +898,7 @@ class Negotiations:
                 record.reason,
                 record.policy.content_hash,
                 index,
-                _microseconds(record.updated_at),
+                to_microseconds(record.updated_at),
             ),
         )
 
@@ -913,7 +906,7 @@ class Negotiations:
         self, connection: sqlite3.Connection, signed: SignedAgreement, *, finalized: bool
     ) -> None:
         peer = signed.consumer if signed.provider == self.name else signed.provider
-        finalized_at = _microseconds(_now()) if finalized else None
+        finalized_at = to_microseconds(_now()) if finalized else None
         connection.execute(
             "INSERT INTO agreements "
             "(id, negotiation_id, peer, document, agreed_at_us, finalized_at_us) "
@@ -924,7 +917,7 @@ class Negotiations:
                 signed.negotiation_id,
                 peer,
                 signed.to_json(),
-                _microseconds(signed.agreed_at),
+                to_microseconds(signed.agreed_at),
                 finalized_at,
             ),
         )
@@ -1013,8 +1006,8 @@ def _negotiation(row: tuple[Any, ...]) -> Negotiation:
         policy=Policy.from_odrl(policy),
         reason=reason,
         agreement_id=agreement_id,
-        created_at=_instant(created),
-        updated_at=_instant(updated),
+        created_at=from_microseconds(created),
+        updated_at=from_microseconds(updated),
     )
 
 

@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -114,19 +115,18 @@ class PeerConnection:
                 yield request
 
         replies = stub(checked(), timeout=timeout, metadata=self._metadata)
-        try:
-            yield from replies
-        except grpc.RpcError as error:
-            raise translate_error(error, self.peer, method, attempts=1) from None
-        finally:
-            replies.cancel()
+        return self._translated(method, replies)
 
     def replies(self, method: str, request: bytes, *, timeout: float) -> Iterator[bytes]:
         """Call the server stream ``method`` with one request; yield its replies."""
         self._check_size(method, request)
         self.verified_peer()
         stub = self._channel.unary_stream(f"/{method}")
-        replies = stub(request, timeout=timeout, metadata=self._metadata)
+        return self._translated(method, stub(request, timeout=timeout, metadata=self._metadata))
+
+    def _translated(self, method: str, replies: Any) -> Iterator[bytes]:
+        """The replies of a streaming call, its failure as the tds error the peer named; the
+        call is cancelled when the caller stops reading early."""
         try:
             yield from replies
         except grpc.RpcError as error:

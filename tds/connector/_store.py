@@ -10,6 +10,7 @@ process.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import sqlite3
 import threading
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from tds.errors import ConfigError, StorageError
 
-__all__ = ["SCHEMA_VERSION", "Store"]
+__all__ = ["SCHEMA_VERSION", "Store", "from_microseconds", "to_microseconds"]
 
 _log = logging.getLogger("tds.connector.store")
 
@@ -146,6 +147,19 @@ _MIGRATIONS: tuple[str, ...] = (
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 _BUSY_TIMEOUT_MS = 10_000
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def to_microseconds(instant: dt.datetime) -> int:
+    """How the database stores an instant: microseconds since the Unix epoch."""
+    return (instant - _EPOCH) // dt.timedelta(microseconds=1)
+
+
+def from_microseconds(microseconds: int) -> dt.datetime:
+    """An instant as the database stores it, back as an aware UTC datetime."""
+    return _EPOCH + dt.timedelta(microseconds=microseconds)
 
 
 class Store:
