@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from tds.connector._aggregate import (
@@ -32,7 +33,15 @@ from tds.connector._agreement import SignedAgreement
 from tds.connector._audit import EventKind
 from tds.connector._catalog import Dataset, dataset_target
 from tds.connector._job_store import Job, Jobs, JobStatus
-from tds.connector._jobs import JobFrame, JobKind, JobRole, JobSpec, JobState, ProviderPart
+from tds.connector._jobs import (
+    JobFrame,
+    JobKind,
+    JobRole,
+    JobSpec,
+    JobState,
+    ProviderPart,
+    join_workers,
+)
 from tds.connector._negotiation import NegotiationState
 from tds.connector._node import OpenNode
 from tds.connector._tables import SUMMABLE, from_units, read_columns, to_units
@@ -75,11 +84,15 @@ def secure_join_items(columns: list[list[str]]) -> list[object]:
 
 
 class JobProvider:
-    """The jobs ``node`` computes as a provider; ``contribute`` reaches other providers."""
+    """The jobs ``node`` computes as a provider; ``contribute`` reaches other providers.
 
-    def __init__(self, node: OpenNode, contribute: Contribute) -> None:
+    Secure joins run on ``workers`` processes (default: every core).
+    """
+
+    def __init__(self, node: OpenNode, contribute: Contribute, workers: int | None = None) -> None:
         self._node = node
         self._contribute = contribute
+        self._workers = workers
         self.jobs: Jobs = node.jobs
 
     @property
@@ -247,12 +260,32 @@ class JobProvider:
             raise AuthenticationError(
                 f"in job {job_id}, {self.name} hands its sum to {expected} only, not {caller}"
             )
-        dataset = self._dataset(spec, part)
-        local = LocalAggregate.compute(dataset, spec).suppress(spec.min_cohort)
-        cohort = local.smallest_group or spec.min_cohort
-        self._begin(job, part, cohort_size=cohort)
+        # Groups under min_cohort are suppressed below, so no released group is smaller.
+        self._begin(job, part, cohort_size=spec.min_cohort)
         # Nothing of this provider's leaves the node until the vector is returned.
+        chain = ThreadPoolExecutor(1, thread_name_prefix="tds-chain")
+        try:
+            return self._chain(job, part, position, chain)
+        finally:
+            # A failure here need not wait for the providers before this one.
+            chain.shutdown(wait=False, cancel_futures=True)
+
+    def _chain(
+        self, job: Job, part: ProviderPart, position: int, chain: ThreadPoolExecutor
+    ) -> tuple[bytes, int]:
+        spec, job_id = job.spec, job.id
         with self._failing(job_id, lambda: False):
+            # The providers before this one compute while this one does.
+            before = spec.providers[position - 1] if position > 0 else None
+            earlier = (
+                None
+                if before is None
+                else chain.submit(self._contribute, before, job_id, float(spec.deadline_seconds))
+            )
+            dataset = self._dataset(spec, part)
+            local = LocalAggregate.compute(dataset, spec).suppress(spec.min_cohort)
+            # The real size of the smallest group released, before any noise.
+            cohort = local.smallest_group or spec.min_cohort
             if spec.epsilon is not None:
                 local = local.with_noise(spec.epsilon, spec.value_bound)
             self.jobs.progress(job_id, "encrypt", 0, 1)
@@ -261,9 +294,8 @@ class JobProvider:
                 local.to_vector(), bound=PACKING_BOUND, max_additions=len(spec.providers)
             )
             self.jobs.progress(job_id, "encrypt", 1, 1)
-            if position > 0:
-                before = spec.providers[position - 1]
-                data, summed = self._contribute(before, job_id, float(spec.deadline_seconds))
+            if before is not None and earlier is not None:
+                data, summed = earlier.result()
                 if summed != position:
                     raise ProtocolError(
                         f"{before.node} handed a sum of {summed} providers, not {position}"
@@ -444,7 +476,12 @@ class _SecureJoin:
         columns = read_columns(dataset, spec.columns_for(part))
         items = secure_join_items(columns[: len(part.key_columns)])
         mode = spec.kind.psi_mode(reveal_to_provider=spec.reveal_to_provider)
-        common: dict[str, Any] = {"job_id": job.id, "mode": mode, "progress": self._progress}
+        common: dict[str, Any] = {
+            "job_id": job.id,
+            "mode": mode,
+            "progress": self._progress,
+            **join_workers(provider._workers),
+        }
         self._value_type = None
         # Set once a message derived from this node's keys or values (beyond their number)
         # has been handed out.

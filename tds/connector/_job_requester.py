@@ -17,7 +17,15 @@ from typing import Any
 from tds.connector import serde
 from tds.connector._aggregate import LocalAggregate, aggregate_table
 from tds.connector._job_store import Job, Jobs, JobStatus
-from tds.connector._jobs import JobFrame, JobKind, JobRole, JobSpec, JobState, ProviderPart
+from tds.connector._jobs import (
+    JobFrame,
+    JobKind,
+    JobRole,
+    JobSpec,
+    JobState,
+    ProviderPart,
+    join_workers,
+)
 from tds.connector._peer import PeerConnection
 from tds.errors import (
     DecodeError,
@@ -55,9 +63,15 @@ def request_contribution(
 class JobRequester:
     """Runs jobs for the node whose records are ``jobs``; ``connect`` reaches a provider."""
 
-    def __init__(self, jobs: Jobs, connect: Callable[[ProviderPart], PeerConnection]) -> None:
+    def __init__(
+        self,
+        jobs: Jobs,
+        connect: Callable[[ProviderPart], PeerConnection],
+        workers: int | None = None,
+    ) -> None:
         self._jobs = jobs
         self._connect = connect
+        self._workers = workers
 
     def run(
         self,
@@ -77,7 +91,7 @@ class JobRequester:
         report = _Reporter(self._jobs, spec.job_id, progress)
         party = None
         if spec.kind.two_party:
-            party = _own_party(spec, items, report)
+            party = _own_party(spec, items, report, self._workers)
             # Declared, so that a provider's policy can demand a floor (peerSetSize).
             spec = dataclasses.replace(spec, requester_set_size=party.set_size)
         job = self._jobs.create(spec, JobRole.REQUESTER)
@@ -235,12 +249,14 @@ class JobRequester:
 
 
 def _own_party(
-    spec: JobSpec, items: Sequence[object], report: ProgressCallback
+    spec: JobSpec, items: Sequence[object], report: ProgressCallback, workers: int | None
 ) -> LeftParty | RightParty:
     """The requester's party of a secure join: right in psi-cardinality, else left."""
     mode = spec.kind.psi_mode(reveal_to_provider=spec.reveal_to_provider)
     party_class = RightParty if spec.kind.provider_is_left else LeftParty
-    return party_class(items, job_id=spec.job_id, mode=mode, progress=report)
+    return party_class(
+        items, job_id=spec.job_id, mode=mode, progress=report, **join_workers(workers)
+    )
 
 
 def _check_reply(reply: JobStatus, part: ProviderPart, job_id: str) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from tds._workers import process_pool, resolve_workers
 from tds.connector._catalog import check_dataset_id
 from tds.connector._transport import parse_address
 from tds.connector._trust import validate_node_name
@@ -32,6 +33,7 @@ __all__ = [
     "ProviderPart",
     "check_job_id",
     "check_transition",
+    "join_workers",
     "new_job_id",
 ]
 
@@ -128,6 +130,13 @@ def check_transition(job_id: str, current: JobState, target: JobState) -> None:
         if current.is_final:
             raise StateTransitionError(f"job {job_id} is already {current}; it cannot change")
         raise StateTransitionError(f"job {job_id} is {current}; it cannot become {target}")
+
+
+def join_workers(workers: int | None) -> dict[str, Any]:
+    """The ``executor`` and ``workers`` arguments of a secure join's party: the process pool
+    shared with the rest of tds (every core by default), or this process for one worker."""
+    count = resolve_workers(workers)
+    return {"executor": process_pool(count) if count > 1 else None, "workers": count}
 
 
 def new_job_id() -> str:
