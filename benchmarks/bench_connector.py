@@ -27,6 +27,7 @@ both at the end of the module (visible with ``-s``).
 
 from __future__ import annotations
 
+import os
 import platform
 import random
 import socket
@@ -63,7 +64,8 @@ from tds.errors import TdsError
 from tds.policy import Action, Constraint, Duty, DutyAction, Permission, Policy, PolicyType
 
 CORES = default_workers()
-PSI_N = size(1 << 16, 1 << 8)  # ids per side; 2^20 is not run (docs/benchmarks.md says why)
+# Ids per side: 2^16, or 2^TDS_BENCH_CONNECTOR_LOG2 (the 2^20 rows of docs/benchmarks.md).
+PSI_N = size(1 << int(os.environ.get("TDS_BENCH_CONNECTOR_LOG2", "16")), 1 << 8)
 ROWS = size(10**6, 10**3)  # rows of each provider's visits
 PROVIDERS = 3
 MONTHS = tuple(f"2026-{month:02d}" for month in range(1, 13))

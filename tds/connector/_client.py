@@ -19,7 +19,15 @@ from tds.connector._config import NodeConfig
 from tds.connector._job_provider import JobProvider
 from tds.connector._job_requester import JOB_SERVICE, JobRequester, request_contribution
 from tds.connector._job_store import MAX_JOB_REASON, Job, JobStatus
-from tds.connector._jobs import JobKind, JobRole, JobSpec, JobState, ProviderPart, new_job_id
+from tds.connector._jobs import (
+    Contribution,
+    JobKind,
+    JobRole,
+    JobSpec,
+    JobState,
+    ProviderPart,
+    new_job_id,
+)
 from tds.connector._negotiation import MAX_REASON, Negotiation, NegotiationState
 from tds.connector._node import NodeInfo, OpenNode
 from tds.connector._peer import PeerConnection, PeerPool
@@ -78,7 +86,7 @@ class Client:
     def _connect_part(self, part: ProviderPart) -> PeerConnection:
         return self._peers.get(part.node, part.address) if part.address else self.connect(part.node)
 
-    def _contribute(self, part: ProviderPart, job_id: str, timeout: float) -> tuple[bytes, int]:
+    def _contribute(self, part: ProviderPart, job_id: str, timeout: float) -> Contribution:
         return request_contribution(self._connect_part(part), job_id, timeout)
 
     def _resolve(self, peer: object) -> tuple[str, str]:
@@ -432,13 +440,16 @@ class Client:
         )
 
     def job(self, job_id: str) -> Job:
-        """This node's record of a job, as requester or provider."""
+        """This node's record of a job, as requester or provider (a result the agreement
+        asked this node to delete by now is deleted first)."""
+        self.node.jobs.purge_expired()
         return self.node.jobs.get(job_id)
 
     def jobs(
         self, *, role: JobRole | str | None = None, state: JobState | str | None = None
     ) -> list[Job]:
         """This node's jobs, oldest first, optionally only in ``role`` or ``state``."""
+        self.node.jobs.purge_expired()
         return self.node.jobs.jobs(
             role=None if role is None else _enum(JobRole, role, "role"),
             state=None if state is None else _enum(JobState, state, "state"),

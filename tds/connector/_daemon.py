@@ -11,7 +11,7 @@ from tds.connector._config import NodeConfig
 from tds.connector._job_monitor import PolicyMonitor
 from tds.connector._job_provider import JobProvider
 from tds.connector._job_requester import request_contribution
-from tds.connector._jobs import ProviderPart
+from tds.connector._jobs import Contribution, ProviderPart
 from tds.connector._node import OpenNode
 from tds.connector._peer import PeerPool
 from tds.connector._server import NodeServer
@@ -103,7 +103,7 @@ class Daemon:
                 self.node.close()
                 _log.info("closed the node database", extra={"node": self.node.name})
 
-    def _contribute(self, part: ProviderPart, job_id: str, timeout: float) -> tuple[bytes, int]:
+    def _contribute(self, part: ProviderPart, job_id: str, timeout: float) -> Contribution:
         return request_contribution(self._peers.get(part.node, part.address), job_id, timeout)
 
     def run(self, stop: threading.Event | None = None) -> None:

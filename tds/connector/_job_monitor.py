@@ -4,7 +4,8 @@ An agreement can stop permitting a job while it waits or runs: it expires (``ela
 ``dateTime``), its uses or budget run out through other jobs, or its dataset is withdrawn.
 The monitor checks every job of the node that has not ended, once per period, and ends those
 FAILED with the reason; a running job's exchange notices at its next message and stops.
-New jobs are refused with the reason when they are asked for.
+New jobs are refused with the reason when they are asked for. The monitor also deletes the
+results this node received as a requester once their agreement's ``delete`` duty falls due.
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ class PolicyMonitor:
             self._thread.join()
 
     def check_once(self) -> int:
-        """Recheck every unfinished job once; how many were stopped."""
+        """Recheck every unfinished job once, and delete the results whose agreement asked
+        for it by now; how many jobs were stopped."""
+        self._provider.jobs.purge_expired()
         stopped = 0
         for state in _WATCHED:
             for job in self._provider.jobs.jobs(role=JobRole.PROVIDER, state=state):

@@ -18,6 +18,7 @@ job refused, rejected by a person or cancelled before it started costs nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -34,12 +35,15 @@ from tds.connector._audit import EventKind
 from tds.connector._catalog import Dataset, dataset_target
 from tds.connector._job_store import Job, Jobs, JobStatus
 from tds.connector._jobs import (
+    Contribution,
     JobFrame,
     JobKind,
     JobRole,
     JobSpec,
     JobState,
     ProviderPart,
+    delete_by,
+    earliest,
     join_workers,
 )
 from tds.connector._negotiation import NegotiationState
@@ -71,9 +75,9 @@ __all__ = ["Contribute", "JobProvider", "secure_join_items"]
 
 _log = logging.getLogger("tds.connector.jobs")
 
-Contribute = Callable[[ProviderPart, str, float], tuple[bytes, int]]
+Contribute = Callable[[ProviderPart, str, float], Contribution]
 """Ask provider ``part`` (at ``part.address``) for job ``job_id``'s sum so far, within a
-deadline: the vector's bytes and how many providers it sums."""
+deadline."""
 
 
 def secure_join_items(columns: list[list[str]]) -> list[object]:
@@ -246,7 +250,7 @@ class JobProvider:
             run.revealing = True
             yield JobFrame(job.id, result=released)
 
-    def contribute(self, caller: str, job_id: str) -> tuple[bytes, int]:
+    def contribute(self, caller: str, job_id: str) -> Contribution:
         """This provider's encrypted counts and sums added to its predecessors' (if any)."""
         job = self.jobs.get(job_id, peer=caller)
         spec = job.spec
@@ -272,7 +276,7 @@ class JobProvider:
 
     def _chain(
         self, job: Job, part: ProviderPart, position: int, chain: ThreadPoolExecutor
-    ) -> tuple[bytes, int]:
+    ) -> Contribution:
         spec, job_id = job.spec, job.id
         with self._failing(job_id, lambda: False):
             # The providers before this one compute while this one does.
@@ -294,17 +298,21 @@ class JobProvider:
                 local.to_vector(), bound=PACKING_BOUND, max_additions=len(spec.providers)
             )
             self.jobs.progress(job_id, "encrypt", 1, 1)
+            earlier_deadline = None
             if before is not None and earlier is not None:
-                data, summed = earlier.result()
-                if summed != position:
+                handed = earlier.result()
+                if handed.providers != position:
                     raise ProtocolError(
-                        f"{before.node} handed a sum of {summed} providers, not {position}"
+                        f"{before.node} handed a sum of {handed.providers} providers, not "
+                        f"{position}"
                     )
-                total = EncryptedVector.from_bytes(key, data) + total
-            self._decide(spec, part, consume=False, cohort_size=cohort, job_id=job_id)
+                total = EncryptedVector.from_bytes(key, handed.vector) + total
+                earlier_deadline = handed.delete_by
+            decision = self._decide(spec, part, consume=False, cohort_size=cohort, job_id=job_id)
+            deadline = earliest(delete_by(decision), earlier_deadline)
             learned = {"suppressed_groups": local.suppressed, "providers_summed": position + 1}
             self.jobs.move(job_id, JobState.SUCCEEDED, "contributed", result=learned)
-            return total.to_bytes(), position + 1
+            return Contribution(total.to_bytes(), position + 1, deadline)
 
     # -- checks -------------------------------------------------------------------------------
 
@@ -486,6 +494,7 @@ class _SecureJoin:
         # Set once a message derived from this node's keys or values (beyond their number)
         # has been handed out.
         self.revealing = False
+        self._delete_by: dt.datetime | None = None
         if spec.kind.provider_is_left:
             self._party: LeftParty | RightParty = LeftParty(items, **common)
         elif spec.kind is JobKind.PSI_SUM:
@@ -528,9 +537,10 @@ class _SecureJoin:
 
     def _release_check(self, cohort_size: int) -> None:
         spec = self._job.spec
-        self._provider._decide(
+        decision = self._provider._decide(
             spec, self._part, consume=False, cohort_size=cohort_size, job_id=self._job.id
         )
+        self._delete_by = delete_by(decision)
 
     def release(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """What the requester gets, and what this node learned; checked against the policy."""
@@ -540,7 +550,7 @@ class _SecureJoin:
             learned: dict[str, Any] = {"requester_set_size": result.left_set_size}
             if spec.reveal_to_provider:
                 learned |= {"size": result.size, "items": _items_json(result.items)}
-            return {}, learned
+            return self._with_deadline({}), learned
         size = result.size
         if size < spec.min_cohort:
             raise UsageDeniedError(
@@ -549,7 +559,8 @@ class _SecureJoin:
             )
         self._release_check(size)
         if spec.kind is JobKind.PSI_CARDINALITY:
-            return {"size": size}, {"size": size, "requester_set_size": result.right_set_size}
+            learned = {"size": size, "requester_set_size": result.right_set_size}
+            return self._with_deadline({"size": size}), learned
         assert result.sum is not None and self._value_type is not None
         total = result.sum
         if spec.epsilon is not None:
@@ -557,7 +568,12 @@ class _SecureJoin:
             total += int(noise[0])
         released = {"size": size, "sum": from_units(total, self._value_type)}
         learned = {**released, "requester_set_size": result.left_set_size}
-        return released, learned
+        return self._with_deadline(released), learned
+
+    def _with_deadline(self, released: dict[str, Any]) -> dict[str, Any]:
+        if self._delete_by is None:
+            return released
+        return released | {"delete_by": self._delete_by.isoformat()}
 
 
 def _items_json(items: Any) -> list[Any]:

@@ -8,6 +8,7 @@ requester's own join keys never leave it.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 import queue
 import time
@@ -18,6 +19,7 @@ from tds.connector import serde
 from tds.connector._aggregate import LocalAggregate, aggregate_table
 from tds.connector._job_store import Job, Jobs, JobStatus
 from tds.connector._jobs import (
+    Contribution,
     JobFrame,
     JobKind,
     JobRole,
@@ -46,18 +48,15 @@ _log = logging.getLogger("tds.connector.jobs")
 _APPROVAL_POLL_SECONDS = 0.5
 
 
-def request_contribution(
-    connection: PeerConnection, job_id: str, timeout: float
-) -> tuple[bytes, int]:
-    """Ask a provider for job ``job_id``'s encrypted sum so far: its bytes and how many
-    providers it sums."""
+def request_contribution(connection: PeerConnection, job_id: str, timeout: float) -> Contribution:
+    """Ask a provider for job ``job_id``'s encrypted sum so far."""
     reply = connection.call(
         f"{JOB_SERVICE}/Contribute", serde.encode_contribute_request(job_id), timeout=timeout
     )
-    answered, vector, providers = serde.decode_contribution(reply)
+    answered, contribution = serde.decode_contribution(reply)
     if answered != job_id:
         raise DecodeError(f"{connection.peer} answered about job {answered}, not {job_id}")
-    return vector, providers
+    return contribution
 
 
 class JobRequester:
@@ -171,15 +170,16 @@ class JobRequester:
     ) -> dict[str, Any]:
         last = spec.providers[-1]
         report(Progress("requester", "providers summing", 0, len(spec.providers)))
-        data, summed = request_contribution(
+        handed = request_contribution(
             self._connect(last), spec.job_id, float(spec.deadline_seconds)
         )
-        if summed != len(spec.providers):
+        if handed.providers != len(spec.providers):
             raise ProtocolError(
-                f"{last.node} handed a sum of {summed} providers, not {len(spec.providers)}"
+                f"{last.node} handed a sum of {handed.providers} providers, not "
+                f"{len(spec.providers)}"
             )
-        report(Progress("requester", "providers summing", summed, len(spec.providers)))
-        vector = EncryptedVector.from_bytes(private_key.public_key, data)
+        report(Progress("requester", "providers summing", handed.providers, len(spec.providers)))
+        vector = EncryptedVector.from_bytes(private_key.public_key, handed.vector)
         values = private_key.decrypt_vector(vector)
         groups = len(spec.groups) if spec.group_by else 1
         if len(values) != groups * (1 + len(spec.sums)):
@@ -187,7 +187,9 @@ class JobRequester:
                 f"{last.node} handed {len(values)} numbers, not {groups * (1 + len(spec.sums))}"
             )
         total = LocalAggregate.from_vector(values, groups, len(spec.sums))
-        return aggregate_table(spec, total, column_types) | {"wire": {"bytes_received": len(data)}}
+        result = aggregate_table(spec, total, column_types)
+        result["wire"] = {"bytes_received": len(handed.vector)}
+        return _with_deadline(result, handed.delete_by)
 
     def _secure_join(self, spec: JobSpec, party: LeftParty | RightParty) -> dict[str, Any]:
         part = spec.providers[0]
@@ -276,7 +278,10 @@ def _joined_result(
     result: dict[str, Any] = {"provider_set_size": own.right_set_size}
     if spec.kind is JobKind.PSI:
         items = [list(item) if isinstance(item, tuple) else item for item in own.items or ()]
-        return result | {"size": own.size, "items": items}
+        result |= {"size": own.size, "items": items}
+        if "delete_by" in released:
+            result["delete_by"] = serde.parse_deadline(released["delete_by"]).isoformat()
+        return result
     if spec.kind is JobKind.PSI_CARDINALITY:
         result = {"provider_set_size": own.left_set_size}
     size = released.get("size")
@@ -285,11 +290,19 @@ def _joined_result(
     if own.size is not None and own.size != size:
         raise ProtocolError(f"the provider released size {size}, but the join found {own.size}")
     result["size"] = size
+    if "delete_by" in released:
+        result["delete_by"] = serde.parse_deadline(released["delete_by"]).isoformat()
     if spec.kind is JobKind.PSI_SUM:
         total = released.get("sum")
         if not isinstance(total, int | str) or isinstance(total, bool):
             raise DecodeError(f"the provider released no valid sum: {total!r:.40}")
         result["sum"] = total
+    return result
+
+
+def _with_deadline(result: dict[str, Any], deadline: dt.datetime | None) -> dict[str, Any]:
+    if deadline is not None:
+        result["delete_by"] = deadline.isoformat()
     return result
 
 

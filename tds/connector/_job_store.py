@@ -201,6 +201,27 @@ class Jobs:
                 return
             time.sleep(WATCH_PERIOD_SECONDS)
 
+    def purge_expired(self, now: dt.datetime | None = None) -> list[Job]:
+        """Delete the results this node received whose agreement asked for their deletion
+        by now (a ``delete`` duty): the job keeps its record, the result only when and that
+        it was deleted, with an audit entry."""
+        now = _now() if now is None else now
+        purged = []
+        with self._store.transaction() as connection:
+            rows = connection.execute(
+                f"SELECT {_COLUMNS} FROM jobs WHERE role = ? AND result LIKE ?",
+                (JobRole.REQUESTER.value, '%"delete_by"%'),
+            ).fetchall()
+            for job in map(_job, rows):
+                deadline = dt.datetime.fromisoformat((job.result or {})["delete_by"])
+                if deadline > now:
+                    continue
+                due = f"{deadline:%Y-%m-%d %H:%M} UTC"
+                reason = f"result deleted, as the agreement asks (delete by {due})"
+                tombstone = {"deleted_at": now.isoformat(), "delete_by": deadline.isoformat()}
+                purged.append(self._move(connection, job, job.state, reason, result=tombstone))
+        return purged
+
     def fail_interrupted(self, reason: str) -> list[Job]:
         """End every provider job that was computing when this node's daemon stopped: its
         state in memory is gone, so it can only fail (its use stays spent)."""

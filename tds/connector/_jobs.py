@@ -7,6 +7,7 @@ id. ``docs/connector-protocol.md`` describes the message flow; this module is it
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import json
 import re
@@ -20,11 +21,12 @@ from tds.connector._catalog import check_dataset_id
 from tds.connector._transport import parse_address
 from tds.connector._trust import validate_node_name
 from tds.errors import ConfigError, StateTransitionError
-from tds.policy import Action
+from tds.policy import Action, Decision, Duration, DutyAction, LeftOperand
 from tds.psi import Mode
 
 __all__ = [
     "MAX_JOB_PROVIDERS",
+    "Contribution",
     "JobFrame",
     "JobKind",
     "JobRole",
@@ -33,6 +35,8 @@ __all__ = [
     "ProviderPart",
     "check_job_id",
     "check_transition",
+    "delete_by",
+    "earliest",
     "join_workers",
     "new_job_id",
 ]
@@ -481,6 +485,39 @@ def _decimal(value: Any) -> Decimal:
         return Decimal(value)
     except InvalidOperation:
         raise ConfigError(f"epsilon {value!r:.40} is not a number") from None
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """An aggregation's encrypted sum so far: the vector's bytes, how many providers it sums,
+    and the earliest time any of them asks the requester to have deleted the result by."""
+
+    vector: bytes
+    providers: int
+    delete_by: dt.datetime | None = None
+
+
+def delete_by(decision: Decision) -> dt.datetime | None:
+    """When the requester must have deleted what this use releases, if a ``delete`` duty of
+    the decision says so: within its ``elapsedTime`` of now, or at once without one."""
+    now = dt.datetime.now(dt.UTC)
+    deadlines = []
+    for duty in decision.duties:
+        if duty.action is not DutyAction.DELETE:
+            continue
+        periods = [
+            refinement.right_operand
+            for refinement in duty.refinements
+            if refinement.left_operand is LeftOperand.ELAPSED_TIME
+            and isinstance(refinement.right_operand, Duration)
+        ]
+        deadlines.append(min((period.after(now) for period in periods), default=now))
+    return min(deadlines, default=None)
+
+
+def earliest(*deadlines: dt.datetime | None) -> dt.datetime | None:
+    """The earliest of the deadlines given, ignoring None."""
+    return min((deadline for deadline in deadlines if deadline is not None), default=None)
 
 
 @dataclass(frozen=True)

@@ -148,8 +148,7 @@ def job_service(jobs: JobProvider) -> Service:
 
     def contribute(request: bytes, caller: str) -> bytes:
         job_id = serde.decode_contribute_request(request)
-        vector, providers = jobs.contribute(caller, job_id)
-        return serde.encode_contribution(job_id, vector, providers)
+        return serde.encode_contribution(job_id, jobs.contribute(caller, job_id))
 
     def exchange(requests: Iterator[bytes], caller: str) -> Iterator[bytes]:
         frames = (serde.decode_job_frame(request) for request in requests)

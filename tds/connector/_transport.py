@@ -158,6 +158,9 @@ def server_options(settings: TransportSettings) -> list[tuple[str, int]]:
             "grpc.http2.min_recv_ping_interval_without_data_ms",
             int(settings.keepalive_time_seconds * 500),
         ),
+        # During a long job stream gRPC's own bandwidth probes come on top of the keepalives;
+        # counting them as strikes made a server send GOAWAY (too_many_pings) to its peer.
+        ("grpc.http2.max_ping_strikes", 0),
         ("grpc.so_reuseport", 0),
         *_keepalive_options(settings),
     ]

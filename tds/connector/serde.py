@@ -21,7 +21,7 @@ from tds.connector._agreement import SignedAgreement
 from tds.connector._audit import AuditEntry, Checkpoint
 from tds.connector._catalog import DatasetOffer
 from tds.connector._job_store import JobStatus
-from tds.connector._jobs import JobFrame, JobSpec, JobState, check_job_id
+from tds.connector._jobs import Contribution, JobFrame, JobSpec, JobState, check_job_id
 from tds.connector._merkle import HASH_SIZE
 from tds.connector._negotiation import MAX_REASON, Negotiation, NegotiationState
 from tds.connector._node import NodeInfo
@@ -571,12 +571,34 @@ def decode_contribute_request(data: bytes) -> str:
     return _job_id(decode(job_pb2.ContributeRequest, data).job_id)
 
 
-def encode_contribution(job_id: str, vector: bytes, providers: int) -> bytes:
-    return encode(job_pb2.Contribution(job_id=job_id, vector=vector, providers=providers))
+def encode_contribution(job_id: str, contribution: Contribution) -> bytes:
+    deadline = contribution.delete_by
+    return encode(
+        job_pb2.Contribution(
+            job_id=job_id,
+            vector=contribution.vector,
+            providers=contribution.providers,
+            delete_by="" if deadline is None else deadline.isoformat(),
+        )
+    )
 
 
-def decode_contribution(data: bytes) -> tuple[str, bytes, int]:
+def decode_contribution(data: bytes) -> tuple[str, Contribution]:
     message = decode(job_pb2.Contribution, data)
     if not message.vector:
         raise DecodeError("the contribution carries no vector")
-    return _job_id(message.job_id), message.vector, message.providers
+    deadline = parse_deadline(message.delete_by) if message.delete_by else None
+    return _job_id(message.job_id), Contribution(message.vector, message.providers, deadline)
+
+
+def parse_deadline(text: object) -> dt.datetime:
+    """A ``delete_by`` time from a peer: RFC 3339 with its offset, as UTC."""
+    if not isinstance(text, str) or len(text) > 64:
+        raise DecodeError(f"a delete_by time is RFC 3339 text, not {text!r:.40}")
+    try:
+        instant = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise DecodeError(f"delete_by {text!r:.40} is not an RFC 3339 time") from None
+    if instant.utcoffset() is None:
+        raise DecodeError(f"delete_by {text!r:.40} has no UTC offset")
+    return instant.astimezone(dt.UTC)

@@ -3,6 +3,7 @@ agreement no longer permits them, and watching a job's progress from either node
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from collections.abc import Iterator
@@ -27,7 +28,7 @@ from tds.connector import (
 )
 from tds.connector._job_monitor import PolicyMonitor
 from tds.errors import NotFoundError, StateTransitionError, UsageDeniedError
-from tds.policy import Action, Constraint, Permission
+from tds.policy import Action, Constraint, Duration, Duty, DutyAction, Permission
 from tds.sectors import healthcare
 from tds.sectors._offer import offer_or_agreement
 
@@ -272,3 +273,73 @@ def test_consent_the_requester_attests_is_recorded_and_lets_the_job_run(nodes: N
             "attested": {"obtainConsent": ["urn:tds:policy:hospital:visits#consent"]},
         }
     ]
+
+
+def test_a_result_the_agreement_asks_to_delete_is_deleted_when_due(tmp_path: Path) -> None:
+    ca = CertificateAuthority.create(tmp_path / "ca", "Deleting space")
+    hospital = NodeConfig(name="hospital", directory=tmp_path / "hospital", listen="127.0.0.1:0")
+    insurer = NodeConfig(name="insurer", directory=tmp_path / "insurer")
+    for config in (hospital, insurer):
+        enroll_node(config.directory, config.name, ca)
+    rows = [f"p{n},{n}.00" for n in range(30)]
+    (tmp_path / "visits.csv").write_text("patient_id,cost\n" + "\n".join(rows) + "\n")
+    delete_soon = Duty(
+        action=DutyAction.DELETE,
+        refinements=(Constraint("elapsedTime", "lteq", Duration.parse("PT2S")),),
+    )
+    permission = Permission(
+        action=Action.USE,
+        constraints=(Constraint("operation", "isAnyOf", [Action.AGGREGATE, Action.JOIN_SUM]),),
+        duties=(delete_soon,),
+    )
+    policy = offer_or_agreement(
+        uid="urn:tds:policy:hospital:visits",
+        assigner=node_uri("hospital"),
+        target=dataset_target("hospital", "visits"),
+        assignee=None,
+        permissions=(permission,),
+    )
+    dataset = Dataset(
+        id="visits",
+        title="Visits",
+        sector="healthcare",
+        columns=(Column("patient_id", "string"), Column("cost", "decimal")),
+        source=DataSource("csv", tmp_path / "visits.csv"),
+        contract_policy=policy,
+    )
+    with Client(hospital) as client:
+        client.publish(dataset)
+    with Daemon(hospital) as daemon, Client(insurer) as client:
+        peer = f"hospital@{daemon.address}"
+        client.negotiate(peer, "visits")
+        before = dt.datetime.now(dt.UTC)
+        total = client.aggregate({peer: "visits"}, purpose=PURPOSE, sums=["cost"])
+        joined = client.secure_join(
+            peer,
+            "visits",
+            ["p1", "p2", "q9"],
+            kind="psi-sum",
+            key_columns=["patient_id"],
+            value_column="cost",
+            purpose=PURPOSE,
+        )
+    for job in (total, joined):
+        deadline = dt.datetime.fromisoformat(job.result["delete_by"])
+        assert before + dt.timedelta(seconds=2) <= deadline <= before + dt.timedelta(seconds=30)
+    assert total.result["rows"] == [[30, "435.00"]]
+    assert joined.result["sum"] == "3.00"
+    time.sleep(max(0.0, (deadline - dt.datetime.now(dt.UTC)).total_seconds()) + 0.1)
+    with Client(insurer) as client:
+        for job in (total, joined):
+            deleted = client.job(job.id)
+            assert set(deleted.result) == {"deleted_at", "delete_by"}
+            assert deleted.reason.startswith("result deleted, as the agreement asks")
+            assert deleted.state is JobState.SUCCEEDED
+        log = client.node.audit_log
+        entries = [log.entry(index).data for index in range(log.size)]
+    deleted_jobs = {
+        entry.get("job")
+        for entry in entries
+        if entry.get("reason", "").startswith("result deleted")
+    }
+    assert deleted_jobs == {total.id, joined.id}

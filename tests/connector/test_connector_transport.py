@@ -165,6 +165,8 @@ def test_options_carry_the_message_limit_and_turn_grpc_retries_off() -> None:
     assert server["grpc.max_receive_message_length"] == 12345
     # A peer pinging at our own interval is tolerated.
     assert server["grpc.http2.min_recv_ping_interval_without_data_ms"] <= 30000
+    # ... and so are gRPC's bandwidth probes during a long job stream.
+    assert server["grpc.http2.max_ping_strikes"] == 0
     assert server["grpc.so_reuseport"] == 0
 
 

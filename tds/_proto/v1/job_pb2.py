@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x10tds/v1/job.proto\x12\x06tds.v1\"$\n\x0fStartJobRequest\x12\x11\n\tspec_json\x18\x01 \x01(\t\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"2\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"w\n\x08JobReply\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x1f\n\x05state\x18\x02 \x01(\x0e\x32\x10.tds.v1.JobState\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\r\n\x05stage\x18\x04 \x01(\t\x12\x0c\n\x04\x64one\x18\x05 \x01(\x04\x12\r\n\x05total\x18\x06 \x01(\x04\"`\n\x08JobFrame\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0e\n\x04open\x18\x02 \x01(\x08H\x00\x12\x15\n\x0bpsi_message\x18\x03 \x01(\x0cH\x00\x12\x15\n\x0bresult_json\x18\x04 \x01(\tH\x00\x42\x06\n\x04\x62ody\"#\n\x11\x43ontributeRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"A\n\x0c\x43ontribution\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0e\n\x06vector\x18\x02 \x01(\x0c\x12\x11\n\tproviders\x18\x03 \x01(\r*\xbc\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11JOB_STATE_PENDING\x10\x01\x12\x1f\n\x1bJOB_STATE_AWAITING_APPROVAL\x10\x02\x12\x15\n\x11JOB_STATE_RUNNING\x10\x03\x12\x17\n\x13JOB_STATE_SUCCEEDED\x10\x04\x12\x14\n\x10JOB_STATE_FAILED\x10\x05\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x06\x32\xd9\x02\n\nJobService\x12\x35\n\x08StartJob\x12\x17.tds.v1.StartJobRequest\x1a\x10.tds.v1.JobReply\x12\x31\n\x06GetJob\x12\x15.tds.v1.GetJobRequest\x1a\x10.tds.v1.JobReply\x12\x35\n\x08WatchJob\x12\x15.tds.v1.GetJobRequest\x1a\x10.tds.v1.JobReply0\x01\x12\x37\n\tCancelJob\x12\x18.tds.v1.CancelJobRequest\x1a\x10.tds.v1.JobReply\x12\x32\n\x08\x45xchange\x12\x10.tds.v1.JobFrame\x1a\x10.tds.v1.JobFrame(\x01\x30\x01\x12=\n\nContribute\x12\x19.tds.v1.ContributeRequest\x1a\x14.tds.v1.Contributionb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x10tds/v1/job.proto\x12\x06tds.v1\"$\n\x0fStartJobRequest\x12\x11\n\tspec_json\x18\x01 \x01(\t\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"2\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"w\n\x08JobReply\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x1f\n\x05state\x18\x02 \x01(\x0e\x32\x10.tds.v1.JobState\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\r\n\x05stage\x18\x04 \x01(\t\x12\x0c\n\x04\x64one\x18\x05 \x01(\x04\x12\r\n\x05total\x18\x06 \x01(\x04\"`\n\x08JobFrame\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0e\n\x04open\x18\x02 \x01(\x08H\x00\x12\x15\n\x0bpsi_message\x18\x03 \x01(\x0cH\x00\x12\x15\n\x0bresult_json\x18\x04 \x01(\tH\x00\x42\x06\n\x04\x62ody\"#\n\x11\x43ontributeRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"T\n\x0c\x43ontribution\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0e\n\x06vector\x18\x02 \x01(\x0c\x12\x11\n\tproviders\x18\x03 \x01(\r\x12\x11\n\tdelete_by\x18\x04 \x01(\t*\xbc\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11JOB_STATE_PENDING\x10\x01\x12\x1f\n\x1bJOB_STATE_AWAITING_APPROVAL\x10\x02\x12\x15\n\x11JOB_STATE_RUNNING\x10\x03\x12\x17\n\x13JOB_STATE_SUCCEEDED\x10\x04\x12\x14\n\x10JOB_STATE_FAILED\x10\x05\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x06\x32\xd9\x02\n\nJobService\x12\x35\n\x08StartJob\x12\x17.tds.v1.StartJobRequest\x1a\x10.tds.v1.JobReply\x12\x31\n\x06GetJob\x12\x15.tds.v1.GetJobRequest\x1a\x10.tds.v1.JobReply\x12\x35\n\x08WatchJob\x12\x15.tds.v1.GetJobRequest\x1a\x10.tds.v1.JobReply0\x01\x12\x37\n\tCancelJob\x12\x18.tds.v1.CancelJobRequest\x1a\x10.tds.v1.JobReply\x12\x32\n\x08\x45xchange\x12\x10.tds.v1.JobFrame\x1a\x10.tds.v1.JobFrame(\x01\x30\x01\x12=\n\nContribute\x12\x19.tds.v1.ContributeRequest\x1a\x14.tds.v1.Contributionb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tds.v1.job_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_JOBSTATE']._serialized_start=475
-  _globals['_JOBSTATE']._serialized_end=663
+  _globals['_JOBSTATE']._serialized_start=494
+  _globals['_JOBSTATE']._serialized_end=682
   _globals['_STARTJOBREQUEST']._serialized_start=28
   _globals['_STARTJOBREQUEST']._serialized_end=64
   _globals['_GETJOBREQUEST']._serialized_start=66
@@ -47,7 +47,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CONTRIBUTEREQUEST']._serialized_start=370
   _globals['_CONTRIBUTEREQUEST']._serialized_end=405
   _globals['_CONTRIBUTION']._serialized_start=407
-  _globals['_CONTRIBUTION']._serialized_end=472
-  _globals['_JOBSERVICE']._serialized_start=666
-  _globals['_JOBSERVICE']._serialized_end=1011
+  _globals['_CONTRIBUTION']._serialized_end=491
+  _globals['_JOBSERVICE']._serialized_start=685
+  _globals['_JOBSERVICE']._serialized_end=1030
 # @@protoc_insertion_point(module_scope)

@@ -78,11 +78,13 @@ class ContributeRequest(_message.Message):
     def __init__(self, job_id: _Optional[str] = ...) -> None: ...
 
 class Contribution(_message.Message):
-    __slots__ = ("job_id", "vector", "providers")
+    __slots__ = ("job_id", "vector", "providers", "delete_by")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     VECTOR_FIELD_NUMBER: _ClassVar[int]
     PROVIDERS_FIELD_NUMBER: _ClassVar[int]
+    DELETE_BY_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     vector: bytes
     providers: int
-    def __init__(self, job_id: _Optional[str] = ..., vector: _Optional[bytes] = ..., providers: _Optional[int] = ...) -> None: ...
+    delete_by: str
+    def __init__(self, job_id: _Optional[str] = ..., vector: _Optional[bytes] = ..., providers: _Optional[int] = ..., delete_by: _Optional[str] = ...) -> None: ...
