@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 from decimal import Decimal
 from typing import Any
@@ -16,6 +17,7 @@ from tds.connector import serde
 from tds.connector._job_store import JobStatus
 from tds.connector._jobs import (
     MAX_JOB_PROVIDERS,
+    Contribution,
     JobFrame,
     JobKind,
     JobSpec,
@@ -665,11 +667,10 @@ def test_get_cancel_and_contribute_requests_round_trip() -> None:
         "no longer needed",
     )
     assert serde.decode_contribute_request(serde.encode_contribute_request(JOB_ID)) == JOB_ID
-    assert serde.decode_contribution(serde.encode_contribution(JOB_ID, b"\x00\x01", 3)) == (
-        JOB_ID,
-        b"\x00\x01",
-        3,
-    )
+    deadline = dt.datetime(2027, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    for contribution in (Contribution(b"\x00\x01", 3), Contribution(b"\x02", 1, deadline)):
+        encoded = serde.encode_contribution(JOB_ID, contribution)
+        assert serde.decode_contribution(encoded) == (JOB_ID, contribution)
 
 
 @pytest.mark.parametrize("state", list(JobState))
