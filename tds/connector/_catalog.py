@@ -188,6 +188,9 @@ class Dataset:
     access_policy: Policy | None = None
     counter_offers: bool = False
     approval: str = "auto"
+    subject_column: str | None = None
+    time_column: str | None = None
+    location_columns: tuple[str, str] | None = None
 
     def __post_init__(self) -> None:
         check_dataset_id(self.id)
@@ -208,6 +211,29 @@ class Dataset:
                 f"approval is 'auto' (jobs the agreement permits run at once) or 'manual' "
                 f"(a person approves each job), not {self.approval!r:.40}"
             )
+        self._check_roles()
+
+    def _check_roles(self) -> None:
+        types = {column.name: column.type for column in self.columns}
+
+        def check(role: str, name: object, allowed: tuple[ColumnType, ...]) -> None:
+            if name not in types:
+                raise ConfigError(f"{role} {name!r:.80} is not a column of dataset {self.id}")
+            if types[name] not in allowed:  # type: ignore[index]
+                kinds = " or ".join(kind.value for kind in allowed)
+                raise ConfigError(f"{role} {name} must be a {kinds} column, not {types[name]}")  # type: ignore[index]
+
+        if self.subject_column is not None:
+            check("subject_column", self.subject_column, tuple(ColumnType))
+        if self.time_column is not None:
+            check("time_column", self.time_column, (ColumnType.DATE, ColumnType.TIMESTAMP))
+        if self.location_columns is not None:
+            pair = self.location_columns
+            if not isinstance(pair, tuple | list) or len(pair) != 2 or pair[0] == pair[1]:
+                raise ConfigError("location_columns names two columns: latitude, then longitude")
+            for name in pair:
+                check("a location column", name, (ColumnType.DECIMAL,))
+            object.__setattr__(self, "location_columns", tuple(pair))
 
     def offer(self, provider: str) -> DatasetOffer:
         """What peers see of this dataset in ``provider``'s catalog."""
@@ -233,11 +259,17 @@ class Dataset:
             "access_policy": None if self.access_policy is None else self.access_policy.to_odrl(),
             "counter_offers": self.counter_offers,
             "approval": self.approval,
+            "subject_column": self.subject_column,
+            "time_column": self.time_column,
+            "location_columns": None
+            if self.location_columns is None
+            else list(self.location_columns),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Dataset:
         access = data["access_policy"]
+        location = data.get("location_columns")
         return cls(
             id=data["id"],
             title=data["title"],
@@ -250,6 +282,10 @@ class Dataset:
             counter_offers=data["counter_offers"],
             # Datasets published before jobs existed have no approval key.
             approval=data.get("approval", "auto"),
+            # Nor these, from before sector datasets said who and where their rows are about.
+            subject_column=data.get("subject_column"),
+            time_column=data.get("time_column"),
+            location_columns=None if location is None else tuple(location),
         )
 
 

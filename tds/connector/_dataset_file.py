@@ -8,6 +8,9 @@ A description is TOML::
     description = "One row per outpatient visit, ICD-10 coded."
     counter_offers = false          # answer a different request with the offer (else refuse)
     approval = "auto"               # or "manual": a person approves each job (tds job approve)
+    subject_column = "patient_id"   # cohorts count distinct patients, not rows (optional)
+    time_column = "visit_date"      # lets jobs ask for a period; needed by dataAge (optional)
+    # location_columns = ["latitude", "longitude"]   # areas; needed by spatial (optional)
 
     [source]
     csv = "visits.csv"              # or: sqlite = "records.db" and table = "visits"
@@ -15,6 +18,7 @@ A description is TOML::
     [columns]
     patient_id = "string"
     icd10 = "string"
+    visit_date = "date"
     cost = "decimal"
 
     [policy]                        # the contract policy offered
@@ -64,6 +68,9 @@ _TOP_KEYS = {
     "description",
     "counter_offers",
     "approval",
+    "subject_column",
+    "time_column",
+    "location_columns",
     "source",
     "columns",
 }
@@ -125,6 +132,9 @@ def _dataset(document: dict[str, Any], path: Path, node_name: str) -> Dataset:
         access_policy=None if access is None else _access(access, node_name, dataset_id, problem),
         counter_offers=counter_offers,
         approval=document.get("approval", "auto"),
+        subject_column=document.get("subject_column"),
+        time_column=document.get("time_column"),
+        location_columns=document.get("location_columns"),
     )
 
 
