@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import enum
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -40,11 +41,12 @@ from tds.errors import (
     DecodeError,
     NotFoundError,
     PeerUnavailableError,
+    PolicySyntaxError,
     StateTransitionError,
     TdsError,
 )
 from tds.he import generate_keypair
-from tds.policy import Policy
+from tds.policy import BoundingBox, Policy
 from tds.progress import ProgressCallback
 
 __all__ = ["Client"]
@@ -379,6 +381,8 @@ class Client:
         epsilon: Decimal | str | None = None,
         value_bound: int = 2**31,
         consent_obtained: bool = False,
+        area: BoundingBox | str | None = None,
+        period: tuple[dt.datetime, dt.datetime] | None = None,
         deadline_seconds: int = 600,
         progress: ProgressCallback | None = None,
     ) -> Job:
@@ -387,13 +391,22 @@ class Client:
         ``datasets`` maps each provider to its dataset (one agreement on each). Every
         provider encrypts its counts and sums under a fresh key of this node's and adds them
         to those of the providers before it, so this node decrypts only the total. Groups
-        smaller than ``min_cohort`` rows at a provider are left out there; with ``epsilon``
-        every provider adds differential-privacy noise; ``consent_obtained`` as for
-        :meth:`secure_join`. Returns the job, SUCCEEDED with its ``result`` table (``columns``
-        and ``rows``).
+        smaller than ``min_cohort`` at a provider (in rows, or in distinct subjects for a
+        dataset that names its subject column) are left out there; with ``epsilon`` every
+        provider adds differential-privacy noise; ``consent_obtained`` as for
+        :meth:`secure_join`. ``area`` (a :class:`~tds.policy.BoundingBox` or its text
+        ``west,south,east,north``) and ``period`` (``(start, end)``, aware datetimes, the end
+        excluded) keep only the rows there and then, for datasets with location and time
+        columns. Returns the job, SUCCEEDED with its ``result`` table (``columns`` and
+        ``rows``).
         """
         if not isinstance(datasets, Mapping) or not datasets:
             raise ConfigError("datasets maps each provider to the dataset it aggregates")
+        if isinstance(area, str):
+            try:
+                area = BoundingBox.parse(area)
+            except PolicySyntaxError as error:
+                raise ConfigError(f"area: {error}") from None
         public_key, private_key = generate_keypair()
         parts = []
         for provider, dataset_id in datasets.items():
@@ -421,6 +434,8 @@ class Client:
             consent_obtained=consent_obtained,
             deadline_seconds=deadline_seconds,
             requester_key=public_key.to_bytes(),
+            area=area,
+            period=None if period is None else tuple(period),  # type: ignore[arg-type]
         )
         first = parts[0]
         offer = self.offer(f"{first.node}@{first.address}", first.dataset_id)

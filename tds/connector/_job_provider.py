@@ -348,6 +348,10 @@ class JobProvider:
                     f"column {column} of dataset {dataset.id} is {types[column]}; only integer "
                     "and decimal columns add up"
                 )
+        if spec.area is not None and dataset.location_columns is None:
+            raise ConfigError(f"dataset {dataset.id} has no location columns to select an area")
+        if spec.period is not None and dataset.time_column is None:
+            raise ConfigError(f"dataset {dataset.id} has no time column to select a period")
         return dataset
 
     def _decide(
@@ -370,6 +374,8 @@ class JobProvider:
             epsilon=spec.epsilon,
             recipient=node_uri(spec.requester),
             peer_set_size=spec.requester_set_size or None,
+            location=spec.area,
+            data_time=spec.data_time,
         )
         state = self._node.usage if job_id is None else self._node.usage.for_job(job_id)
         decision = evaluate(agreement.policy, request, state, consume=consume)

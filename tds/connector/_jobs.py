@@ -20,8 +20,8 @@ from tds._workers import process_pool, resolve_workers
 from tds.connector._catalog import check_dataset_id
 from tds.connector._transport import parse_address
 from tds.connector._trust import validate_node_name
-from tds.errors import ConfigError, StateTransitionError
-from tds.policy import Action, Decision, Duration, DutyAction, LeftOperand
+from tds.errors import ConfigError, PolicySyntaxError, StateTransitionError
+from tds.policy import Action, BoundingBox, Decision, Duration, DutyAction, LeftOperand
 from tds.psi import Mode
 
 __all__ = [
@@ -240,7 +240,12 @@ class JobSpec:
     (``peerSetSize``); the provider checks it against the keys that arrive.
     ``consent_obtained`` is the requester's attestation that it obtained the consent its
     agreements require (``obtainConsent`` duties); each provider records it in its audit log.
-    ``deadline_seconds`` bounds the run.
+    ``deadline_seconds`` bounds the run. An aggregation may ask for the rows in an ``area``
+    (a :class:`~tds.policy.BoundingBox` over the dataset's location columns) and a ``period``
+    (``(start, end)``, aware datetimes, the end excluded, over its time column): the
+    providers' policies see the area as the use's location and the period's end as the time of
+    the newest data read, so ``spatial`` and ``dataAge`` constraints are decided before
+    anything is read.
     """
 
     job_id: str
@@ -259,6 +264,8 @@ class JobSpec:
     consent_obtained: bool = False
     deadline_seconds: int = 600
     requester_key: bytes = field(default=b"", repr=False)  # aggregate: the Paillier public key
+    area: BoundingBox | None = None
+    period: tuple[dt.datetime, dt.datetime] | None = None
 
     def __post_init__(self) -> None:
         check_job_id(self.job_id)
@@ -343,6 +350,7 @@ class JobSpec:
                 )
             if not self.requester_key:
                 raise ConfigError("an aggregation carries the requester's Paillier public key")
+            self._check_where()
             return
         if len(self.providers) != 1:
             raise ConfigError(f"a {kind} job is between the requester and one provider")
@@ -360,6 +368,30 @@ class JobSpec:
             raise ConfigError("only an aggregation carries the requester's Paillier key")
         if self.epsilon is not None and kind is not JobKind.PSI_SUM:
             raise ConfigError(f"a {kind} job releases no noisy value; it takes no epsilon")
+        if self.area is not None or self.period is not None:
+            raise ConfigError("area and period select the rows of an aggregation only")
+
+    def _check_where(self) -> None:
+        if self.area is not None and not isinstance(self.area, BoundingBox):
+            raise ConfigError(f"area must be a BoundingBox, not {self.area!r:.80}")
+        if self.period is None:
+            return
+        if not isinstance(self.period, tuple | list) or len(self.period) != 2:
+            raise ConfigError("period is (start, end): two timezone-aware datetimes")
+        start, end = self.period
+        for instant in (start, end):
+            if not isinstance(instant, dt.datetime) or instant.utcoffset() is None:
+                raise ConfigError(
+                    f"period bounds are timezone-aware datetimes, not {instant!r:.80}"
+                )
+        if not start < end:
+            raise ConfigError(f"a period starts before it ends, not {start} to {end}")
+        object.__setattr__(self, "period", (start.astimezone(dt.UTC), end.astimezone(dt.UTC)))
+
+    @property
+    def data_time(self) -> dt.datetime | None:
+        """The newest data an aggregation over ``period`` can read: the period's end."""
+        return None if self.period is None else self.period[1]
 
     def part(self, node: str) -> ProviderPart:
         """The part of provider ``node``; ConfigError if it is not one."""
@@ -393,6 +425,10 @@ class JobSpec:
             "consent_obtained": self.consent_obtained,
             "deadline_seconds": self.deadline_seconds,
             "requester_key": self.requester_key.hex(),
+            "area": None if self.area is None else str(self.area),
+            "period": None
+            if self.period is None
+            else [instant.isoformat() for instant in self.period],
         }
 
     def to_json(self) -> str:
@@ -401,7 +437,8 @@ class JobSpec:
 
     @classmethod
     def from_dict(cls, data: Any) -> JobSpec:
-        _expect(data, set(_SPEC_KEYS))
+        # Specs recorded before areas and periods existed have neither key.
+        _expect(data, set(_SPEC_KEYS), optional=frozenset({"area", "period"}))
         try:
             key = bytes.fromhex(data["requester_key"])
         except (TypeError, ValueError):
@@ -427,6 +464,8 @@ class JobSpec:
             consent_obtained=data["consent_obtained"],
             deadline_seconds=data["deadline_seconds"],
             requester_key=key,
+            area=_area(data.get("area")),
+            period=_period(data.get("period")),
         )
 
     @classmethod
@@ -455,14 +494,39 @@ _SPEC_KEYS = (
     "consent_obtained",
     "deadline_seconds",
     "requester_key",
+    "area",
+    "period",
 )
 
 
-def _expect(data: Any, keys: set[str]) -> None:
+def _area(value: Any) -> BoundingBox | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ConfigError("area is written as west,south,east,north text")
+    try:
+        return BoundingBox.parse(value)
+    except PolicySyntaxError as error:
+        raise ConfigError(f"area: {error}") from None
+
+
+def _period(value: Any) -> tuple[dt.datetime, dt.datetime] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) != 2 or not all(isinstance(v, str) for v in value):
+        raise ConfigError("period is written as two ISO 8601 times")
+    try:
+        start, end = (dt.datetime.fromisoformat(text) for text in value)
+    except ValueError as error:
+        raise ConfigError(f"period: {error}") from None
+    return start, end
+
+
+def _expect(data: Any, keys: set[str], optional: frozenset[str] = frozenset()) -> None:
     if not isinstance(data, dict):
         raise ConfigError(f"expected an object, not {type(data).__name__}")
-    if set(data) != keys:
-        missing, extra = sorted(keys - set(data)), sorted(set(data) - keys)
+    if not keys - optional <= set(data) <= keys:
+        missing, extra = sorted(keys - optional - set(data)), sorted(set(data) - keys)
         raise ConfigError(f"job spec keys: missing {missing}, unexpected {extra}")
 
 

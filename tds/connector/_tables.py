@@ -3,20 +3,24 @@
 Keys and group values are read as text, exactly as the source holds them, so two nodes whose
 sources agree on a key agree on its bytes. Summed values are integers: an ``integer`` column
 as is, a ``decimal`` column in hundredths (to the cent), refusing a value with more decimal
-places rather than rounding it.
+places rather than rounding it. Times (``date`` and ``timestamp`` columns) are ISO 8601; a
+timestamp without an offset is taken as UTC, and a date as its midnight in UTC.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import sqlite3
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 
+import numpy as np
+
 from tds.connector._catalog import ColumnType, Dataset
 from tds.errors import ConfigError
 
-__all__ = ["DECIMAL_PLACES", "SUMMABLE", "from_units", "read_columns", "to_units"]
+__all__ = ["DECIMAL_PLACES", "SUMMABLE", "from_units", "instants", "read_columns", "to_units"]
 
 DECIMAL_PLACES = 2
 SUMMABLE = (ColumnType.INTEGER, ColumnType.DECIMAL)
@@ -110,3 +114,21 @@ def from_units(units: int, column_type: ColumnType) -> int | str:
     if column_type is ColumnType.INTEGER:
         return units
     return str((Decimal(units) / _SCALE).quantize(Decimal(1).scaleb(-DECIMAL_PLACES)))
+
+
+def instants(values: Sequence[str], what: str) -> np.ndarray:
+    """Times as ``datetime64[us]`` in UTC; ConfigError naming the row of one that is not."""
+    # A time column repeats its values (every station reports each hour), so each distinct
+    # text is parsed once.
+    distinct, positions = np.unique(np.array(values, dtype=np.str_), return_inverse=True)
+    parsed = np.empty(len(distinct), dtype="datetime64[us]")
+    for number, text in enumerate(distinct.tolist()):
+        try:
+            instant = dt.datetime.fromisoformat(text.strip())
+        except ValueError:
+            row = int(np.flatnonzero(positions == number)[0]) + 1
+            raise ConfigError(f"row {row} of {what} is not an ISO 8601 date or time") from None
+        if instant.utcoffset() is not None:
+            instant = instant.astimezone(dt.UTC).replace(tzinfo=None)
+        parsed[number] = np.datetime64(instant, "us")
+    return parsed[positions]

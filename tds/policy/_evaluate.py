@@ -534,7 +534,11 @@ def _rate(operator: Operator, left: int, right: Rate) -> bool:
     return _compare(operator, left, right.limit)
 
 
-def _inside(operator: Operator, left: tuple[float, float], right: BoundingBox) -> bool:
+def _inside(
+    operator: Operator, left: tuple[float, float] | BoundingBox, right: BoundingBox
+) -> bool:
+    if isinstance(left, BoundingBox):
+        return right.covers(left)
     return right.contains(*left)
 
 

@@ -309,7 +309,7 @@ OPERANDS: MappingProxyType[LeftOperand, OperandSpec] = MappingProxyType(
             "location",
             Enforcer.PROVIDER,
             False,
-            "the location (latitude, longitude) of the data the use reads",
+            "where the data the use reads lies: a point (latitude, longitude) or an area",
         ),
         LeftOperand.CLASSIFICATION: OperandSpec(
             TDS_NS,

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from tds.errors import PolicyEvaluationError, PolicySyntaxError
 from tds.policy._profile import Action, resolve_term
-from tds.policy._values import MAX_INTEGER, is_text, shown, to_decimal
+from tds.policy._values import MAX_INTEGER, BoundingBox, is_text, shown, to_decimal
 
 
 def _now() -> datetime:
@@ -28,6 +28,8 @@ class Request:
     a field ``None`` when the use does not say: a constraint that needs it then fails with a
     reason (and a prohibition that needs it applies, so that missing facts never widen access).
     ``columns=()`` is a use that reads no column, which is not the same as ``None``.
+    ``location`` is a point (latitude, longitude) or, for a use over an area, a
+    :class:`BoundingBox`: a ``spatial`` constraint then holds when the whole box lies inside.
     """
 
     assignee: str
@@ -39,7 +41,7 @@ class Request:
     cohort_size: int | None = None
     peer_set_size: int | None = None
     epsilon: Decimal | None = None
-    location: tuple[float, float] | None = None
+    location: tuple[float, float] | BoundingBox | None = None
     classification: int | None = None
     recipient: str | None = None
     residency: str | None = None
@@ -75,7 +77,7 @@ class Request:
             except PolicySyntaxError as error:
                 raise PolicyEvaluationError(str(error)) from None
             object.__setattr__(self, "epsilon", epsilon)
-        if self.location is not None:
+        if self.location is not None and not isinstance(self.location, BoundingBox):
             object.__setattr__(self, "location", _location(self.location))
 
 

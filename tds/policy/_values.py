@@ -297,6 +297,25 @@ class BoundingBox:
             return self.west <= longitude <= self.east
         return longitude >= self.west or longitude <= self.east
 
+    def covers(self, other: BoundingBox) -> bool:
+        """Whether every point of ``other`` lies in this box."""
+        if not self.south <= other.south <= other.north <= self.north:
+            return False
+        return _arc_covers((self.west, self.east), (other.west, other.east))
+
+
+def _arc_covers(outer: tuple[float, float], inner: tuple[float, float]) -> bool:
+    # Longitude ranges go east from their west edge, across the antimeridian when west > east;
+    # measured as eastward offsets from the outer west edge, containment is plain comparison.
+    def east_of(start: float, longitude: float) -> float:
+        return (longitude - start) % 360.0
+
+    if outer[0] <= outer[1] and outer[1] - outer[0] == 360.0:
+        return True
+    width = east_of(outer[0], outer[1])
+    start = east_of(outer[0], inner[0])
+    return start <= width and start + east_of(inner[0], inner[1]) <= width
+
 
 def shown(value: object, limit: int = 200) -> str:
     """``repr(value)`` for an error message: cut to ``limit`` characters, and never raising.

@@ -175,7 +175,9 @@ def show(value: Any) -> str:
     return repr(value)
 
 
-def location_text(location: tuple[float, float]) -> str:
+def location_text(location: tuple[float, float] | BoundingBox) -> str:
+    if isinstance(location, BoundingBox):
+        return f"({show(location)})"
     latitude, longitude = location
     return f"(latitude {latitude!r}, longitude {longitude!r})"
 

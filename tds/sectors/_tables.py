@@ -27,7 +27,7 @@ from tds.connector._catalog import Column, ColumnType, Dataset, DataSource
 from tds.errors import ConfigError
 from tds.policy import Policy
 
-__all__ = ["CHUNK_ROWS", "TableSchema", "chunk_sizes", "write_csv"]
+__all__ = ["CHUNK_ROWS", "GeneratedTable", "TableSchema", "chunk_sizes", "write_csv"]
 
 # Rows per chunk: large enough that numpy's per-call overhead vanishes, small enough that a
 # chunk of ten text columns stays well under a hundred megabytes.
@@ -152,3 +152,13 @@ def _text(column: Column, values: np.ndarray) -> np.ndarray:
         seconds = values.astype("datetime64[s]").astype(np.dtypes.StringDType())
         return np.strings.add(seconds, "Z")
     raise ConfigError(f"column {column.name} is {column.type}; the generators write no such type")
+
+
+@dataclass(frozen=True)
+class GeneratedTable:
+    """A table a generator wrote: whose it is, under which dataset id, where, and how many rows."""
+
+    node: str
+    schema: TableSchema
+    path: Path
+    rows: int

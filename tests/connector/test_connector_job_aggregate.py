@@ -4,6 +4,7 @@ group, suppression, noise, the vector that travels, and the requester's table.""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import math
 import sqlite3
 import tempfile
@@ -29,6 +30,7 @@ from tds.connector._jobs import JobKind, JobSpec, ProviderPart
 from tds.connector._tables import from_units, read_columns, to_units
 from tds.connector._trust import node_uri
 from tds.errors import ConfigError
+from tds.policy import BoundingBox
 from tds.sectors import healthcare
 
 JOB_ID = "0123456789abcdef0123456789abcdef"
@@ -600,3 +602,141 @@ def test_fresh_noise_differs_from_call_to_call() -> None:
     local = LocalAggregate(np.zeros(64, dtype=np.int64), np.zeros((64, 1), dtype=np.int64))
     first, second = local.with_noise(Decimal(1), 100), local.with_noise(Decimal(1), 100)
     assert not np.array_equal(first.to_vector(), second.to_vector())
+
+
+# -- who rows are about, where and when ---------------------------------------------------
+
+OBSERVED = {
+    "patient": "string",
+    "region": "string",
+    "seen": "timestamp",
+    "lat": "decimal",
+    "lon": "decimal",
+    "cost": "decimal",
+}
+
+
+def _observed(path: Path, rows: Sequence[Sequence[object]], **roles: Any) -> Dataset:
+    with path.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow(list(OBSERVED))
+        writer.writerows(rows)
+    return Dataset(
+        id="visits",
+        title="Visits with places and times",
+        sector="healthcare",
+        columns=tuple(Column(name, kind) for name, kind in OBSERVED.items()),
+        source=DataSource("csv", path),
+        contract_policy=POLICY,
+        **roles,
+    )
+
+
+PLACED_ROWS = [
+    # patient, region, seen, lat, lon, cost
+    ("p1", "north", "2026-01-05T10:00:00Z", "36.50", "120.50", "10.00"),
+    ("p1", "north", "2026-01-20T10:00:00+08:00", "36.50", "120.50", "20.00"),
+    ("p1", "north", "2026-02-01T00:00:00Z", "37.50", "120.50", "40.00"),
+    ("p2", "north", "2026-01-31T23:59:59", "36.60", "121.90", "80.00"),
+    ("p3", "south", "2026-01-10", "36.70", "122.50", "160.00"),
+]
+JANUARY = (dt.datetime(2026, 1, 1, tzinfo=dt.UTC), dt.datetime(2026, 2, 1, tzinfo=dt.UTC))
+
+
+def _observed_spec(**fields: Any) -> JobSpec:
+    return _spec(group_by=("region",), groups=(("north",), ("south",)), sums=("cost",), **fields)
+
+
+def test_cohorts_count_distinct_subjects_when_the_dataset_names_them(tmp_path: Path) -> None:
+    dataset = _observed(tmp_path / "v.csv", PLACED_ROWS, subject_column="patient")
+    local = LocalAggregate.compute(dataset, _observed_spec())
+    assert local.counts.tolist() == [4, 1]
+    assert local.cohorts.tolist() == [2, 1]  # p1 thrice and p2 are two people
+    suppressed = local.suppress(2)
+    assert suppressed.counts.tolist() == [4, 0] and suppressed.suppressed == 1
+    assert suppressed.smallest_group == 2
+
+
+def test_without_a_subject_column_the_cohort_is_the_rows(tmp_path: Path) -> None:
+    local = LocalAggregate.compute(_observed(tmp_path / "v.csv", PLACED_ROWS), _observed_spec())
+    assert local.cohorts.tolist() == local.counts.tolist() == [4, 1]
+
+
+def test_an_area_keeps_the_rows_inside_it_edges_included(tmp_path: Path) -> None:
+    dataset = _observed(tmp_path / "v.csv", PLACED_ROWS, location_columns=("lat", "lon"))
+    area = BoundingBox(120.5, 36.0, 121.9, 37.0)
+    local = LocalAggregate.compute(dataset, _observed_spec(area=area))
+    assert local.counts.tolist() == [3, 0]
+    assert local.sums[:, 0].tolist() == [11000, 0]
+
+
+def test_a_period_keeps_its_start_and_leaves_out_its_end(tmp_path: Path) -> None:
+    dataset = _observed(tmp_path / "v.csv", PLACED_ROWS, time_column="seen")
+    local = LocalAggregate.compute(dataset, _observed_spec(period=JANUARY))
+    # 2026-01-20T10:00+08:00 is 02:00 UTC; a time without an offset is UTC; the row on
+    # 2026-02-01T00:00Z is the period's excluded end.
+    assert local.counts.tolist() == [3, 1]
+    assert local.sums[:, 0].tolist() == [11000, 16000]
+
+
+def test_area_and_period_together_keep_only_rows_in_both(tmp_path: Path) -> None:
+    dataset = _observed(
+        tmp_path / "v.csv", PLACED_ROWS, time_column="seen", location_columns=("lat", "lon")
+    )
+    area = BoundingBox(120.0, 36.0, 121.0, 38.0)
+    local = LocalAggregate.compute(dataset, _observed_spec(area=area, period=JANUARY))
+    assert local.counts.tolist() == [2, 0]
+
+
+def test_an_area_over_a_dataset_without_location_columns_is_refused(tmp_path: Path) -> None:
+    dataset = _observed(tmp_path / "v.csv", PLACED_ROWS)
+    with pytest.raises(ConfigError, match="no location columns"):
+        LocalAggregate.compute(dataset, _observed_spec(area=BoundingBox(0, 0, 1, 1)))
+    with pytest.raises(ConfigError, match="no time column"):
+        LocalAggregate.compute(dataset, _observed_spec(period=JANUARY))
+
+
+def test_a_bad_time_is_refused_by_its_row(tmp_path: Path) -> None:
+    rows = [*PLACED_ROWS[:2], ("p9", "north", "yesterday", "36.5", "120.5", "1.00")]
+    dataset = _observed(tmp_path / "v.csv", rows, time_column="seen")
+    with pytest.raises(ConfigError, match="row 3 of column seen of dataset visits"):
+        LocalAggregate.compute(dataset, _observed_spec(period=JANUARY))
+
+
+def test_a_bad_coordinate_is_refused_naming_its_column(tmp_path: Path) -> None:
+    rows = [*PLACED_ROWS[:2], ("p9", "north", "2026-01-02", "north-ish", "120.5", "1.00")]
+    dataset = _observed(tmp_path / "v.csv", rows, location_columns=("lat", "lon"))
+    with pytest.raises(ConfigError, match="column lat of dataset visits"):
+        LocalAggregate.compute(dataset, _observed_spec(area=BoundingBox(0, 0, 180, 90)))
+
+
+@pytest.mark.parametrize(
+    ("roles", "message"),
+    [
+        ({"subject_column": "nobody"}, "subject_column 'nobody' is not a column"),
+        ({"time_column": "region"}, "time_column region must be a date or timestamp"),
+        ({"location_columns": ("lat",)}, "latitude, then longitude"),
+        ({"location_columns": ("lat", "lat")}, "latitude, then longitude"),
+        ({"location_columns": ("lat", "seen")}, "must be a decimal column"),
+    ],
+)
+def test_a_dataset_names_real_columns_of_the_right_type_for_each_role(
+    tmp_path: Path, roles: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        _observed(tmp_path / "v.csv", PLACED_ROWS, **roles)
+
+
+def test_roles_survive_the_datasets_record(tmp_path: Path) -> None:
+    dataset = _observed(
+        tmp_path / "v.csv",
+        PLACED_ROWS,
+        subject_column="patient",
+        time_column="seen",
+        location_columns=("lat", "lon"),
+    )
+    assert Dataset.from_dict(dataset.to_dict()) == dataset
+    record = dataset.to_dict()
+    for key in ("subject_column", "time_column", "location_columns"):
+        del record[key]
+    assert Dataset.from_dict(record).location_columns is None

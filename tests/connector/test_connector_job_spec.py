@@ -28,7 +28,7 @@ from tds.connector._jobs import (
     new_job_id,
 )
 from tds.errors import ConfigError, DecodeError, StateTransitionError
-from tds.policy import Action
+from tds.policy import Action, BoundingBox
 from tds.psi import Mode
 
 JOB_ID = "0123456789abcdef0123456789abcdef"
@@ -510,7 +510,7 @@ def test_different_specs_give_different_text() -> None:
     assert _aggregate().to_json() != _aggregate(groups=(("south",), ("north",))).to_json()
 
 
-@pytest.mark.parametrize("key", sorted(_aggregate().to_dict()))
+@pytest.mark.parametrize("key", sorted(set(_aggregate().to_dict()) - {"area", "period"}))
 def test_a_spec_document_missing_a_key_is_refused(key: str) -> None:
     document = _aggregate().to_dict()
     del document[key]
@@ -835,3 +835,63 @@ def test_a_secure_join_keeps_no_groups_whatever_empty_list_it_was_given() -> Non
     assert spec.groups == ()
     assert JobSpec.from_json(spec.to_json()) == spec
     assert hash(spec)
+
+
+AREA = BoundingBox(120.0, 36.0, 121.5, 37.0)
+PERIOD = (
+    dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+    dt.datetime(2026, 2, 1, 8, tzinfo=dt.timezone(dt.timedelta(hours=8))),
+)
+
+
+def test_an_area_and_a_period_round_trip_in_utc() -> None:
+    spec = _aggregate(area=AREA, period=PERIOD)
+    again = JobSpec.from_json(spec.to_json())
+    assert again == spec
+    assert again.area == AREA
+    assert again.period == (PERIOD[0], dt.datetime(2026, 2, 1, tzinfo=dt.UTC))
+    assert again.data_time == dt.datetime(2026, 2, 1, tzinfo=dt.UTC)
+
+
+def test_a_spec_recorded_before_areas_and_periods_still_reads() -> None:
+    document = _aggregate().to_dict()
+    del document["area"], document["period"]
+    assert JobSpec.from_dict(document) == _aggregate()
+    assert _aggregate().data_time is None
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"area": "120,36,121,37"}, "area must be a BoundingBox"),
+        ({"period": (PERIOD[1], PERIOD[0])}, "starts before it ends"),
+        ({"period": (PERIOD[0], PERIOD[0])}, "starts before it ends"),
+        ({"period": (PERIOD[0],)}, "two timezone-aware datetimes"),
+        ({"period": (dt.datetime(2026, 1, 1), PERIOD[1])}, "timezone-aware datetimes"),
+        ({"period": ("2026-01-01", PERIOD[1])}, "timezone-aware datetimes"),
+    ],
+)
+def test_a_bad_area_or_period_is_refused(fields: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        _aggregate(**fields)
+
+
+@pytest.mark.parametrize("fields", [{"area": AREA}, {"period": PERIOD}])
+def test_a_secure_join_takes_no_area_or_period(fields: dict[str, Any]) -> None:
+    with pytest.raises(ConfigError, match="aggregation only"):
+        _psi(**fields)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("area", [120, 36, 121, 37], "west,south,east,north text"),
+        ("area", "120,36,121", "area: not a bounding box"),
+        ("period", "2026-01-01", "two ISO 8601 times"),
+        ("period", ["2026-01-01T00:00:00+00:00", "later"], "period:"),
+    ],
+)
+def test_a_bad_area_or_period_document_is_refused(key: str, value: object, message: str) -> None:
+    document = {**_aggregate().to_dict(), key: value}
+    with pytest.raises(ConfigError, match=message):
+        JobSpec.from_dict(document)

@@ -4,6 +4,8 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tds.errors import PolicySyntaxError
 from tds.policy import BoundingBox, Day, Duration, Rate
@@ -204,3 +206,49 @@ def test_to_decimal_reads_floats_by_their_repr(value, expected):
 def test_to_decimal_rejects_non_numbers_and_negatives(value):
     with pytest.raises(PolicySyntaxError):
         to_decimal(value, what="x")
+
+
+@pytest.mark.parametrize(
+    ("outer", "inner", "covered"),
+    [
+        ("120,36,123,38", "120.5,36.5,121,37", True),
+        ("120,36,123,38", "120,36,123,38", True),  # edges included
+        ("120,36,123,38", "119.9,36.5,121,37", False),  # west edge outside
+        ("120,36,123,38", "120.5,35.9,121,37", False),  # south edge outside
+        ("120,36,123,38", "120.5,36.5,123.1,37", False),
+        ("120,36,123,38", "122,36.5,121,37", False),  # inner wraps the globe the long way
+        ("170,-20,-170,20", "175,-5,-175,5", True),  # both cross the antimeridian
+        ("170,-20,-170,20", "171,-5,179,5", True),
+        ("170,-20,-170,20", "-179,-5,-171,5", True),
+        ("170,-20,-170,20", "160,-5,175,5", False),
+        ("-180,-90,180,90", "170,-20,-170,20", True),  # the whole globe covers anything
+        ("120,36,123,38", "170,-20,-170,20", False),
+    ],
+)
+def test_bounding_box_covers(outer, inner, covered):
+    assert BoundingBox.parse(outer).covers(BoundingBox.parse(inner)) is covered
+
+
+def _longitude(hundredths: int) -> float:
+    return ((hundredths + 18000) % 36000 - 18000) / 100
+
+
+@given(
+    st.integers(-18000, 18000),
+    st.integers(0, 35999),
+    st.integers(0, 35999),
+    st.integers(0, 35999),
+    st.integers(-90, 89),
+)
+def test_a_box_covers_what_lies_inside_it(west, width, start, length, south):
+    # In hundredths of a degree, so that the boxes are exact and the arithmetic too.
+    start, length = start % (width + 1), length % (width + 1)
+    length = min(length, width - start)
+    outer = BoundingBox(_longitude(west), south, _longitude(west + width), south + 1)
+    inner = BoundingBox(
+        _longitude(west + start), south, _longitude(west + start + length), south + 1
+    )
+    assert outer.covers(inner)
+    assert outer.contains(south, inner.west) and outer.contains(south + 1, inner.east)
+    beyond = BoundingBox(_longitude(west + start), south, _longitude(west + width + 1), south + 1)
+    assert width == 35999 or not outer.covers(beyond)
