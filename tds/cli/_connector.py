@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import sys
+import threading
 from typing import Annotated
 
 import typer
@@ -42,6 +44,14 @@ def serve(
             help="Turn TLS off. DEVELOPMENT ONLY: anyone can connect as any node.",
         ),
     ] = False,
+    stop_with_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--stop-with-stdin",
+            help="Also stop when standard input closes: for a daemon another program starts "
+            "with a pipe, so that it never outlives that program.",
+        ),
+    ] = False,
 ) -> None:
     """Run the daemon in the foreground until SIGTERM or Ctrl-C.
 
@@ -58,4 +68,14 @@ def serve(
         )
         if node_config.insecure:
             warn(INSECURE_WARNING)
-        Daemon(node_config).run()
+        stop = threading.Event()
+        if stop_with_stdin:
+            threading.Thread(target=_stop_at_end_of_input, args=(stop,), daemon=True).start()
+        Daemon(node_config).run(stop)
+
+
+def _stop_at_end_of_input(stop: threading.Event) -> None:
+    # Reading returns b"" only at end of input: the parent closed the pipe or exited.
+    while sys.stdin.buffer.read(4096):
+        pass
+    stop.set()

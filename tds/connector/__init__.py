@@ -39,6 +39,7 @@ from tds.connector._daemon import Daemon
 from tds.connector._dataset_file import load_dataset_file
 from tds.connector._job_store import Job
 from tds.connector._jobs import JobKind, JobRole, JobSpec, JobState, ProviderPart
+from tds.connector._local import LocalDataSpace
 from tds.connector._merkle import leaf_hash, verify_consistency, verify_inclusion
 from tds.connector._negotiation import Negotiation, NegotiationRole, NegotiationState
 from tds.connector._node import NodeInfo
@@ -89,6 +90,7 @@ __all__ = [
     "JobRole",
     "JobSpec",
     "JobState",
+    "LocalDataSpace",
     "Negotiation",
     "NegotiationRole",
     "NegotiationState",

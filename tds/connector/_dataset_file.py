@@ -34,6 +34,7 @@ Paths are relative to the file.
 
 from __future__ import annotations
 
+import functools
 import json
 import tomllib
 from collections.abc import Callable, Mapping
@@ -52,15 +53,25 @@ from tds.connector._catalog import (
 from tds.connector._trust import node_uri
 from tds.errors import ConfigError, PolicyError
 from tds.policy import BoundingBox, Policy
-from tds.sectors import healthcare, ocean, power
 
-__all__ = ["TEMPLATES", "load_dataset_file"]
+__all__ = ["load_dataset_file", "templates"]
 
-TEMPLATES: dict[str, Callable[..., Policy]] = {
-    "healthcare.medical_research": healthcare.medical_research,
-    "ocean.observations": ocean.observations,
-    "power.household_aggregates": power.household_aggregates,
-}
+
+@functools.cache
+def templates() -> dict[str, Callable[..., Policy]]:
+    """The sector templates a dataset file may name, by ``sector.function``.
+
+    Imported on first use, not with this module: the sector modules build on the connector.
+    """
+    from tds.sectors import healthcare, ocean, power
+
+    return {
+        "healthcare.medical_research": healthcare.medical_research,
+        "ocean.observations": ocean.observations,
+        "power.household_aggregates": power.household_aggregates,
+    }
+
+
 _TOP_KEYS = {
     "id",
     "title",
@@ -173,14 +184,14 @@ def _policy(
         except ValueError as error:
             raise problem(f"the policy {odrl_path} is not JSON: {error}") from None
     name = table.get("template")
-    if name not in TEMPLATES:
-        raise problem(f'[policy] needs template = one of {sorted(TEMPLATES)}, or odrl = "FILE"')
+    if name not in templates():
+        raise problem(f'[policy] needs template = one of {sorted(templates())}, or odrl = "FILE"')
     parameters = {key: _parameter(key, value) for key, value in table.items() if key != "template"}
     for reserved in ("uid", "assigner", "target", "assignee"):
         if reserved in parameters:
             raise problem(f"[policy] {reserved} is set by tds, not by the file")
     try:
-        return TEMPLATES[name](
+        return templates()[name](
             uid=f"urn:tds:policy:{node_name}:{dataset_id}",
             assigner=node_uri(node_name),
             target=dataset_target(node_name, dataset_id),

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tds.connector._catalog import Catalog, dataset_target
-from tds.connector._dataset_file import TEMPLATES, load_dataset_file
+from tds.connector._dataset_file import load_dataset_file, templates
 from tds.connector._store import Store
 from tds.connector._trust import node_uri
 from tds.errors import ConfigError
@@ -88,7 +88,7 @@ def test_an_sqlite_source_names_its_table(tmp_path: Path) -> None:
 
 
 def test_every_template_is_a_sector_policy() -> None:
-    assert sorted(TEMPLATES) == [
+    assert sorted(templates()) == [
         "healthcare.medical_research",
         "ocean.observations",
         "power.household_aggregates",
