@@ -3,7 +3,7 @@
 Batch operations in :mod:`tds.he` (``encrypt_many``, ``decrypt_many``, vectors) and the
 parties of :mod:`tds.psi` take ``progress=``, a callable that receives a :class:`Progress`
 each time a chunk finishes. :func:`progress_bar` makes one that draws a bar in a terminal
-or a notebook (it needs tqdm: ``pip install "tds[progress]"``)::
+or a notebook (with tqdm)::
 
     import tds
     public_key, private_key = tds.he.generate_keypair()
@@ -15,8 +15,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-
-from tds.errors import ConfigError
 
 __all__ = ["Progress", "ProgressCallback", "progress_bar"]
 
@@ -45,12 +43,9 @@ def progress_bar(**tqdm_options: Any) -> ProgressCallback:
     Options go to ``tqdm.auto.tqdm`` (e.g. ``leave=False``, ``file=sys.stdout``); bars
     close themselves when their stage completes.
     """
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        raise ConfigError(
-            'tds.progress_bar needs tqdm: pip install "tds[progress]" (or pip install tqdm)'
-        ) from None
+    # Imported here: tqdm.auto looks for a notebook, which ``import tds`` need not pay for.
+    from tqdm.auto import tqdm
+
     bars: dict[tuple[str, str], Any] = {}
 
     def report(progress: Progress) -> None:

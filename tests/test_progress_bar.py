@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import io
-import sys
-
-import pytest
 
 import tds
 from tds.progress import Progress, progress_bar
@@ -22,12 +19,6 @@ def test_the_bar_follows_each_stage_and_closes_when_it_completes() -> None:
     assert "left: own-points" in text
     assert "100/100" in text
     assert "50/50" in text
-
-
-def test_the_bar_without_tqdm_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
-    with pytest.raises(tds.errors.ConfigError, match=r"tds\[progress\]"):
-        progress_bar()
 
 
 def test_psi_reports_reach_the_bar() -> None:

@@ -12,7 +12,17 @@ from typing import Annotated, Any
 import typer
 
 import tds
-from tds.cli import _audit, _ca, _connector, _contracts, _dataset, _jobs, _node, _status
+from tds.cli import (
+    _audit,
+    _ca,
+    _connector,
+    _contracts,
+    _dataset,
+    _demo,
+    _jobs,
+    _node,
+    _status,
+)
 
 __all__ = ["COMMANDS", "GROUPS", "app", "main"]
 
@@ -31,6 +41,7 @@ COMMANDS: list[tuple[str, Callable[..., Any]]] = [
     ("negotiate", _contracts.negotiate),
     ("agreements", _contracts.agreements),
     ("status", _status.status),
+    ("demo", _demo.demo),
 ]
 
 app = typer.Typer(

@@ -67,7 +67,10 @@ def templates() -> dict[str, Callable[..., Policy]]:
 
     return {
         "healthcare.medical_research": healthcare.medical_research,
+        "ocean.catch_statistics": ocean.catch_statistics,
         "ocean.observations": ocean.observations,
+        "ocean.vessel_registry": ocean.vessel_registry,
+        "power.enterprise_indicators": power.enterprise_indicators,
         "power.household_aggregates": power.household_aggregates,
     }
 

@@ -15,6 +15,7 @@ standard library and :mod:`tds.errors`.
 """
 
 from tds.policy._decision import ConstraintResult, Decision, DutyResult, RuleResult
+from tds.policy._describe import describe
 from tds.policy._evaluate import evaluate
 from tds.policy._model import Constraint, Duty, LogicalConstraint, Permission, Policy, Prohibition
 from tds.policy._profile import (
@@ -63,6 +64,7 @@ __all__ = [
     "UsageState",
     "Use",
     "ValueKind",
+    "describe",
     "evaluate",
     "profile_context",
 ]

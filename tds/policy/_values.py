@@ -305,16 +305,17 @@ class BoundingBox:
 
 
 def _arc_covers(outer: tuple[float, float], inner: tuple[float, float]) -> bool:
-    # Longitude ranges go east from their west edge, across the antimeridian when west > east;
-    # measured as eastward offsets from the outer west edge, containment is plain comparison.
-    def east_of(start: float, longitude: float) -> float:
-        return (longitude - start) % 360.0
-
-    if outer[0] <= outer[1] and outer[1] - outer[0] == 360.0:
+    # Longitude ranges go east from their west edge, across the antimeridian when west > east.
+    # Measured as eastward offsets from the outer west edge, the inner range is covered when
+    # its west edge comes no later than its east edge, and that no later than the outer east
+    # edge. Offsets are compared, never added, so that rounding cannot tip an edge over.
+    if outer == (-180.0, 180.0):
         return True
-    width = east_of(outer[0], outer[1])
-    start = east_of(outer[0], inner[0])
-    return start <= width and start + east_of(inner[0], inner[1]) <= width
+
+    def offset(longitude: float) -> float:
+        return (longitude - outer[0]) % 360.0
+
+    return offset(inner[0]) <= offset(inner[1]) <= offset(outer[1])
 
 
 def shown(value: object, limit: int = 200) -> str:

@@ -90,7 +90,10 @@ def test_an_sqlite_source_names_its_table(tmp_path: Path) -> None:
 def test_every_template_is_a_sector_policy() -> None:
     assert sorted(templates()) == [
         "healthcare.medical_research",
+        "ocean.catch_statistics",
         "ocean.observations",
+        "ocean.vessel_registry",
+        "power.enterprise_indicators",
         "power.household_aggregates",
     ]
 

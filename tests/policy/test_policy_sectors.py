@@ -196,3 +196,131 @@ def test_templates_return_offers_or_agreements():
     assert (offer.type, agreement.type) == (PolicyType.OFFER, PolicyType.AGREEMENT)
     assert offer.content_hash != agreement.content_hash
     assert [p.action for p in offer.permissions] == [Action.READ, Action.AGGREGATE]
+
+
+@pytest.mark.parametrize(
+    ("fields", "permitted"),
+    [
+        ({"data_time": T0 - timedelta(days=7)}, True),
+        ({"data_time": T0 - timedelta(days=6, hours=23)}, False),
+        ({"data_time": T0}, False),
+        ({"data_time": None}, False),
+        ({"location": (35.0, 122.2)}, False),
+    ],
+)
+def test_ocean_aggregate_embargo_holds_back_fresh_aggregates(fields, permitted):
+    policy = ocean.observations(
+        uid="urn:p", assigner="urn:ranch", target="urn:ds:buoys", area=AREA, aggregate_embargo="P7D"
+    )
+    decision = evaluate(policy, observation_request(action="aggregate", **fields))
+    assert decision.permitted is permitted, decision.reasons
+    # Rows keep their own, longer embargo.
+    assert not evaluate(policy, observation_request(**fields)).permitted
+
+
+LAOSHAN = BoundingBox(120.6, 35.3, 121.9, 36.45)  # Laoshan Bay and the waters off Qingdao
+
+
+def catch_request(**fields):
+    values = {
+        "assignee": "urn:party:fisheries-bureau",
+        "action": "aggregate",
+        "target": "urn:ds:catch-logs",
+        "time": T0,
+        "purpose": "stock-assessment",
+        "cohort_size": 3,
+        "location": (36.0, 121.0),
+        "data_time": T0 - timedelta(days=90),
+    }
+    values.update(fields)
+    return Request(**values)
+
+
+def catch_policy(**arguments):
+    return ocean.catch_statistics(
+        uid="urn:p", assigner="urn:ranch", target="urn:ds:catch-logs", **arguments
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({}, None),
+        ({"purpose": "fisheries-management"}, None),
+        ({"location": (37.5, 122.6)}, "is not within the box west 120.6"),
+        ({"location": None}, "the request gives no location"),
+        ({"cohort_size": 2}, "smallest cohort 2 is not at least 3"),
+        ({"purpose": "marketing"}, "purpose 'marketing' is none of"),
+        ({"data_time": T0 - timedelta(days=89)}, "(89 days) is not at least 90 days"),
+        ({"action": "read"}, "prohibition 1 forbids read on urn:ds:catch-logs"),
+        ({"action": "join"}, "no permission"),
+        ({"action": "cardinality"}, "no permission"),
+    ],
+)
+def test_ocean_catch_statistics_only_as_aggregates_over_enough_vessels(fields, reason):
+    policy = catch_policy(area=LAOSHAN, embargo="P90D")
+    assert policy.type is PolicyType.OFFER
+    decision = evaluate(policy, catch_request(**fields))
+    if reason is None:
+        assert decision.permitted, decision.reasons
+        assert [duty.action for duty in decision.duties] == [DutyAction.LOG]
+    else:
+        assert not decision.permitted
+        assert any(reason in line for line in decision.reasons), decision.reasons
+
+
+def test_ocean_catch_statistics_without_area_or_embargo_asks_neither():
+    policy = catch_policy(min_vessels=5, assignee="urn:party:fisheries-bureau")
+    assert policy.type is PolicyType.AGREEMENT
+    request = catch_request(location=None, data_time=None, cohort_size=5)
+    assert evaluate(policy, request).permitted
+    assert not evaluate(policy, catch_request(cohort_size=4)).permitted
+    assert [p.action for p in policy.permissions] == [Action.AGGREGATE]
+    assert [p.action for p in policy.prohibitions] == [Action.READ]
+
+
+def registry_request(**fields):
+    values = {
+        "assignee": "urn:party:laoshan-ranch",
+        "action": "join",
+        "target": "urn:ds:vessel-registry",
+        "time": T0,
+        "purpose": "catch-verification",
+        "peer_set_size": 20,
+    }
+    values.update(fields)
+    return Request(**values)
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({}, None),
+        ({"action": "cardinality", "peer_set_size": 5_000}, None),
+        ({"action": "join-sum"}, "no permission"),
+        ({"action": "read"}, "no permission"),
+        ({"action": "aggregate"}, "no permission"),
+        ({"peer_set_size": 19}, "19 is not at least 20"),
+        ({"action": "cardinality", "peer_set_size": 3}, "3 is not at least 20"),
+        ({"peer_set_size": None}, "the request gives no peer_set_size"),
+        ({"purpose": "marketing"}, "purpose 'marketing' is none of"),
+    ],
+)
+def test_ocean_vessel_registry_permits_joins_against_enough_vessels(fields, reason):
+    policy = ocean.vessel_registry(
+        uid="urn:p", assigner="urn:port", target="urn:ds:vessel-registry"
+    )
+    decision = evaluate(policy, registry_request(**fields))
+    if reason is None:
+        assert decision.permitted, decision.reasons
+        assert [duty.action for duty in decision.duties] == [DutyAction.LOG]
+    else:
+        assert not decision.permitted
+        assert any(reason in line for line in decision.reasons), decision.reasons
+
+
+def test_ocean_templates_reject_a_single_purpose_string_and_a_bad_uid():
+    with pytest.raises(PolicySyntaxError, match="takes a list of values"):
+        catch_policy(purposes="stock-assessment")
+    with pytest.raises(PolicySyntaxError, match="uid"):
+        ocean.vessel_registry(uid="", assigner="urn:port", target="urn:t")
