@@ -126,6 +126,10 @@ class LocalDataSpace:
                 stdin=subprocess.PIPE,
                 stdout=log,
                 stderr=log,
+                # Their own session: a Ctrl-C in a terminal, or the interrupt a notebook
+                # server sends its kernel's process group, reaches this program, which then
+                # stops them in order, rather than killing them halfway through a job.
+                start_new_session=True,
             )
         finally:
             log.close()

@@ -48,12 +48,15 @@ def publish(
     dataset = table.schema.dataset(table.path, sector=sector, contract_policy=policy)
     with space.client(table.node) as client:
         client.publish(dataset)
-    narrator.say(
-        f"{table.node} offers '{dataset.id}' ({dataset.title.lower()}, {table.rows:,} rows) "
-        "on these terms:"
-    )
-    for line in describe(policy):
+    offered = f"{table.node} offers '{dataset.id}' ({dataset.title.lower()}, {table.rows:,} rows)"
+    terms = describe(policy)
+    if terms == narrator.last_terms:
+        narrator.say(f"{offered} on the same terms.")
+        return
+    narrator.say(f"{offered} on these terms:")
+    for line in terms:
         narrator.say(line, bullet=True)
+    narrator.last_terms = terms
 
 
 def agree(

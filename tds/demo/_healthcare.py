@@ -8,6 +8,7 @@ paid for them; a request for the wrong purpose is refused with its reason.
 
 from __future__ import annotations
 
+import textwrap
 from collections import defaultdict
 from decimal import Decimal
 
@@ -87,7 +88,7 @@ def admissions_by_chapter(
     )
     titles = {chapter: title for chapter, _, title in healthcare.ICD10_CHAPTERS}
     rows = [
-        (chapter, titles[chapter][:40], visits, float(Decimal(cost)))
+        (chapter, textwrap.shorten(titles[chapter], 40), visits, float(Decimal(cost)))
         for chapter, visits, cost in job.result["rows"]
     ]
     narrator.table(("chapter", "", "visits", "cost"), rows)

@@ -25,6 +25,8 @@ class Narrator:
         self._echo = echo
         self._bars = bars
         self._steps = 0
+        # The terms said last, so that a dataset offered on the same terms need not repeat them.
+        self.last_terms: tuple[str, ...] = ()
 
     def step(self, title: str) -> None:
         """A new numbered step."""

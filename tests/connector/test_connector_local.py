@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -132,6 +133,8 @@ def test_daemons_stop_when_their_program_is_killed_outright() -> None:
         for pid in started["pids"]:
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
+        # Killed outright, the program could not remove its directory: that is left to us.
+        shutil.rmtree(started["directory"], ignore_errors=True)
 
 
 def test_start_waits_no_longer_than_its_timeout(
