@@ -21,7 +21,7 @@ $(DEV): pyproject.toml | $(VENV)/bin/python
 	touch $(DEV) $(RUNTIME)
 
 demo: $(RUNTIME)
-	$(BIN)/python examples/healthcare_data_space.py
+	$(BIN)/tds demo healthcare
 
 lint: $(DEV)
 	$(BIN)/ruff check tds tests benchmarks examples conftest.py

@@ -14,7 +14,6 @@ EXAMPLES = Path(__file__).parents[1] / "examples"
 @pytest.mark.parametrize(
     ("script", "expected"),
     [
-        ("healthcare_data_space.py", "Check: the same total as a plain join"),
         ("hospital_admissions.py", "check: equals the plain sum"),
     ],
 )

@@ -324,3 +324,74 @@ def test_ocean_templates_reject_a_single_purpose_string_and_a_bad_uid():
         catch_policy(purposes="stock-assessment")
     with pytest.raises(PolicySyntaxError, match="uid"):
         ocean.vessel_registry(uid="", assigner="urn:port", target="urn:t")
+
+
+def indicators_request(**fields):
+    values = {
+        "assignee": "urn:party:bank",
+        "action": "join-sum",
+        "target": "urn:ds:consumption",
+        "purpose": "credit-assessment",
+        "cohort_size": 10,
+        "peer_set_size": 50,
+        "time": T0,
+    }
+    values.update(fields)
+    return Request(**values)
+
+
+def indicators_policy(**parameters):
+    return power.enterprise_indicators(
+        uid="urn:p", assigner="urn:grid", target="urn:ds:consumption", **parameters
+    )
+
+
+@pytest.mark.parametrize("action", ["join-sum", "cardinality"])
+def test_power_enterprise_indicators_permit_joined_sums_and_counts(action):
+    decision = evaluate(indicators_policy(), indicators_request(action=action))
+    assert decision.permitted, decision.reasons
+    assert [duty.action for duty in decision.duties] == [DutyAction.LOG]
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"action": "join"}, "prohibition 1 forbids join on urn:ds:consumption"),
+        ({"action": "read"}, "prohibition 2 forbids read on urn:ds:consumption"),
+        ({"action": "aggregate"}, "no permission covers aggregate"),
+        ({"cohort_size": 9}, "smallest cohort 9 is not at least 10"),
+        ({"cohort_size": None}, "the request gives no cohort_size"),
+        ({"peer_set_size": 49}, "the other party brings 49 is not at least 50"),
+        ({"peer_set_size": None}, "the request gives no peer_set_size"),
+        ({"purpose": "marketing"}, "purpose 'marketing' is none of ['credit-assessment']"),
+    ],
+)
+def test_power_enterprise_indicators_refuse_everything_else(fields, reason):
+    decision = evaluate(indicators_policy(), indicators_request(**fields))
+    assert not decision.permitted
+    assert any(reason in line for line in decision.reasons), decision.reasons
+
+
+def test_power_enterprise_indicators_refuse_a_join_even_beside_a_broad_permission():
+    policy = indicators_policy()
+    assert [p.action for p in policy.prohibitions] == [Action.JOIN, Action.READ]
+    # With every constraint met, the join is still refused: the shared list never leaves.
+    decision = evaluate(policy, indicators_request(action="join", cohort_size=10**6))
+    assert decision.reasons[0] == "prohibition 1 forbids join on urn:ds:consumption"
+
+
+def test_power_enterprise_indicators_take_their_thresholds_and_purposes():
+    policy = indicators_policy(
+        purposes=("credit-assessment", "green-finance"), min_shared=25, min_peer_set=200
+    )
+    fine = {"cohort_size": 25, "peer_set_size": 200}
+    assert evaluate(policy, indicators_request(purpose="green-finance", **fine)).permitted
+    assert not evaluate(policy, indicators_request(cohort_size=24, peer_set_size=200)).permitted
+    assert not evaluate(policy, indicators_request(cohort_size=25, peer_set_size=199)).permitted
+    assert policy.type is PolicyType.OFFER
+    agreement = indicators_policy(assignee="urn:party:bank")
+    assert agreement.type is PolicyType.AGREEMENT
+    assert evaluate(agreement, indicators_request()).permitted
+    assert not evaluate(agreement, indicators_request(assignee="urn:party:other")).permitted
+    with pytest.raises(PolicySyntaxError, match="takes a list of values"):
+        indicators_policy(purposes="credit-assessment")
