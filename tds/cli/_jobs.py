@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import datetime as dt
 import enum
 import io
 import json
@@ -206,6 +207,27 @@ def start(
             "column).",
         ),
     ] = 2**31,
+    area: Annotated[
+        str | None,
+        typer.Option(
+            "--area",
+            metavar="WEST,SOUTH,EAST,NORTH",
+            help="aggregate: only rows inside this box (degrees), for datasets with location "
+            "columns; policies with a spatial constraint require it.",
+            show_default=False,
+        ),
+    ] = None,
+    period: Annotated[
+        str | None,
+        typer.Option(
+            "--period",
+            metavar="START/END",
+            help="aggregate: only rows from START up to (not including) END, ISO 8601 dates or "
+            "times (UTC unless they say otherwise), for datasets with a time column; policies "
+            "with an embargo (dataAge) require it.",
+            show_default=False,
+        ),
+    ] = None,
     consent_obtained: Annotated[
         bool,
         typer.Option(
@@ -259,8 +281,17 @@ def start(
             )
             datasets = _sources(sources or [])
             groups = _groups(group or [], group_by or [])
+            interval = None if period is None else _period(period)
         else:
-            _no_aggregate_options(kind, sources=sources, group_by=group_by, group=group, sums=sums)
+            _no_aggregate_options(
+                kind,
+                sources=sources,
+                group_by=group_by,
+                group=group,
+                sums=sums,
+                area=area,
+                period=period,
+            )
             provider, dataset_id = _psi_target(kind, target or [])
             if not key:
                 raise ConfigError(
@@ -292,6 +323,8 @@ def start(
                     epsilon=epsilon,
                     value_bound=value_bound,
                     consent_obtained=consent_obtained,
+                    area=area,
+                    period=interval,
                     deadline_seconds=deadline,
                     progress=progress,
                 )
@@ -375,6 +408,21 @@ def _no_aggregate_options(kind: JobKind, **given: object) -> None:
                 f"{option} is for aggregate jobs; a {kind} job names PROVIDER DATASET and "
                 "--key COLUMN"
             )
+
+
+def _period(text: str) -> tuple[dt.datetime, dt.datetime]:
+    """``START/END`` as two aware datetimes; a date is its midnight, and UTC is the default."""
+    bounds = text.split("/")
+    if len(bounds) != 2:
+        raise ConfigError(f"--period is START/END, e.g. 2026-09-01/2026-10-01, not {text!r:.80}")
+    instants = []
+    for bound in bounds:
+        try:
+            instant = dt.datetime.fromisoformat(bound.strip())
+        except ValueError:
+            raise ConfigError(f"--period: {bound!r:.40} is not an ISO 8601 date or time") from None
+        instants.append(instant if instant.tzinfo else instant.replace(tzinfo=dt.UTC))
+    return instants[0], instants[1]
 
 
 def _psi_target(kind: JobKind, target: Sequence[str]) -> tuple[str, str]:

@@ -704,6 +704,12 @@ def test_the_purpose_is_required(run: Run, node: Path) -> None:
         ),
         (["--key", "id"], "error: --key is for psi kinds"),
         (["--agreement", "a1"], "error: --agreement is for psi kinds"),
+        (["--sum", "cost", "--period", "2026-01-01"], "error: --period is START/END"),
+        (
+            ["--sum", "cost", "--period", "last week/2026-01-01"],
+            "error: --period: 'last week' is not an ISO 8601 date or time",
+        ),
+        (["--sum", "cost", "--area", "120,36,121"], "error: area: not a bounding box"),
     ],
 )
 def test_bad_aggregate_options(run: Run, node: Path, arguments: list[str], message: str) -> None:
@@ -751,6 +757,12 @@ def test_an_aggregate_names_its_providers_with_from(run: Run, node: Path) -> Non
         (["hospital", "visits", "--key", "id", "--value", "cost", "--mine", "MINE",
           "--reveal-to-provider"],
          "error: --reveal-to-provider is for psi jobs, not psi-sum"),
+        (["hospital", "visits", "--key", "id", "--value", "cost", "--mine", "MINE",
+          "--area", "120,36,121,37"],
+         "error: --area is for aggregate jobs"),
+        (["hospital", "visits", "--key", "id", "--value", "cost", "--mine", "MINE",
+          "--period", "2026-01-01/2026-02-01"],
+         "error: --period is for aggregate jobs"),
     ],
 )  # fmt: skip
 def test_bad_secure_join_options(
