@@ -16,6 +16,8 @@ How each column type is given to the writer, and how it is written:
 
 from __future__ import annotations
 
+import datetime as dt
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +29,18 @@ from tds.connector._catalog import Column, ColumnType, Dataset, DataSource
 from tds.errors import ConfigError
 from tds.policy import Policy
 
-__all__ = ["CHUNK_ROWS", "GeneratedTable", "TableSchema", "chunk_sizes", "write_csv"]
+__all__ = [
+    "CHUNK_ROWS",
+    "GeneratedTable",
+    "TableSchema",
+    "chunk_rng",
+    "chunk_sizes",
+    "count_argument",
+    "end_day",
+    "hundredths",
+    "output_directory",
+    "write_csv",
+]
 
 # Rows per chunk: large enough that numpy's per-call overhead vanishes, small enough that a
 # chunk of ten text columns stays well under a hundred megabytes.
@@ -162,3 +175,56 @@ class GeneratedTable:
     schema: TableSchema
     path: Path
     rows: int
+
+
+# -- what every generator's arguments and randomness share ---------------------------------
+
+
+def count_argument(name: str, value: object, low: int, high: int) -> int:
+    """``value`` as an int from ``low`` to ``high``; ConfigError naming ``name`` if not."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ConfigError(f"{name} must be an integer, not {type(value).__name__}")
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be from {low} to {high}, not {value}")
+    return int(value)
+
+
+def end_day(end: object) -> np.datetime64:
+    """The last day a generator covers: a numpy datetime64, a date or ``YYYY-MM-DD`` text."""
+    if isinstance(end, bool | int | float) or not isinstance(end, np.datetime64 | dt.date | str):
+        raise ConfigError(
+            f"end must be a date (numpy datetime64, date or 'YYYY-MM-DD'), not {end!r:.40}"
+        )
+    try:
+        day = np.datetime64(end, "D")
+    except (ValueError, TypeError, OverflowError):
+        raise ConfigError(f"end is not a date: {end!r:.40}") from None
+    if np.isnat(day) or not np.datetime64("1900-01-01") <= day <= np.datetime64("9999-12-31"):
+        raise ConfigError(f"end must be a day from 1900 to 9999, not {end!r:.40}")
+    return day
+
+
+def output_directory(directory: object) -> Path:
+    """``directory``, created if missing; ConfigError when it cannot be."""
+    if not isinstance(directory, str | Path) or not str(directory):
+        raise ConfigError(f"directory must be a path, not {directory!r:.40}")
+    folder = Path(directory)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(
+            f"cannot write the tables to {folder}: {error.strerror or error}"
+        ) from None
+    return folder
+
+
+def chunk_rng(seed: int, table: str, chunk: int) -> np.random.Generator:
+    """The random numbers of one chunk of one table: independent of every other chunk, so
+    that a table comes out the same whatever else is generated with it."""
+    entropy = (seed, zlib.crc32(table.encode()), chunk)
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy)))
+
+
+def hundredths(values: np.ndarray) -> np.ndarray:
+    """Amounts as the integer hundredths a decimal column is written from."""
+    return np.rint(values * 100).astype(np.int64)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +37,17 @@ from tds.policy import (
     Prohibition,
 )
 from tds.sectors._offer import check_uid, offer_or_agreement
-from tds.sectors._tables import GeneratedTable, TableSchema, chunk_sizes, write_csv
+from tds.sectors._tables import (
+    GeneratedTable,
+    TableSchema,
+    chunk_rng,
+    chunk_sizes,
+    count_argument,
+    end_day,
+    hundredths,
+    output_directory,
+    write_csv,
+)
 
 __all__ = [
     "CATCH_LOGS",
@@ -266,11 +275,11 @@ def generate(
     vessels = _count("vessels", vessels)
     catches_per_ranch = _count("catches_per_ranch", catches_per_ranch)
     seed = _count("seed", seed)
-    last_day = _day(end)
+    last_day = end_day(end)
     first_day = last_day - np.timedelta64(days - 1, "D")
     if first_day < np.datetime64("1900-01-01", "D"):
         raise ConfigError(f"{days} days ending {last_day} start before 1900")
-    folder = _directory(directory)
+    folder = output_directory(directory)
     fleet = _Fleet.draw(seed, vessels)
 
     tables = []
@@ -293,49 +302,7 @@ def generate(
 
 
 def _count(name: str, value: object) -> int:
-    low, high = _LIMITS[name]
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ConfigError(f"{name} must be an integer, not {type(value).__name__}")
-    if not low <= value <= high:
-        raise ConfigError(f"{name} must be from {low} to {high}, not {value}")
-    return int(value)
-
-
-def _day(end: object) -> np.datetime64:
-    if isinstance(end, bool | int | float) or not isinstance(end, np.datetime64 | dt.date | str):
-        raise ConfigError(
-            f"end must be a date (numpy datetime64, date or 'YYYY-MM-DD'), not {end!r:.40}"
-        )
-    try:
-        day = np.datetime64(end, "D")
-    except (ValueError, TypeError, OverflowError):
-        raise ConfigError(f"end is not a date: {end!r:.40}") from None
-    if np.isnat(day) or not np.datetime64("1900-01-01") <= day <= np.datetime64("9999-12-31"):
-        raise ConfigError(f"end must be a day from 1900 to 9999, not {end!r:.40}")
-    return day
-
-
-def _directory(directory: object) -> Path:
-    if not isinstance(directory, str | Path) or not str(directory):
-        raise ConfigError(f"directory must be a path, not {directory!r:.40}")
-    folder = Path(directory)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise ConfigError(
-            f"cannot write the tables to {folder}: {error.strerror or error}"
-        ) from None
-    return folder
-
-
-def _rng(seed: int, table: str, chunk: int) -> np.random.Generator:
-    """The random numbers of one chunk of one table: independent of every other chunk."""
-    entropy = (seed, zlib.crc32(table.encode()), chunk)
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy)))
-
-
-def _hundredths(values: np.ndarray) -> np.ndarray:
-    return np.rint(values * 100).astype(np.int64)
+    return count_argument(name, value, *_LIMITS[name])
 
 
 def _box_hundredths(box: BoundingBox) -> tuple[int, int, int, int]:
@@ -381,7 +348,7 @@ class _Stations:
 
     @classmethod
     def place(cls, seed: int, ranch: str, inside: int) -> _Stations:
-        rng = _rng(seed, f"{ranch}/stations", 0)
+        rng = chunk_rng(seed, f"{ranch}/stations", 0)
         south, north, west, east = _box_hundredths(RANCH_AREAS[ranch])
         _, offshore_latitude, offshore_longitude = _OFFSHORE_BUOYS[ranch]
         count = inside + 1
@@ -408,7 +375,7 @@ def _observation_chunks(
     first_hour = first_day.astype("datetime64[s]")
     start = 0
     for chunk, size in enumerate(chunk_sizes(count * days * 24)):
-        rng = _rng(seed, f"{ranch}/observations", chunk)
+        rng = chunk_rng(seed, f"{ranch}/observations", chunk)
         hour, station = np.divmod(np.arange(start, start + size, dtype=np.int64), count)
         start += size
         observed_at = first_hour + (hour * 3600).astype("timedelta64[s]")
@@ -444,10 +411,10 @@ def _observation_chunks(
             "latitude": stations.latitude[station],
             "longitude": stations.longitude[station],
             "observed_at": observed_at,
-            "temperature_c": _hundredths(temperature),
-            "salinity_psu": _hundredths(np.clip(salinity, 29.0, 33.5)),
-            "dissolved_oxygen_mg_l": _hundredths(np.clip(oxygen, 4.0, 12.0)),
-            "chlorophyll_ug_l": _hundredths(np.clip(chlorophyll, 0.1, 25.0)),
+            "temperature_c": hundredths(temperature),
+            "salinity_psu": hundredths(np.clip(salinity, 29.0, 33.5)),
+            "dissolved_oxygen_mg_l": hundredths(np.clip(oxygen, 4.0, 12.0)),
+            "chlorophyll_ug_l": hundredths(np.clip(chlorophyll, 0.1, 25.0)),
         }
 
 
@@ -464,7 +431,7 @@ class _Fleet:
 
     @classmethod
     def draw(cls, seed: int, vessels: int) -> _Fleet:
-        rng = _rng(seed, "fleet", 0)
+        rng = chunk_rng(seed, "fleet", 0)
         unlanded = max(1, round(vessels * _UNLANDED_SHARE))
         mmsi = _MMSI_FIRST + rng.choice(_MMSI_SPAN, size=vessels + unlanded, replace=False)
         # Some vessels land far more often than others.
@@ -490,7 +457,7 @@ def _catch_chunks(
     dates = first_day + np.arange(days).astype("timedelta64[D]")
     closed = _moratorium(dates)
     activity = np.where(closed, _MORATORIUM_ACTIVITY, 1.0)
-    per_day = _rng(seed, f"{ranch}/catch-days", 0).multinomial(rows, activity / activity.sum())
+    per_day = chunk_rng(seed, f"{ranch}/catch-days", 0).multinomial(rows, activity / activity.sum())
     last_row_of_day = np.cumsum(per_day)
 
     members, vessel_weights = fleet.landings[ranch]
@@ -510,7 +477,7 @@ def _catch_chunks(
 
     start = 0
     for chunk, size in enumerate(chunk_sizes(rows)):
-        rng = _rng(seed, f"{ranch}/catch-logs", chunk)
+        rng = chunk_rng(seed, f"{ranch}/catch-logs", chunk)
         row = np.arange(start, start + size, dtype=np.int64)
         start += size
         day = np.searchsorted(last_row_of_day, row, side="right")
@@ -533,7 +500,7 @@ def _catch_chunks(
             "sea_area": area_names[area],
             "latitude": rng.integers(box[:, 0], box[:, 1] + 1),
             "longitude": rng.integers(box[:, 2], box[:, 3] + 1),
-            "weight_kg": np.maximum(_hundredths(np.minimum(weight, 50_000.0)), 1),
+            "weight_kg": np.maximum(hundredths(np.minimum(weight, 50_000.0)), 1),
         }
 
 
@@ -551,7 +518,7 @@ def _registry_chunks(
     span = max(1, int((last_day - _FIRST_REGISTRATION) / np.timedelta64(1, "D")) - 30)
     start = 0
     for chunk, size in enumerate(chunk_sizes(len(fleet.registry))):
-        rng = _rng(seed, f"{PORT}/vessel-registry", chunk)
+        rng = chunk_rng(seed, f"{PORT}/vessel-registry", chunk)
         vessel = fleet.registry[start : start + size]
         start += size
         port = _pick(rng, port_shares, size)
@@ -564,7 +531,7 @@ def _registry_chunks(
             "vessel_name": np.strings.add(np.strings.add(prefixes[port], " "), hull),
             "home_port": ports[port],
             "gear": gears[gear],
-            "length_m": _hundredths(length),
+            "length_m": hundredths(length),
             "registered_on": registered,
         }
 

@@ -16,7 +16,6 @@ policies they are offered under.
 from __future__ import annotations
 
 import datetime as dt
-import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -37,7 +36,17 @@ from tds.policy import (
     Prohibition,
 )
 from tds.sectors._offer import offer_or_agreement
-from tds.sectors._tables import GeneratedTable, TableSchema, chunk_sizes, write_csv
+from tds.sectors._tables import (
+    GeneratedTable,
+    TableSchema,
+    chunk_rng,
+    chunk_sizes,
+    count_argument,
+    end_day,
+    hundredths,
+    output_directory,
+    write_csv,
+)
 
 __all__ = [
     "BANK",
@@ -406,7 +415,7 @@ def generate(
     enterprises = _count("enterprises", enterprises)
     loans = _count("loans", loans)
     seed = _count("seed", seed)
-    last_day = _day(end)
+    last_day = end_day(end)
     first_day = last_day - np.timedelta64(days - 1, "D")
     if first_day < np.datetime64("1900-01-01", "D"):
         raise ConfigError(f"{days} days ending {last_day} start before 1900")
@@ -416,7 +425,7 @@ def generate(
             f"{loans} loans go to {borrowers} distinct enterprises, more than the "
             f"{enterprises} enterprises there are"
         )
-    folder = _directory(directory)
+    folder = output_directory(directory)
 
     tables = []
     homes = _Households.draw(seed, households, districts)
@@ -437,49 +446,7 @@ def generate(
 
 
 def _count(name: str, value: object) -> int:
-    low, high = _LIMITS[name]
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ConfigError(f"{name} must be an integer, not {type(value).__name__}")
-    if not low <= value <= high:
-        raise ConfigError(f"{name} must be from {low} to {high}, not {value}")
-    return int(value)
-
-
-def _day(end: object) -> np.datetime64:
-    if isinstance(end, bool | int | float) or not isinstance(end, np.datetime64 | dt.date | str):
-        raise ConfigError(
-            f"end must be a date (numpy datetime64, date or 'YYYY-MM-DD'), not {end!r:.40}"
-        )
-    try:
-        day = np.datetime64(end, "D")
-    except (ValueError, TypeError, OverflowError):
-        raise ConfigError(f"end is not a date: {end!r:.40}") from None
-    if np.isnat(day) or not np.datetime64("1900-01-01") <= day <= np.datetime64("9999-12-31"):
-        raise ConfigError(f"end must be a day from 1900 to 9999, not {end!r:.40}")
-    return day
-
-
-def _directory(directory: object) -> Path:
-    if not isinstance(directory, str | Path) or not str(directory):
-        raise ConfigError(f"directory must be a path, not {directory!r:.40}")
-    folder = Path(directory)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise ConfigError(
-            f"cannot write the tables to {folder}: {error.strerror or error}"
-        ) from None
-    return folder
-
-
-def _rng(seed: int, table: str, chunk: int) -> np.random.Generator:
-    """The random numbers of one chunk of one table: independent of every other chunk."""
-    entropy = (seed, zlib.crc32(table.encode()), chunk)
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy)))
-
-
-def _hundredths(values: np.ndarray) -> np.ndarray:
-    return np.rint(values * 100).astype(np.int64)
+    return count_argument(name, value, *_LIMITS[name])
 
 
 def _text(values: np.ndarray) -> np.ndarray:
@@ -533,7 +500,7 @@ class _Households:
 
     @classmethod
     def draw(cls, seed: int, count: int, districts: int) -> _Households:
-        rng = _rng(seed, "households", 0)
+        rng = chunk_rng(seed, "households", 0)
         shares = np.array(_DISTRICT_SHARES[:districts])
         district = _pick(rng, shares, count)
         scale = np.array(_DISTRICT_SCALES)[district] * rng.lognormal(-0.125, 0.5, count)
@@ -559,7 +526,7 @@ def _meter_chunks(
     # Rows go hour by hour, every household in each hour, as a meter data system collects them.
     start = 0
     for chunk, size in enumerate(chunk_sizes(len(homes.ids) * days * 24)):
-        rng = _rng(seed, METER_READINGS.name, chunk)
+        rng = chunk_rng(seed, METER_READINGS.name, chunk)
         yield _meter_chunk(rng, homes, first_day, start, size)
         start += size
 
@@ -597,7 +564,7 @@ def _meter_chunk(
     spike &= homes.occupied[home]
     kwh[spike] += rng.exponential(1.2, np.count_nonzero(spike))
     del spike
-    readings = {"kwh": np.maximum(_hundredths(kwh), 0), "read_at": read_at[hour]}
+    readings = {"kwh": np.maximum(hundredths(kwh), 0), "read_at": read_at[hour]}
     del kwh, hour
     readings["household_id"] = homes.ids[home]
     readings["district"] = _DISTRICT_NAMES[homes.district[home]]
@@ -622,7 +589,7 @@ class _Enterprises:
 
     @classmethod
     def draw(cls, seed: int, count: int) -> _Enterprises:
-        rng = _rng(seed, "enterprises", 0)
+        rng = chunk_rng(seed, "enterprises", 0)
         industry = _pick(rng, _INDUSTRY_SHARES, count)
         size = rng.normal(0.0, 1.0, count)  # log of the size against the industry's median
         # Small enterprises fall into distress more often than big ones; exp(-0.4 size) is 1
@@ -654,7 +621,7 @@ def _consumption_chunks(
         calendar = month.astype(np.int64) % 12
         start = 0
         for size in chunk_sizes(len(customers)):
-            rng = _rng(seed, ENTERPRISE_CONSUMPTION.name, chunk)
+            rng = chunk_rng(seed, ENTERPRISE_CONSUMPTION.name, chunk)
             chunk += 1
             who = customers[start : start + size]
             start += size
@@ -679,14 +646,14 @@ def _consumption_chunks(
                 rng.beta(2.0, 2.0, size) * np.minimum(1.0, 0.3 + 0.15 * falling),
                 rng.beta(1.0, 4.0, size),
             )
-            kwh_hundredths = _hundredths(kwh)
-            arrears = np.where(owes, _hundredths(kwh_hundredths / 100 * _TARIFF * unpaid), 0)
+            kwh_hundredths = hundredths(kwh)
+            arrears = np.where(owes, hundredths(kwh_hundredths / 100 * _TARIFF * unpaid), 0)
             yield {
                 "uscc": population.codes[who],
                 "industry": _INDUSTRY_NAMES[industry],
                 "month": np.full(size, first),
                 "kwh": kwh_hundredths,
-                "peak_kw": _hundredths(peak_kw),
+                "peak_kw": hundredths(peak_kw),
                 "arrears": arrears,
             }
 
@@ -697,7 +664,7 @@ def _consumption_chunks(
 def _loan_chunks(
     seed: int, population: _Enterprises, loans: int, borrowers: int, last_day: np.datetime64
 ) -> Iterator[dict[str, np.ndarray]]:
-    rng = _rng(seed, LOAN_BOOK.name, 0)
+    rng = chunk_rng(seed, LOAN_BOOK.name, 0)
     customers = np.flatnonzero(population.customer)
     others = np.flatnonzero(~population.customer)
     # About three quarters of the borrowers are grid customers, as far as there are enough of
@@ -746,8 +713,8 @@ def _loan_chunks(
         yield {
             "uscc": population.codes[borrower[part]],
             "loan_id": loan_ids[part],
-            "principal": _hundredths(principal[part]),
-            "outstanding": _hundredths(principal[part] * remaining[part]),
+            "principal": hundredths(principal[part]),
+            "outstanding": hundredths(principal[part] * remaining[part]),
             "status": statuses[status[part]],
             "issued_on": issued_on[part],
         }
