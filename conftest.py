@@ -28,4 +28,6 @@ def _in_fresh_namespace(evaluator: Callable) -> Callable:
     return evaluate
 
 
-pytest_collect_file = Sybil(parsers=[_PastedAlone()], patterns=["README.md", "docs/*.md"]).pytest()
+pytest_collect_file = Sybil(
+    parsers=[_PastedAlone()], patterns=["README.md", "docs/*.md", "docs/sectors/*.md"]
+).pytest()

@@ -153,11 +153,13 @@ def claims_for_shared_patients(
     narrator.say("Who learned what:")
     narrator.say(
         f"{hospital}: {shared:,} of its {len(patients):,} patients are insured by {insurer}, "
-        f"and {paid:,.2f} was paid for them; not which patients, and no single claim.",
+        f"and {paid:,.2f} was paid for them (all their claims, for care anywhere); not which "
+        "patients, and no single claim.",
         bullet=True,
     )
     narrator.say(
-        f"{insurer}: that {hospital} brought {len(patients):,} patients; nothing else.",
+        f"{insurer}: that {hospital} brought {len(patients):,} patients, and the count and "
+        "total it released (it decrypts the sum before releasing it); not which patients.",
         bullet=True,
     )
     mine = set(patients)

@@ -230,7 +230,8 @@ def borrowers_consumption(
         bullet=True,
     )
     narrator.say(
-        f"{power.GRID}: how many codes the bank brought each time; not which, nor any loan.",
+        f"{power.GRID}: how many codes the bank brought each time, and the counts and totals "
+        "it released; not which codes, nor any loan.",
         bullet=True,
     )
     narrator.say("Check: the same counts and totals as a plain join of both tables in the open.")

@@ -538,7 +538,13 @@ def _inside(
     operator: Operator, left: tuple[float, float] | BoundingBox, right: BoundingBox
 ) -> bool:
     if isinstance(left, BoundingBox):
-        return right.covers(left)
+        if right.covers(left):
+            return True
+        if not right.overlaps(left):
+            return False
+        # Part of the area lies inside and part outside: a permission for the box does not
+        # cover it, and a prohibition on the box must still apply, so it is not known.
+        raise _Unknown("the area asked for lies partly inside the box and partly outside")
     return right.contains(*left)
 
 

@@ -303,6 +303,15 @@ class BoundingBox:
             return False
         return _arc_covers((self.west, self.east), (other.west, other.east))
 
+    def overlaps(self, other: BoundingBox) -> bool:
+        """Whether some point lies in both boxes (a shared edge counts)."""
+        if other.north < self.south or self.north < other.south:
+            return False
+        mine, theirs = (self.west, self.east), (other.west, other.east)
+        return _arc_covers(mine, (other.west, other.west)) or _arc_covers(
+            theirs, (self.west, self.west)
+        )
+
 
 def _arc_covers(outer: tuple[float, float], inner: tuple[float, float]) -> bool:
     # Longitude ranges go east from their west edge, across the antimeridian when west > east.

@@ -152,6 +152,10 @@ CASES = [
     (("spatial", "isPartOf", BOX), {"location": (33.0, 121.0)}, False),
     (("spatial", "isPartOf", BoundingBox(170, -10, -170, 10)), {"location": (0, -179)}, True),
     (("spatial", "isPartOf", BOX), {}, None),
+    # spatial over an area: inside when all of it is; partly inside is not known
+    (("spatial", "isPartOf", BOX), {"location": BoundingBox(121, 30.5, 122, 31.5)}, True),
+    (("spatial", "isPartOf", BOX), {"location": BOX}, True),
+    (("spatial", "isPartOf", BOX), {"location": BoundingBox(124, 30.5, 125, 31.5)}, False),
     # classification: grading levels
     (("classification", "lteq", 2), {"classification": 2}, True),
     (("classification", "lteq", 2), {"classification": 3}, False),
@@ -784,3 +788,44 @@ def test_a_use_before_the_agreement_says_when_each_happened():
         "most 1 year: the use at 2026-02-27T12:00:00Z precedes the agreement at "
         "2026-03-01T12:00:00Z",
     )
+
+
+def test_an_area_partly_inside_the_box_is_not_known_to_be_inside():
+    decision = evaluate(
+        permit_only(Constraint("spatial", "isPartOf", BOX)),
+        request(location=BoundingBox(122, 30.5, 124, 31.5)),
+    )
+    (result,) = decision.rules[0].constraints
+    assert result.satisfied is None and not decision.permitted
+    assert result.reason.endswith("lies partly inside the box and partly outside")
+
+
+def test_a_prohibition_on_a_box_applies_to_an_area_reaching_into_it():
+    # "Never aggregate in the restricted zone": an area that covers the zone and more must not
+    # slip past the prohibition because it is not wholly inside.
+    zone = BoundingBox(121.0, 30.5, 121.5, 31.0)
+    policy = Policy(
+        uid="urn:policy:zone",
+        assigner="urn:party:ranch",
+        target="urn:ds:observations",
+        permissions=(Permission(action=Action.AGGREGATE),),
+        prohibitions=(
+            Prohibition(
+                action=Action.AGGREGATE, constraints=(Constraint("spatial", "isPartOf", zone),)
+            ),
+        ),
+    )
+
+    def decide(area: BoundingBox) -> bool:
+        request = Request(
+            assignee="urn:party:port",
+            action=Action.AGGREGATE,
+            target="urn:ds:observations",
+            location=area,
+        )
+        return evaluate(policy, request).permitted
+
+    assert decide(BoundingBox(122.0, 30.0, 123.0, 32.0))  # beside the zone
+    assert not decide(BoundingBox(121.1, 30.6, 121.2, 30.7))  # inside it
+    assert not decide(BoundingBox(120.0, 30.0, 123.0, 32.0))  # around it
+    assert not decide(BoundingBox(121.4, 30.9, 122.0, 31.5))  # across its edge

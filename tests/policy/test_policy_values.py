@@ -252,3 +252,23 @@ def test_a_box_covers_what_lies_inside_it(west, width, start, length, south):
     assert outer.contains(south, inner.west) and outer.contains(south + 1, inner.east)
     beyond = BoundingBox(_longitude(west + start), south, _longitude(west + width + 1), south + 1)
     assert width == 35999 or not outer.covers(beyond)
+
+
+@pytest.mark.parametrize(
+    ("one", "other", "overlap"),
+    [
+        ("120,36,123,38", "122,37,125,39", True),
+        ("120,36,123,38", "123,38,124,39", True),  # a shared corner
+        ("120,36,123,38", "124,37,125,39", False),
+        ("120,36,123,38", "121,39,122,40", False),
+        ("120,36,123,38", "119,35,124,39", True),  # around it
+        ("170,-20,-170,20", "-175,0,-160,1", True),
+        ("170,-20,-170,20", "160,0,171,1", True),
+        ("170,-20,-170,20", "-160,0,160,1", False),
+        ("-180,-90,180,90", "10,10,11,11", True),
+    ],
+)
+def test_bounding_box_overlaps(one, other, overlap):
+    first, second = BoundingBox.parse(one), BoundingBox.parse(other)
+    assert first.overlaps(second) is overlap
+    assert second.overlaps(first) is overlap
