@@ -24,7 +24,8 @@ EXPECTED = {
     "ocean": [
         "Check: the same totals as adding up both ranches' logs in the open",
         "Check: the same vessels as a plain intersection",
-        "is not within the box west 120.75",
+        "within the box west 120.75, south 36.2, east 120.95, north 36.4: the area asked for "
+        "lies partly inside the box and partly outside",
         "is not at least 30 days",
     ],
     "power": [

@@ -145,6 +145,10 @@ def test_the_area_may_be_given_as_text(nodes: Nodes) -> None:
         ({"area": WATERS}, "the request gives no data_time"),
         (
             {"area": BoundingBox(120.7, 36.2, 120.95, 36.4), "period": OLD},
+            "the area asked for lies partly inside the box and partly outside",
+        ),
+        (
+            {"area": BoundingBox(121.0, 36.2, 121.5, 36.4), "period": OLD},
             "is not within the box west 120.75",
         ),
         (
