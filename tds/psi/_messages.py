@@ -36,6 +36,10 @@ __all__ = [
     "LeftPoints",
     "MatchBitmap",
     "Message",
+    "OprfColumns",
+    "OprfOutputs",
+    "OprfReply",
+    "OprfSetup",
     "RightKey",
     "RightPoints",
     "decode_message",
@@ -317,7 +321,169 @@ class EncryptedSum(_Message):
         )
 
 
-Message = LeftPoints | LeftDigests | RightKey | RightPoints | MatchBitmap | EncryptedSum
+@dataclass(frozen=True)
+class OprfSetup(_Message):
+    """Right to left, OPRF protocol: the right's set size, the matrix width ``w``, the seed
+    the job's hash keys derive from, and the public keys of ``w`` random OTs (a pair each).
+
+    Body: right_set_size u64, width u32, seed 16 bytes, width x 64 bytes of key pairs.
+    """
+
+    TYPE: ClassVar[int] = 7
+    SEED_BYTES: ClassVar[int] = 16
+
+    right_set_size: int
+    width: int
+    seed: bytes
+    ot_request: bytes
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_uint(self.right_set_size, _U64, "right set size")
+        _check_uint(self.width, _U32, "width")
+        _check_bytes(self.seed, "seed")
+        _check_bytes(self.ot_request, "OT request")
+        if len(self.seed) != self.SEED_BYTES:
+            raise DecodeError(f"the seed is {self.SEED_BYTES} bytes")
+        if len(self.ot_request) != 64 * self.width:
+            raise DecodeError("the OT request holds one 64-byte key pair per column")
+
+    def _body(self) -> bytes:
+        return (
+            self.right_set_size.to_bytes(8, "big")
+            + self.width.to_bytes(4, "big")
+            + self.seed
+            + self.ot_request
+        )
+
+
+@dataclass(frozen=True)
+class OprfReply(_Message):
+    """Left to right, OPRF protocol: the left's set size, the matrix height ``m``, and the
+    ephemeral public value of each random OT.
+
+    Body: left_set_size u64, rows u64, count u32, count x 32 bytes.
+    """
+
+    TYPE: ClassVar[int] = 8
+
+    left_set_size: int
+    rows: int
+    ot_reply: bytes
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_uint(self.left_set_size, _U64, "left set size")
+        _check_uint(self.rows, _U64, "rows")
+        _check_bytes(self.ot_reply, "OT reply")
+        if len(self.ot_reply) % 32 or len(self.ot_reply) // 32 >= _U32:
+            raise DecodeError("the OT reply holds whole 32-byte values")
+
+    def _body(self) -> bytes:
+        return (
+            self.left_set_size.to_bytes(8, "big")
+            + self.rows.to_bytes(8, "big")
+            + (len(self.ot_reply) // 32).to_bytes(4, "big")
+            + self.ot_reply
+        )
+
+
+@dataclass(frozen=True)
+class OprfColumns(_Message):
+    """Left to right, OPRF protocol: columns ``offset .. offset + count - 1`` of the
+    correction matrix ``A ⊕ B ⊕ D``, each ``column_bytes`` long (``m / 8``).
+
+    Body: offset u32, total u32, count u32, column_bytes u32, count x column_bytes bytes.
+    """
+
+    TYPE: ClassVar[int] = 9
+
+    offset: int
+    total: int
+    column_bytes: int
+    columns: bytes
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for value, what in ((self.offset, "offset"), (self.total, "total")):
+            _check_uint(value, _U32, what)
+        _check_uint(self.column_bytes, _U32, "column size")
+        _check_bytes(self.columns, "columns")
+        if not self.column_bytes or len(self.columns) % self.column_bytes:
+            raise DecodeError("columns must be whole columns of a nonzero size")
+        if not self.count or self.offset + self.count > self.total:
+            raise DecodeError("a chunk holds at least one column, within the total")
+
+    @property
+    def count(self) -> int:
+        return len(self.columns) // self.column_bytes if self.column_bytes else 0
+
+    def _body(self) -> bytes:
+        return (
+            self.offset.to_bytes(4, "big")
+            + self.total.to_bytes(4, "big")
+            + self.count.to_bytes(4, "big")
+            + self.column_bytes.to_bytes(4, "big")
+            + self.columns
+        )
+
+
+@dataclass(frozen=True)
+class OprfOutputs(_Message):
+    """Right to left, OPRF protocol: the OPRF outputs of a chunk of the right's shuffled
+    items, each ``output_bytes`` long.
+
+    Body: offset u64, total u64, count u32, output_bytes u8, count x output_bytes bytes.
+    """
+
+    TYPE: ClassVar[int] = 10
+
+    offset: int
+    total: int
+    output_bytes: int
+    outputs: bytes
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_uint(self.offset, _U64, "offset")
+        _check_uint(self.total, _U64, "total")
+        _check_uint(self.output_bytes, 33, "output size")
+        _check_bytes(self.outputs, "outputs")
+        if not self.output_bytes or len(self.outputs) % self.output_bytes:
+            raise DecodeError("outputs must be whole outputs of a nonzero size")
+        if self.count > MAX_CHUNK_ITEMS:
+            raise DecodeError(f"a chunk holds at most {MAX_CHUNK_ITEMS} items, not {self.count}")
+        if self.offset + self.count > self.total:
+            raise DecodeError("chunk runs past the stream's total")
+        if self.count == 0 and self.total != 0:
+            raise DecodeError("only an empty stream has an empty chunk")
+
+    @property
+    def count(self) -> int:
+        return len(self.outputs) // self.output_bytes if self.output_bytes else 0
+
+    def _body(self) -> bytes:
+        return (
+            self.offset.to_bytes(8, "big")
+            + self.total.to_bytes(8, "big")
+            + self.count.to_bytes(4, "big")
+            + bytes([self.output_bytes])
+            + self.outputs
+        )
+
+
+Message = (
+    LeftPoints
+    | LeftDigests
+    | RightKey
+    | RightPoints
+    | MatchBitmap
+    | EncryptedSum
+    | OprfSetup
+    | OprfReply
+    | OprfColumns
+    | OprfOutputs
+)
 
 
 def decode_message(data: bytes) -> Message:
@@ -358,6 +524,27 @@ def decode_message(data: bytes) -> Message:
             size = reader.uint(8, "the size")
             ciphertext = reader.take(reader.uint(4, "a length"), "the ciphertext")
             message = EncryptedSum(job_id, mode, size, ciphertext)
+        case OprfSetup.TYPE:
+            right_size = reader.uint(8, "the set size")
+            width = reader.uint(4, "the width")
+            seed = reader.take(OprfSetup.SEED_BYTES, "the seed")
+            request = reader.take(64 * width, "the OT request")
+            message = OprfSetup(job_id, mode, right_size, width, seed, request)
+        case OprfReply.TYPE:
+            left_size = reader.uint(8, "the set size")
+            rows = reader.uint(8, "the rows")
+            reply = reader.take(32 * reader.uint(4, "a count"), "the OT reply")
+            message = OprfReply(job_id, mode, left_size, rows, reply)
+        case OprfColumns.TYPE:
+            offset, total, count = (reader.uint(4, what) for what in ("offset", "total", "count"))
+            column_bytes = reader.uint(4, "the column size")
+            columns = reader.take(count * column_bytes, "the columns")
+            message = OprfColumns(job_id, mode, offset, total, column_bytes, columns)
+        case OprfOutputs.TYPE:
+            offset, total, count = _chunk_fields(reader)
+            size = reader.uint(1, "the output size")
+            outputs = reader.take(count * size, "the outputs")
+            message = OprfOutputs(job_id, mode, offset, total, size, outputs)
         case _:
             raise DecodeError(f"unknown message type {type_code}")
     reader.finish()

@@ -1,0 +1,218 @@
+"""The lightweight OPRF of Chase and Miao (CRYPTO 2020), vectorized: parameters and the
+matrix arithmetic both parties of an OPRF join perform.
+
+Notation as in the paper. The left party (the PSI receiver) holds ``n_l`` items y, the right
+(the PSI sender) ``n_r`` items x. Both map an item to ``w`` positions in ``[0, m)``:
+``v(x) = F_k(H1(x))``, with ``H1`` a keyed BLAKE2b to 128 bits and ``F_k`` fixed-key AES over
+``H1(x)`` and a block counter (each 128-bit output block gives four 32-bit words, each word
+masked to ``log2 m`` bits). The left builds an ``m x w`` bit matrix ``D``, all ones except
+``D[v_i(y), i] = 0`` for each of its items; the right holds ``w`` random bits ``s`` and obtains,
+through ``w`` random OTs, the columns ``C_i = A_i`` if ``s_i = 0`` and ``A_i ⊕ D_i`` if
+``s_i = 1``, where ``A_i`` is the pseudorandom expansion (AES-CTR) of the OT key ``k0_i``. For
+an item ``z`` the OPRF output is ``H2`` of the ``w`` bits ``C_1[v_1(z)] .. C_w[v_w(z)]``
+(right) or ``A_1[v_1(z)] .. A_w[v_w(z)]`` (left): they agree exactly when ``D`` is zero at
+every position of ``z``, which holds for the left's own items.
+
+Parameters (``docs/protocol.md`` derives them):
+
+- ``m``: a power of two, at least the left's set size and at least 1024. A position of an item
+  the left does not hold is then left at one with probability ``p = (1 - 1/m)^{n_l}``, at
+  least ``p_min = (1 - 1/1024)^1024 ≈ 0.3677``.
+- ``w``: the least multiple of 8 for which every one of the right's ``n_r`` items outside the
+  intersection keeps at least 128 such positions (so at least 128 bits of ``s`` enter its
+  output, hidden from the left) except with probability ``2^-40``: the binomial tail
+  ``P[Bin(w, p_min) < 128] · n_r ≤ 2^-40``. About 609 at 2^16, 621 at 2^20 (rounded up to
+  616 and 624).
+- the output length: ``40 + log2 n_l + log2 n_r`` bits, so that all ``n_l · n_r`` pairs of
+  different items collide with probability at most ``2^-40``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from tds.errors import ProtocolError
+
+__all__ = [
+    "MAX_WIDTH",
+    "MIN_ROWS",
+    "Expander",
+    "OprfParameters",
+    "PositionHash",
+    "block_positions",
+    "column_seeds",
+    "gather_rows",
+    "item_digests",
+    "output_bytes",
+    "outputs",
+    "rows_for",
+    "width_for",
+]
+
+STATISTICAL_BITS = 40
+UNKNOWN_BITS = 128  # s-bits that must enter every output the left may not learn
+MIN_ROWS = 1 << 10
+MAX_ROWS = 1 << 32
+MAX_WIDTH = 4096
+DIGEST_BYTES = 16
+# Items per round of position hashing: 2^16 items x 64 columns x 4 bytes is 16 MiB.
+ITEMS_PER_ROUND = 1 << 16
+_P_MIN = (1 - 1 / MIN_ROWS) ** (MIN_ROWS // 2)
+
+
+@functools.cache
+def width_for(right_size: int) -> int:
+    """``w`` for a right party with ``right_size`` distinct items (see the module doc)."""
+    target = -(STATISTICAL_BITS + math.log2(max(right_size, 2)))
+    log_p, log_q = math.log(_P_MIN), math.log(1 - _P_MIN)
+    width = UNKNOWN_BITS
+    while True:
+        terms = [
+            math.lgamma(width + 1)
+            - math.lgamma(k + 1)
+            - math.lgamma(width - k + 1)
+            + k * log_p
+            + (width - k) * log_q
+            for k in range(UNKNOWN_BITS)
+        ]
+        top = max(terms)
+        tail = top + math.log(sum(math.exp(term - top) for term in terms))
+        if tail / math.log(2) <= target:
+            return -(-width // 8) * 8
+        width += 1
+
+
+def rows_for(left_size: int) -> int:
+    """``m`` for a left party with ``left_size`` distinct items: at least twice as many."""
+    return max(MIN_ROWS, 1 << max(2 * left_size - 1, 0).bit_length())
+
+
+def output_bytes(left_size: int, right_size: int) -> int:
+    """Bytes of each OPRF output compared: ``40 + log2 n_l + log2 n_r`` bits, rounded up."""
+    bits = STATISTICAL_BITS + math.log2(max(left_size, 2)) + math.log2(max(right_size, 2))
+    return -(-math.ceil(bits) // 8)
+
+
+@dataclass(frozen=True)
+class OprfParameters:
+    """What both parties must agree on: matrix width and height, and the output length."""
+
+    width: int
+    rows: int
+    output_bytes: int
+
+    @classmethod
+    def check(cls, width: int, rows: int, left_size: int, right_size: int) -> OprfParameters:
+        """The parameters a peer proposed, if they give the security the module doc derives."""
+        if not width_for(right_size) <= width <= MAX_WIDTH or width % 8:
+            raise ProtocolError(
+                f"an OPRF width of {width} does not fit {right_size} items: it must be a "
+                f"multiple of 8 from {width_for(right_size)} to {MAX_WIDTH}"
+            )
+        if rows & (rows - 1) or not max(MIN_ROWS, 2 * left_size) <= rows <= MAX_ROWS:
+            raise ProtocolError(
+                f"an OPRF matrix of {rows} rows does not fit {left_size} items: it must be a "
+                f"power of two from {max(MIN_ROWS, 2 * left_size)} to {MAX_ROWS}"
+            )
+        return cls(width, rows, output_bytes(left_size, right_size))
+
+
+def item_digests(encoded: Sequence[bytes], key: bytes) -> np.ndarray:
+    """``H1``: each encoded item hashed to 128 bits under the job's key, as an (n, 16) array."""
+    digest = functools.partial(hashlib.blake2b, digest_size=DIGEST_BYTES, key=key)
+    joined = b"".join(map(_digest_bytes, map(digest, encoded)))
+    return np.frombuffer(joined, dtype=np.uint8).reshape(len(encoded), DIGEST_BYTES)
+
+
+_digest_bytes = hashlib.blake2b.digest
+
+
+class PositionHash:
+    """``F_k``: the ``w`` positions of each item, a block of columns at a time."""
+
+    def __init__(self, key: bytes, rows: int) -> None:
+        self._encryptor = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+        self.mask = np.uint32(rows - 1)
+        self._input = np.empty(0, dtype=np.uint8)
+        self._output = np.empty(0, dtype=np.uint8)
+
+    def words(self, digests: np.ndarray, first: int, count: int) -> np.ndarray:
+        """The raw 32-bit words behind columns ``first .. first + count - 1`` (multiples of 4),
+        as a (count / 4, n, 4) array: column ``first + 4 b + j`` is ``[b, :, j] & mask``.
+
+        Block-major, so that each column is one strided pass and never needs a transpose.
+        """
+        blocks = count // 4
+        items = len(digests)
+        size = blocks * items * 16
+        if self._input.size < size:
+            # Buffers are reused: fresh pages cost more than the AES that fills them.
+            self._input = np.empty(size, dtype=np.uint8)
+            self._output = np.empty(size + 15, dtype=np.uint8)
+        blocks_in = self._input[:size].reshape(blocks, items, 16)
+        blocks_in[:] = digests[None, :, :]
+        counters = np.arange(first // 4, first // 4 + blocks, dtype=np.uint32)
+        blocks_in.view(np.uint32)[:, :, 3] ^= counters[:, None]
+        self._encryptor.update_into(self._input[:size], self._output)
+        return self._output[:size].view(np.uint32).reshape(blocks, items, 4)
+
+
+def block_positions(words: np.ndarray, block: int, mask: np.uint32) -> np.ndarray:
+    """The positions of the four columns of AES block ``block`` (counted within ``words``)
+    for every item, as a (4, n) array of indices ready for numpy (intp: any other index type
+    is converted on every use)."""
+    return (words[block] & mask).T.astype(np.intp)
+
+
+def column_seeds(job_key: bytes, keys: Sequence[bytes]) -> list[bytes]:
+    """The AES keys that expand each OT key into a column (bound to the job)."""
+    return [hashlib.blake2b(key, digest_size=16, key=job_key).digest() for key in keys]
+
+
+class Expander:
+    """Columns of ``rows`` pseudorandom bits from 16-byte seeds (AES-CTR), packed
+    little-endian; one zero input and one output buffer serve every column."""
+
+    def __init__(self, rows: int) -> None:
+        self._zeros = np.zeros(rows // 8, dtype=np.uint8)
+        self._output = np.empty(rows // 8 + 15, dtype=np.uint8)
+
+    def expand(self, seed: bytes) -> np.ndarray:
+        """The column of ``seed``: a view into the shared buffer, valid until the next call."""
+        encryptor = Cipher(algorithms.AES(seed), modes.CTR(bytes(16))).encryptor()
+        encryptor.update_into(self._zeros, self._output)
+        return self._output[: self._zeros.size]
+
+
+def gather_rows(
+    packed: np.ndarray, words: np.ndarray, mask: np.uint32, rows_out: np.ndarray, first: int
+) -> None:
+    """Write bit ``packed[c]`` at each item's position of column ``c`` into ``rows_out``,
+    from column ``first`` (a multiple of 8) on: ``packed`` holds the block's columns, each
+    ``m`` bits packed little-endian, so that a column stays in the processor's cache."""
+    count = packed.shape[0]
+    bits = np.empty((count, words.shape[1]), dtype=np.uint8)
+    for block in range(count // 4):
+        positions = block_positions(words, block, mask)
+        for offset in range(4):
+            column = 4 * block + offset
+            np.take(packed[column], positions[offset] >> 3, out=bits[column])
+            bits[column] >>= (positions[offset] & 7).astype(np.uint8)
+    bits &= 1
+    packed_bits = np.packbits(bits, axis=0, bitorder="little")
+    rows_out[:, first // 8 : first // 8 + packed_bits.shape[0]] = packed_bits.T
+
+
+def outputs(rows: np.ndarray, key: bytes, length: int) -> list[bytes]:
+    """``H2``: each item's ``w`` bits hashed under the job's key to ``length`` bytes."""
+    width = rows.shape[1]
+    digest = functools.partial(hashlib.blake2b, digest_size=length, key=key)
+    views = np.ascontiguousarray(rows).view(f"V{width}").ravel().tolist()
+    return list(map(_digest_bytes, map(digest, views)))

@@ -1,0 +1,384 @@
+"""The two parties of an OPRF secure join (Chase-Miao), as state machines that never touch
+the network, with the same interface as the ECDH parties.
+
+Message flow (``_oprf`` has the notation)::
+
+    left (receiver, learns)                               right (sender)
+                                                    <-    OprfSetup   n_r, w, seed, w OT key pairs
+    OprfReply     n_l, m, w ephemeral OT values     ->
+    OprfColumns   A_i ⊕ B_i ⊕ D_i, a block at a time ->
+                                                    <-    OprfOutputs H2 of each right item's
+                                                                      bits of C, shuffled
+    MatchBitmap   (both) which outputs matched      ->
+
+``A_i`` and ``B_i`` are the expansions of the OT keys ``k0_i`` and ``k1_i``; the right, holding
+``k_{s_i}``, recovers ``C_i = A_i ⊕ s_i·D_i`` from the correction. The left learns which of
+its items the right holds; the right learns the left's set size (and in ``both`` the shared
+items). Cardinality and sum are not offered: the left necessarily learns which of its own
+items matched, which those modes must hide; they run on ECDH.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+from typing import ClassVar
+
+import numpy as np
+
+from tds.errors import ConfigError, JobMismatchError, ProtocolError, UnexpectedMessageError
+from tds.progress import Progress, ProgressCallback
+from tds.psi import _oprf
+from tds.psi._items import DistinctItems, deduplicate
+from tds.psi._messages import (
+    MAX_CHUNK_ITEMS,
+    MAX_JOB_ID_BYTES,
+    MatchBitmap,
+    Message,
+    OprfColumns,
+    OprfOutputs,
+    OprfReply,
+    OprfSetup,
+)
+from tds.psi._ot import RandomOtReceiver, RandomOtSender
+from tds.psi._result import Disclosure, Mode, PsiResult, parse_mode
+from tds.psi._shuffle import random_permutation
+
+__all__ = ["OPRF_MODES", "OprfLeftParty", "OprfRightParty"]
+
+OPRF_MODES = (Mode.INTERSECTION, Mode.BOTH)
+# Columns per OprfColumns message and per round of work: 64 columns of 2^21 bits are 16 MiB.
+COLUMNS_PER_BLOCK = 64
+_log = logging.getLogger("tds.psi")
+
+
+def _keys(job_id: bytes, seed: bytes) -> dict[str, bytes]:
+    """The job's hash and PRF keys, each bound to the job and the right's fresh seed."""
+    keys = {}
+    for name, size in (("items", 32), ("positions", 16), ("columns", 32), ("outputs", 32)):
+        material = b"tds oprf v1 " + name.encode() + bytes([len(job_id)]) + job_id + seed
+        keys[name] = hashlib.sha256(material).digest()[:size]
+    return keys
+
+
+class _OprfParty:
+    ROLE: ClassVar[str]
+
+    def __init__(
+        self,
+        items: Iterable[object],
+        *,
+        job_id: str | bytes,
+        mode: Mode | str,
+        progress: ProgressCallback | None,
+    ) -> None:
+        self.job_id = job_id.encode() if isinstance(job_id, str) else job_id
+        if not isinstance(self.job_id, bytes) or not 1 <= len(self.job_id) <= MAX_JOB_ID_BYTES:
+            raise ConfigError(f"job_id must be 1 to {MAX_JOB_ID_BYTES} bytes")
+        self.mode = parse_mode(mode)
+        if self.mode not in OPRF_MODES:
+            raise ConfigError(
+                f"the OPRF protocol joins in modes intersection and both, not {self.mode}: "
+                "there the left learns which of its items are shared; use protocol='ecdh'"
+            )
+        if progress is not None and not callable(progress):
+            raise ConfigError("progress must be a callable taking a Progress")
+        self._progress = progress
+        self._own: DistinctItems = deduplicate(items)
+        self._outbox: list[Iterator[Message]] = []
+        self._done = False
+
+    @property
+    def done(self) -> bool:
+        """True once the party has handed out its last message and has its result."""
+        return self._done and not self._outbox
+
+    def next_message(self) -> Message | None:
+        """The next message for the peer, or ``None`` while waiting for the peer."""
+        while self._outbox:
+            message = next(self._outbox[0], None)
+            if message is not None:
+                return message
+            self._outbox.pop(0)
+        return None
+
+    def _check(self, message: Message, expected: tuple[type, ...]) -> None:
+        if message.job_id != self.job_id:
+            raise JobMismatchError("the message belongs to another job")
+        if message.mode is not self.mode:
+            raise ProtocolError(f"the peer runs mode {message.mode}, this party {self.mode}")
+        if not isinstance(message, expected):
+            raise UnexpectedMessageError(
+                f"the {self.ROLE} party did not expect {type(message).__name__} now"
+            )
+
+    def _report(self, stage: str, done: int, total: int) -> None:
+        if self._progress is not None:
+            self._progress(Progress(self.ROLE, stage, done, total))
+
+    def _unfinished(self) -> ProtocolError:
+        return ProtocolError(f"the {self.ROLE} party has not finished the join")
+
+
+class OprfLeftParty(_OprfParty):
+    """The receiver: builds the matrix, learns which of its items the right holds."""
+
+    ROLE: ClassVar[str] = "left"
+
+    def __init__(
+        self,
+        items: Iterable[object],
+        *,
+        job_id: str | bytes,
+        mode: Mode | str = Mode.INTERSECTION,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        super().__init__(items, job_id=job_id, mode=mode, progress=progress)
+        self._parameters: _oprf.OprfParameters | None = None
+        self._peer_total = 0
+        self._received: list[bytes] = []
+        self._columns_sent = 0
+        self._matched: np.ndarray | None = None
+
+    def receive(self, message: Message) -> None:
+        """Take the right's next message."""
+        if self._parameters is None:
+            self._check(message, (OprfSetup,))
+            assert isinstance(message, OprfSetup)
+            self._start(message)
+            return
+        self._check(message, (OprfOutputs,))
+        assert isinstance(message, OprfOutputs)
+        self._take_outputs(message)
+
+    def _start(self, setup: OprfSetup) -> None:
+        size = len(self._own)
+        rows = _oprf.rows_for(size)
+        parameters = _oprf.OprfParameters.check(setup.width, rows, size, setup.right_set_size)
+        self._parameters, self._peer_total = parameters, setup.right_set_size
+        self._keys = _keys(self.job_id, setup.seed)
+        sender = RandomOtSender(self.job_id, setup.width)
+        reply, zeros, ones = sender.answer(setup.ot_request)
+        seeds = (
+            _oprf.column_seeds(self._keys["columns"], zeros),
+            _oprf.column_seeds(self._keys["columns"], ones),
+        )
+        self._outbox.append(iter([OprfReply(self.job_id, self.mode, size, rows, reply)]))
+        self._outbox.append(self._columns(seeds))
+
+    def _columns(self, seeds: tuple[list[bytes], list[bytes]]) -> Iterator[Message]:
+        parameters = self._parameters
+        assert parameters is not None
+        width, rows = parameters.width, parameters.rows
+        digests = _oprf.item_digests(self._own.encoded, self._keys["items"])
+        positions = _oprf.PositionHash(self._keys["positions"], rows)
+        self._rows = np.zeros((len(digests), width // 8), dtype=np.uint8)
+        expander = _oprf.Expander(rows)
+        for first in range(0, width, COLUMNS_PER_BLOCK):
+            count = min(COLUMNS_PER_BLOCK, width - first)
+            zeros = np.empty((count, rows // 8), dtype=np.uint8)
+            for index, seed in enumerate(seeds[0][first : first + count]):
+                zeros[index] = expander.expand(seed)
+            ones_mask = np.ones((count, rows), dtype=np.uint8)
+            for start in range(0, len(digests), _oprf.ITEMS_PER_ROUND):
+                chunk = digests[start : start + _oprf.ITEMS_PER_ROUND]
+                words = positions.words(chunk, first, count)
+                for block in range(count // 4):
+                    block_positions = _oprf.block_positions(words, block, positions.mask)
+                    for offset in range(4):
+                        ones_mask[4 * block + offset][block_positions[offset]] = 0
+                _oprf.gather_rows(
+                    zeros, words, positions.mask, self._rows[start : start + len(chunk)], first
+                )
+            correction = np.packbits(ones_mask, axis=1, bitorder="little")
+            correction ^= zeros
+            for index, seed in enumerate(seeds[1][first : first + count]):
+                correction[index] ^= expander.expand(seed)
+            self._report("columns", first + count, width)
+            self._columns_sent = first + count
+            yield OprfColumns(self.job_id, self.mode, first, width, rows // 8, correction.tobytes())
+
+    def _take_outputs(self, chunk: OprfOutputs) -> None:
+        parameters = self._parameters
+        assert parameters is not None
+        if chunk.total != self._peer_total:
+            raise ProtocolError(f"the right announced {self._peer_total} items, then {chunk.total}")
+        if chunk.offset != len(self._received) or (
+            chunk.count and chunk.output_bytes != parameters.output_bytes
+        ):
+            raise ProtocolError("the right's outputs arrived out of order or of the wrong size")
+        if self._columns_sent < parameters.width:
+            raise UnexpectedMessageError("the right sent outputs before it had every column")
+        size = chunk.output_bytes
+        self._received.extend(
+            chunk.outputs[i : i + size] for i in range(0, len(chunk.outputs), size)
+        )
+        self._report("outputs", len(self._received), chunk.total)
+        if len(self._received) < chunk.total:
+            return
+        own = _oprf.outputs(self._rows, self._keys["outputs"], parameters.output_bytes)
+        theirs = set(self._received)
+        self._matched = np.fromiter(map(theirs.__contains__, own), dtype=bool, count=len(own))
+        if self.mode is Mode.BOTH:
+            mine = set(own)
+            hits = np.fromiter(
+                map(mine.__contains__, self._received), dtype=bool, count=len(self._received)
+            )
+            bitmap = np.packbits(hits, bitorder="little").tobytes()
+            self._outbox.append(iter([MatchBitmap(self.job_id, self.mode, len(hits), bitmap)]))
+        self._done = True
+
+    def result(self) -> PsiResult:
+        """What this job revealed to the left party."""
+        if not self.done or self._matched is None:
+            raise self._unfinished()
+        indices = np.flatnonzero(self._matched).tolist()
+        return PsiResult(
+            mode=self.mode,
+            disclosure=Disclosure.for_mode(self.mode),
+            left_set_size=len(self._own),
+            right_set_size=self._peer_total,
+            size=len(indices),
+            items=tuple(self._own.originals[i] for i in indices),
+            counts=tuple(self._own.counts[i] for i in indices),
+        )
+
+
+class OprfRightParty(_OprfParty):
+    """The sender: holds the OT choice bits, sends the OPRF outputs of its items."""
+
+    ROLE: ClassVar[str] = "right"
+
+    def __init__(
+        self,
+        items: Iterable[object],
+        *,
+        job_id: str | bytes,
+        mode: Mode | str = Mode.INTERSECTION,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        super().__init__(items, job_id=job_id, mode=mode, progress=progress)
+        self._width = _oprf.width_for(len(self._own))
+        self._seed = secrets.token_bytes(OprfSetup.SEED_BYTES)
+        self._keys = _keys(self.job_id, self._seed)
+        self._choices = np.frombuffer(secrets.token_bytes(self._width), dtype=np.uint8) & 1
+        self._ot = RandomOtReceiver(self.job_id, self._choices)
+        self._parameters: _oprf.OprfParameters | None = None
+        self._columns_done = 0
+        self._peer_total = 0
+        self._shared: list[int] | None = None
+        self._order: np.ndarray | None = None
+        self._outputs_sent = False
+        setup = OprfSetup(
+            self.job_id, self.mode, len(self._own), self._width, self._seed, self._ot.request()
+        )
+        self._outbox.append(iter([setup]))
+
+    def receive(self, message: Message) -> None:
+        """Take the left's next message."""
+        if self._parameters is None:
+            self._check(message, (OprfReply,))
+            assert isinstance(message, OprfReply)
+            self._start(message)
+        elif self._columns_done < self._width:
+            self._check(message, (OprfColumns,))
+            assert isinstance(message, OprfColumns)
+            self._take_columns(message)
+        else:
+            self._check(message, (MatchBitmap,))
+            assert isinstance(message, MatchBitmap)
+            self._take_bitmap(message)
+
+    def _start(self, reply: OprfReply) -> None:
+        parameters = _oprf.OprfParameters.check(
+            self._width, reply.rows, reply.left_set_size, len(self._own)
+        )
+        self._parameters, self._peer_total = parameters, reply.left_set_size
+        keys = self._ot.keys(reply.ot_reply)
+        self._column_seeds = _oprf.column_seeds(self._keys["columns"], keys)
+        self._digests = _oprf.item_digests(self._own.encoded, self._keys["items"])
+        self._positions = _oprf.PositionHash(self._keys["positions"], parameters.rows)
+        self._rows = np.zeros((len(self._own), self._width // 8), dtype=np.uint8)
+        self._expander = _oprf.Expander(parameters.rows)
+
+    def _take_columns(self, chunk: OprfColumns) -> None:
+        parameters = self._parameters
+        assert parameters is not None
+        expected = min(COLUMNS_PER_BLOCK, self._width - self._columns_done)
+        if (
+            chunk.offset != self._columns_done
+            or chunk.total != self._width
+            or chunk.count != expected
+            or chunk.column_bytes != parameters.rows // 8
+        ):
+            raise ProtocolError("the left's columns arrived out of order or of the wrong shape")
+        first, count = chunk.offset, chunk.count
+        corrections = np.frombuffer(chunk.columns, dtype=np.uint8).reshape(count, -1)
+        columns = np.empty_like(corrections)
+        for index in range(count):
+            column = first + index
+            columns[index] = self._expander.expand(self._column_seeds[column])
+            if self._choices[column]:
+                columns[index] ^= corrections[index]
+        for start in range(0, len(self._digests), _oprf.ITEMS_PER_ROUND):
+            chunk_digests = self._digests[start : start + _oprf.ITEMS_PER_ROUND]
+            words = self._positions.words(chunk_digests, first, count)
+            _oprf.gather_rows(
+                columns,
+                words,
+                self._positions.mask,
+                self._rows[start : start + len(chunk_digests)],
+                first,
+            )
+        self._columns_done += count
+        self._report("columns", self._columns_done, self._width)
+        if self._columns_done == self._width:
+            self._outbox.append(self._outputs())
+
+    def _outputs(self) -> Iterator[Message]:
+        parameters = self._parameters
+        assert parameters is not None
+        size = parameters.output_bytes
+        own = _oprf.outputs(self._rows, self._keys["outputs"], size)
+        self._order = random_permutation(len(own))
+        shuffled = [own[i] for i in self._order.tolist()]
+        total = len(shuffled)
+        for offset in range(0, max(total, 1), MAX_CHUNK_ITEMS):
+            piece = shuffled[offset : offset + MAX_CHUNK_ITEMS]
+            self._report("outputs", offset + len(piece), total)
+            if offset + MAX_CHUNK_ITEMS >= total:
+                self._outputs_sent = True
+                self._done = self.mode is Mode.INTERSECTION
+            yield OprfOutputs(self.job_id, self.mode, offset, total, size, b"".join(piece))
+
+    def _take_bitmap(self, bitmap: MatchBitmap) -> None:
+        if not self._outputs_sent or self._done:
+            raise UnexpectedMessageError("the right did not expect a match bitmap now")
+        if bitmap.total != len(self._order):
+            raise ProtocolError(f"a bitmap of {bitmap.total} bits for {len(self._order)} outputs")
+        bits = np.unpackbits(np.frombuffer(bitmap.bitmap, dtype=np.uint8), bitorder="little")
+        assert self._order is not None
+        self._shared = sorted(self._order[np.flatnonzero(bits[: bitmap.total])].tolist())
+        self._done = True
+
+    def result(self) -> PsiResult:
+        """What this job revealed to the right party."""
+        if not self.done:
+            raise self._unfinished()
+        base = PsiResult(
+            mode=self.mode,
+            disclosure=Disclosure.for_mode(self.mode),
+            left_set_size=self._peer_total,
+            right_set_size=len(self._own),
+        )
+        if self._shared is None:
+            return base
+        return replace(
+            base,
+            size=len(self._shared),
+            items=tuple(self._own.originals[i] for i in self._shared),
+            counts=tuple(self._own.counts[i] for i in self._shared),
+        )
