@@ -1,4 +1,5 @@
-"""Secure joins: private set intersection and its variants over X25519 (ECDH-PSI).
+"""Secure joins: private set intersection and its variants, over X25519 (ECDH-PSI) or, for the
+shared items themselves, over the lightweight OPRF of Chase and Miao (AES and bit operations).
 
 Who is in both tables, how many, and the sum of values over the shared rows, without
 revealing the rows outside the intersection::
@@ -8,29 +9,37 @@ revealing the rows outside the intersection::
     r = tds.psi.run_local(hospital_ids, insurer_ids, mode="cardinality")      # r.size
     r = tds.psi.run_local(hospital_ids, insurer_ids, mode="sum", right_values=claims)  # r.sum
 
-:class:`LeftParty` and :class:`RightParty` are the same protocol as transport-free state
-machines exchanging the message classes below; ``docs/protocol.md`` has the message flow, what
+:class:`LeftParty` and :class:`RightParty` are the ECDH protocol as transport-free state
+machines exchanging the message classes below, :class:`OprfLeftParty` and
+:class:`OprfRightParty` the OPRF protocol (modes intersection and both); ``run_local`` picks
+one with ``protocol=`` (``auto`` by default). ``docs/protocol.md`` has the message flows, what
 each party learns and the threat model.
 """
 
 from tds.progress import Progress
 from tds.psi._hash_to_curve import hash_to_curve
 from tds.psi._items import encode_item
-from tds.psi._local import run_local
+from tds.psi._local import OPRF_THRESHOLD, PROTOCOLS, choose_protocol, run_local
 from tds.psi._messages import (
     EncryptedSum,
     LeftDigests,
     LeftPoints,
     MatchBitmap,
     Message,
+    OprfColumns,
+    OprfOutputs,
+    OprfReply,
+    OprfSetup,
     RightKey,
     RightPoints,
     decode_message,
 )
+from tds.psi._oprf_parties import OPRF_MODES, OprfLeftParty, OprfRightParty
 from tds.psi._parties import DEFAULT_CHUNK_SIZE, LeftParty, RightParty
 from tds.psi._result import Disclosure, Mode, PsiResult, Revealed
 
-__all__ = [
+# Sorted as Python sorts text (tests/test_package.py checks), not isort-style.
+__all__ = [  # noqa: RUF022
     "DEFAULT_CHUNK_SIZE",
     "Disclosure",
     "EncryptedSum",
@@ -40,12 +49,22 @@ __all__ = [
     "MatchBitmap",
     "Message",
     "Mode",
+    "OPRF_MODES",
+    "OPRF_THRESHOLD",
+    "OprfColumns",
+    "OprfLeftParty",
+    "OprfOutputs",
+    "OprfReply",
+    "OprfRightParty",
+    "OprfSetup",
+    "PROTOCOLS",
     "Progress",
     "PsiResult",
     "Revealed",
     "RightKey",
     "RightParty",
     "RightPoints",
+    "choose_protocol",
     "decode_message",
     "encode_item",
     "hash_to_curve",

@@ -7,13 +7,35 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from tds._workers import process_pool, resolve_workers
+from tds.errors import ConfigError
 from tds.he import PrivateKey
 from tds.progress import ProgressCallback
 from tds.psi._messages import Message, decode_message
+from tds.psi._oprf_parties import OPRF_MODES, OprfLeftParty, OprfRightParty
 from tds.psi._parties import DEFAULT_CHUNK_SIZE, LeftParty, RightParty
-from tds.psi._result import Mode, PsiResult
+from tds.psi._result import Mode, PsiResult, parse_mode
 
-__all__ = ["run_local"]
+__all__ = ["OPRF_THRESHOLD", "PROTOCOLS", "choose_protocol", "run_local"]
+
+PROTOCOLS = ("auto", "ecdh", "oprf")
+# From this many items on the larger side, "auto" picks the OPRF join where the mode allows:
+# below it both protocols finish in well under a second, and ECDH sends fewer bytes.
+OPRF_THRESHOLD = 1 << 12
+
+
+def choose_protocol(protocol: str, mode: Mode | str, left_size: int, right_size: int) -> str:
+    """``ecdh`` or ``oprf`` for a join of these sizes: ``protocol`` itself unless it is
+    ``auto``, which takes the OPRF join for intersection and both from
+    :data:`OPRF_THRESHOLD` items on."""
+    if protocol not in PROTOCOLS:
+        raise ConfigError(
+            f"unknown PSI protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}"
+        )
+    mode = parse_mode(mode)
+    if protocol != "auto":
+        return protocol
+    fits = mode in OPRF_MODES and max(left_size, right_size) >= OPRF_THRESHOLD
+    return "oprf" if fits else "ecdh"
 
 
 def run_local(
@@ -28,6 +50,7 @@ def run_local(
     workers: int | None = None,
     progress: ProgressCallback | None = None,
     insecure: bool = False,
+    protocol: str = "auto",
 ) -> PsiResult:
     """Run the real two-party protocol between ``left`` and ``right`` in this process.
 
@@ -40,7 +63,22 @@ def run_local(
     ``workers`` processes (default: every core) share the scalar multiplications and hashing
     of both parties; ``workers=1`` keeps everything in this process. ``insecure=True`` lets a
     ``paillier_key`` below 2048 bits through (tests).
+
+    ``protocol`` is ``ecdh`` (X25519 blinding, every mode), ``oprf`` (the Chase-Miao OPRF:
+    AES and bit operations instead of curve arithmetic, intersection and both only, in this
+    process) or ``auto`` (:func:`choose_protocol`). Both give the same result.
     """
+    left, right = _materialized(left), _materialized(right)
+    sizes = [len(side) if hasattr(side, "__len__") else 0 for side in (left, right)]
+    chosen = choose_protocol(protocol, mode, *sizes)
+    if chosen == "oprf":
+        if right_values is not None or paillier_key is not None:
+            raise ConfigError("the OPRF join adds up nothing: values are for mode 'sum' (ECDH)")
+        job = secrets.token_hex(16) if job_id is None else job_id
+        oprf_left = OprfLeftParty(left, job_id=job, mode=mode, progress=progress)
+        oprf_right = OprfRightParty(right, job_id=job, mode=mode, progress=progress)
+        exchange(oprf_left, oprf_right)
+        return oprf_left.result()
     workers = resolve_workers(workers)
     executor = process_pool(workers) if workers > 1 else None
     job_id = secrets.token_hex(16) if job_id is None else job_id
@@ -60,7 +98,17 @@ def run_local(
     return replace(left_view, sum=right_view.sum)
 
 
-def exchange(left: LeftParty, right: RightParty) -> list[Message]:
+def _materialized(items: Iterable[object]) -> Iterable[object]:
+    # A sequence stays as given (a lone string is refused later as one item, not a set), and
+    # so does what is not iterable at all (refused later too); any other iterable is read
+    # once, so that its size is known.
+    kept = list | tuple | str | bytes | bytearray | memoryview
+    if isinstance(items, kept) or not hasattr(items, "__iter__"):
+        return items
+    return list(items)
+
+
+def exchange(left: LeftParty | OprfLeftParty, right: RightParty | OprfRightParty) -> list[Message]:
     """Alternate the parties through serialized messages until neither has one; return them all."""
     moved: list[Message] = []
     while True:
