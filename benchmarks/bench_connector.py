@@ -266,7 +266,9 @@ class TestSecureJoin:
             benchmark,
             self.GROUP,
             f"run_local, {CORES} cores",
-            lambda: tds.psi.run_local(left, right, mode="intersection", workers=CORES),
+            lambda: tds.psi.run_local(
+                left, right, mode="intersection", workers=CORES, protocol="ecdh"
+            ),
             items=PSI_N,
             unit="pair",
             rounds=1,

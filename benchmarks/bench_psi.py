@@ -90,8 +90,8 @@ def tds_psi(benchmark, group: str, n: int, mode: str) -> tds.psi.PsiResult:
     result = compare(
         benchmark,
         group,
-        f"tds run_local, {CORES} cores",
-        lambda: tds.psi.run_local(left, right, mode=mode, workers=CORES),
+        f"tds ECDH run_local, {CORES} cores",
+        lambda: tds.psi.run_local(left, right, mode=mode, workers=CORES, protocol="ecdh"),
         items=n,
         unit="pair",
         rounds=1,

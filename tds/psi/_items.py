@@ -18,8 +18,10 @@ of ``True`` a matter of taste.
 
 from __future__ import annotations
 
+import itertools
 import operator
 import reprlib
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -94,6 +96,10 @@ class DistinctItems:
 def deduplicate(items: Iterable[object], values: Iterable[int] | None = None) -> DistinctItems:
     """Collapse equal keys, counting rows and (when ``values`` is given) adding their values."""
     items = _rows(items)
+    if values is None:
+        fast = _distinct_strings(items)
+        if fast is not None:
+            return fast
     if values is not None:
         values = _values(values)
         if len(values) != len(items):
@@ -120,6 +126,23 @@ def deduplicate(items: Iterable[object], values: Iterable[int] | None = None) ->
     return DistinctItems(
         tuple(encoded), tuple(originals), tuple(counts), None if values is None else tuple(totals)
     )
+
+
+def _distinct_strings(items: list[object]) -> DistinctItems | None:
+    """The common case of a list of str keys, without a Python loop per item; None if the
+    items are anything else (or hold text that does not encode, which the general path
+    reports)."""
+    if set(map(type, items)) - {str}:
+        return None
+    counts = Counter(items)  # equal str objects are equal keys; first occurrence stays first
+    distinct = list(counts)
+    try:
+        data = list(map(str.encode, distinct))
+    except UnicodeEncodeError:
+        return None
+    lengths = map(operator.methodcaller("to_bytes", 4, "big"), map(len, data))
+    encoded = tuple(map(b"".join, zip(itertools.repeat(_STR), lengths, data)))
+    return DistinctItems(encoded, tuple(distinct), tuple(counts.values()))
 
 
 _BYTE_STRINGS = str | bytes | bytearray | memoryview

@@ -65,8 +65,9 @@ def run_local(
     ``paillier_key`` below 2048 bits through (tests).
 
     ``protocol`` is ``ecdh`` (X25519 blinding, every mode), ``oprf`` (the Chase-Miao OPRF:
-    AES and bit operations instead of curve arithmetic, intersection and both only, in this
-    process) or ``auto`` (:func:`choose_protocol`). Both give the same result.
+    AES and bit operations instead of curve arithmetic, intersection and both only, its blocks
+    of columns on the same ``workers``) or ``auto`` (:func:`choose_protocol`). Both give the
+    same result.
     """
     left, right = _materialized(left), _materialized(right)
     sizes = [len(side) if hasattr(side, "__len__") else 0 for side in (left, right)]
@@ -75,8 +76,10 @@ def run_local(
         if right_values is not None or paillier_key is not None:
             raise ConfigError("the OPRF join adds up nothing: values are for mode 'sum' (ECDH)")
         job = secrets.token_hex(16) if job_id is None else job_id
-        oprf_left = OprfLeftParty(left, job_id=job, mode=mode, progress=progress)
-        oprf_right = OprfRightParty(right, job_id=job, mode=mode, progress=progress)
+        count = resolve_workers(workers)
+        pool = {"executor": process_pool(count) if count > 1 else None, "workers": count}
+        oprf_left = OprfLeftParty(left, job_id=job, mode=mode, progress=progress, **pool)
+        oprf_right = OprfRightParty(right, job_id=job, mode=mode, progress=progress, **pool)
         exchange(oprf_left, oprf_right)
         return oprf_left.result()
     workers = resolve_workers(workers)

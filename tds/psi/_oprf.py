@@ -50,8 +50,10 @@ __all__ = [
     "column_seeds",
     "gather_rows",
     "item_digests",
+    "left_block",
     "output_bytes",
     "outputs",
+    "right_block",
     "rows_for",
     "width_for",
 ]
@@ -210,9 +212,71 @@ def gather_rows(
     rows_out[:, first // 8 : first // 8 + packed_bits.shape[0]] = packed_bits.T
 
 
-def outputs(rows: np.ndarray, key: bytes, length: int) -> list[bytes]:
-    """``H2``: each item's ``w`` bits hashed under the job's key to ``length`` bytes."""
+def outputs(rows: np.ndarray, key: bytes, length: int) -> bytes:
+    """``H2``: each item's ``w`` bits hashed under the job's key to ``length`` bytes, all
+    outputs joined in the order of ``rows``."""
     width = rows.shape[1]
     digest = functools.partial(hashlib.blake2b, digest_size=length, key=key)
     views = np.ascontiguousarray(rows).view(f"V{width}").ravel().tolist()
-    return list(map(_digest_bytes, map(digest, views)))
+    return b"".join(map(_digest_bytes, map(digest, views)))
+
+
+def left_block(
+    digests: np.ndarray,
+    position_key: bytes,
+    rows: int,
+    first: int,
+    seeds: tuple[Sequence[bytes], Sequence[bytes]],
+) -> tuple[np.ndarray, np.ndarray]:
+    """The left's work for columns ``first .. first + len(seeds[0]) - 1``: the correction
+    ``A_i ⊕ B_i ⊕ D_i`` of each column (count, m / 8), and each item's bits of ``A`` in those
+    columns, packed (n, count / 8). A function of its arguments alone, so that a worker
+    process can run it."""
+    count = len(seeds[0])
+    positions = PositionHash(position_key, rows)
+    expander = Expander(rows)
+    zeros = np.empty((count, rows // 8), dtype=np.uint8)
+    for index, seed in enumerate(seeds[0]):
+        zeros[index] = expander.expand(seed)
+    ones_mask = np.ones((count, rows), dtype=np.uint8)
+    bits = np.empty((len(digests), count // 8), dtype=np.uint8)
+    for start in range(0, len(digests), ITEMS_PER_ROUND):
+        chunk = digests[start : start + ITEMS_PER_ROUND]
+        words = positions.words(chunk, first, count)
+        for block in range(count // 4):
+            columns = block_positions(words, block, positions.mask)
+            for offset in range(4):
+                ones_mask[4 * block + offset][columns[offset]] = 0
+        gather_rows(zeros, words, positions.mask, bits[start : start + len(chunk)], 0)
+    correction = np.packbits(ones_mask, axis=1, bitorder="little")
+    correction ^= zeros
+    for index, seed in enumerate(seeds[1]):
+        correction[index] ^= expander.expand(seed)
+    return correction, bits
+
+
+def right_block(
+    digests: np.ndarray,
+    position_key: bytes,
+    rows: int,
+    first: int,
+    seeds: Sequence[bytes],
+    choices: np.ndarray,
+    corrections: np.ndarray,
+) -> np.ndarray:
+    """The right's work for columns ``first .. first + len(seeds) - 1``: each item's bits of
+    ``C_i = PRG(k_{s_i}) ⊕ s_i·correction_i``, packed (n, count / 8)."""
+    count = len(seeds)
+    positions = PositionHash(position_key, rows)
+    expander = Expander(rows)
+    columns = np.empty_like(corrections)
+    for index, seed in enumerate(seeds):
+        columns[index] = expander.expand(seed)
+        if choices[index]:
+            columns[index] ^= corrections[index]
+    bits = np.empty((len(digests), count // 8), dtype=np.uint8)
+    for start in range(0, len(digests), ITEMS_PER_ROUND):
+        chunk = digests[start : start + ITEMS_PER_ROUND]
+        words = positions.words(chunk, first, count)
+        gather_rows(columns, words, positions.mask, bits[start : start + len(chunk)], 0)
+    return bits

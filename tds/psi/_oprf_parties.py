@@ -23,15 +23,18 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, Future
 from dataclasses import replace
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 import numpy as np
 
+from tds._workers import default_workers
 from tds.errors import ConfigError, JobMismatchError, ProtocolError, UnexpectedMessageError
 from tds.progress import Progress, ProgressCallback
 from tds.psi import _oprf
+from tds.psi._group import prefetched
 from tds.psi._items import DistinctItems, deduplicate
 from tds.psi._messages import (
     MAX_CHUNK_ITEMS,
@@ -49,6 +52,24 @@ from tds.psi._shuffle import random_permutation
 
 __all__ = ["OPRF_MODES", "OprfLeftParty", "OprfRightParty"]
 
+_T = TypeVar("_T")
+
+
+class _Deferred(Future):  # type: ignore[type-arg]
+    """A future for work with no pool: it runs when its result is first asked for, so that
+    blocks are still computed one at a time, as they are sent."""
+
+    def __init__(self, function: Callable[..., object], arguments: tuple[object, ...]) -> None:
+        super().__init__()
+        self._work = (function, arguments)
+
+    def result(self, timeout: float | None = None) -> object:
+        if not self.done():
+            function, arguments = self._work
+            self.set_result(function(*arguments))
+        return super().result(timeout)
+
+
 OPRF_MODES = (Mode.INTERSECTION, Mode.BOTH)
 # Columns per OprfColumns message and per round of work: 64 columns of 2^21 bits are 16 MiB.
 COLUMNS_PER_BLOCK = 64
@@ -64,6 +85,17 @@ def _keys(job_id: bytes, seed: bytes) -> dict[str, bytes]:
     return keys
 
 
+def _parts(count: int, parts: int) -> list[tuple[int, int]]:
+    """``range(count)`` in at most ``parts`` near-equal pieces (one, possibly empty, if 0)."""
+    size = max(1, -(-count // max(parts, 1)))
+    return [(start, min(start + size, count)) for start in range(0, count, size)] or [(0, 0)]
+
+
+def _split(data: bytes, size: int) -> list[bytes]:
+    """``data`` cut into ``size``-byte pieces, without a Python loop per piece."""
+    return np.frombuffer(data, dtype=f"V{size}").tolist() if data else []
+
+
 class _OprfParty:
     ROLE: ClassVar[str]
 
@@ -74,6 +106,8 @@ class _OprfParty:
         job_id: str | bytes,
         mode: Mode | str,
         progress: ProgressCallback | None,
+        executor: Executor | None,
+        workers: int | None,
     ) -> None:
         self.job_id = job_id.encode() if isinstance(job_id, str) else job_id
         if not isinstance(self.job_id, bytes) or not 1 <= len(self.job_id) <= MAX_JOB_ID_BYTES:
@@ -87,6 +121,16 @@ class _OprfParty:
         if progress is not None and not callable(progress):
             raise ConfigError("progress must be a callable taking a Progress")
         self._progress = progress
+        if executor is not None and not isinstance(executor, Executor):
+            raise ConfigError(
+                f"executor must be a concurrent.futures.Executor, not {type(executor).__name__}"
+            )
+        self._executor = executor
+        if workers is None:
+            workers = default_workers() if executor is not None else 1
+        # Blocks of columns in flight ahead of the one being sent: one per worker, and one more.
+        self._depth = workers + 1
+        self._workers = workers if executor is not None else 1
         self._own: DistinctItems = deduplicate(items)
         self._outbox: list[Iterator[Message]] = []
         self._done = False
@@ -115,6 +159,29 @@ class _OprfParty:
                 f"the {self.ROLE} party did not expect {type(message).__name__} now"
             )
 
+    def _digests(self, key: bytes) -> Callable[[], np.ndarray]:
+        """Start ``H1`` of this party's items, split over the pool; returns what waits for it."""
+        encoded = self._own.encoded
+        parts = [
+            self._run(_oprf.item_digests, encoded[start:stop], key)
+            for start, stop in _parts(len(encoded), self._workers)
+        ]
+        return lambda: np.concatenate([part.result() for part in parts]).reshape(-1, 16)
+
+    def _outputs_of(self, rows: np.ndarray, key: bytes, size: int) -> bytes:
+        """``H2`` of every row, split over the pool, joined in order."""
+        parts = [
+            self._run(_oprf.outputs, rows[start:stop], key, size)
+            for start, stop in _parts(len(rows), self._workers)
+        ]
+        return b"".join(part.result() for part in parts)
+
+    def _run(self, function: Callable[..., _T], *arguments: object) -> Future[_T]:
+        """``function(*arguments)`` on the pool, or here, when asked for, without one."""
+        if self._executor is not None:
+            return self._executor.submit(function, *arguments)
+        return _Deferred(function, arguments)
+
     def _report(self, stage: str, done: int, total: int) -> None:
         if self._progress is not None:
             self._progress(Progress(self.ROLE, stage, done, total))
@@ -135,8 +202,17 @@ class OprfLeftParty(_OprfParty):
         job_id: str | bytes,
         mode: Mode | str = Mode.INTERSECTION,
         progress: ProgressCallback | None = None,
+        executor: Executor | None = None,
+        workers: int | None = None,
     ) -> None:
-        super().__init__(items, job_id=job_id, mode=mode, progress=progress)
+        super().__init__(
+            items,
+            job_id=job_id,
+            mode=mode,
+            progress=progress,
+            executor=executor,
+            workers=workers,
+        )
         self._parameters: _oprf.OprfParameters | None = None
         self._peer_total = 0
         self._received: list[bytes] = []
@@ -160,6 +236,7 @@ class OprfLeftParty(_OprfParty):
         parameters = _oprf.OprfParameters.check(setup.width, rows, size, setup.right_set_size)
         self._parameters, self._peer_total = parameters, setup.right_set_size
         self._keys = _keys(self.job_id, setup.seed)
+        self._pending_digests = self._digests(self._keys["items"])
         sender = RandomOtSender(self.job_id, setup.width)
         reply, zeros, ones = sender.answer(setup.ot_request)
         seeds = (
@@ -173,30 +250,26 @@ class OprfLeftParty(_OprfParty):
         parameters = self._parameters
         assert parameters is not None
         width, rows = parameters.width, parameters.rows
-        digests = _oprf.item_digests(self._own.encoded, self._keys["items"])
-        positions = _oprf.PositionHash(self._keys["positions"], rows)
+        digests = self._pending_digests()
         self._rows = np.zeros((len(digests), width // 8), dtype=np.uint8)
-        expander = _oprf.Expander(rows)
-        for first in range(0, width, COLUMNS_PER_BLOCK):
-            count = min(COLUMNS_PER_BLOCK, width - first)
-            zeros = np.empty((count, rows // 8), dtype=np.uint8)
-            for index, seed in enumerate(seeds[0][first : first + count]):
-                zeros[index] = expander.expand(seed)
-            ones_mask = np.ones((count, rows), dtype=np.uint8)
-            for start in range(0, len(digests), _oprf.ITEMS_PER_ROUND):
-                chunk = digests[start : start + _oprf.ITEMS_PER_ROUND]
-                words = positions.words(chunk, first, count)
-                for block in range(count // 4):
-                    block_positions = _oprf.block_positions(words, block, positions.mask)
-                    for offset in range(4):
-                        ones_mask[4 * block + offset][block_positions[offset]] = 0
-                _oprf.gather_rows(
-                    zeros, words, positions.mask, self._rows[start : start + len(chunk)], first
-                )
-            correction = np.packbits(ones_mask, axis=1, bitorder="little")
-            correction ^= zeros
-            for index, seed in enumerate(seeds[1][first : first + count]):
-                correction[index] ^= expander.expand(seed)
+        blocks = [
+            (first, min(COLUMNS_PER_BLOCK, width - first))
+            for first in range(0, width, COLUMNS_PER_BLOCK)
+        ]
+        work = (
+            self._run(
+                _oprf.left_block,
+                digests,
+                self._keys["positions"],
+                rows,
+                first,
+                (seeds[0][first : first + count], seeds[1][first : first + count]),
+            )
+            for first, count in blocks
+        )
+        for (first, count), future in zip(blocks, prefetched(work, self._depth), strict=True):
+            correction, bits = future.result()
+            self._rows[:, first // 8 : (first + count) // 8] = bits
             self._report("columns", first + count, width)
             self._columns_sent = first + count
             yield OprfColumns(self.job_id, self.mode, first, width, rows // 8, correction.tobytes())
@@ -212,14 +285,12 @@ class OprfLeftParty(_OprfParty):
             raise ProtocolError("the right's outputs arrived out of order or of the wrong size")
         if self._columns_sent < parameters.width:
             raise UnexpectedMessageError("the right sent outputs before it had every column")
-        size = chunk.output_bytes
-        self._received.extend(
-            chunk.outputs[i : i + size] for i in range(0, len(chunk.outputs), size)
-        )
+        self._received.extend(_split(chunk.outputs, chunk.output_bytes))
         self._report("outputs", len(self._received), chunk.total)
         if len(self._received) < chunk.total:
             return
-        own = _oprf.outputs(self._rows, self._keys["outputs"], parameters.output_bytes)
+        size = parameters.output_bytes
+        own = _split(self._outputs_of(self._rows, self._keys["outputs"], size), size)
         theirs = set(self._received)
         self._matched = np.fromiter(map(theirs.__contains__, own), dtype=bool, count=len(own))
         if self.mode is Mode.BOTH:
@@ -259,8 +330,17 @@ class OprfRightParty(_OprfParty):
         job_id: str | bytes,
         mode: Mode | str = Mode.INTERSECTION,
         progress: ProgressCallback | None = None,
+        executor: Executor | None = None,
+        workers: int | None = None,
     ) -> None:
-        super().__init__(items, job_id=job_id, mode=mode, progress=progress)
+        super().__init__(
+            items,
+            job_id=job_id,
+            mode=mode,
+            progress=progress,
+            executor=executor,
+            workers=workers,
+        )
         self._width = _oprf.width_for(len(self._own))
         self._seed = secrets.token_bytes(OprfSetup.SEED_BYTES)
         self._keys = _keys(self.job_id, self._seed)
@@ -272,6 +352,7 @@ class OprfRightParty(_OprfParty):
         self._shared: list[int] | None = None
         self._order: np.ndarray | None = None
         self._outputs_sent = False
+        self._pending_digests = self._digests(self._keys["items"])
         setup = OprfSetup(
             self.job_id, self.mode, len(self._own), self._width, self._seed, self._ot.request()
         )
@@ -299,10 +380,10 @@ class OprfRightParty(_OprfParty):
         self._parameters, self._peer_total = parameters, reply.left_set_size
         keys = self._ot.keys(reply.ot_reply)
         self._column_seeds = _oprf.column_seeds(self._keys["columns"], keys)
-        self._digests = _oprf.item_digests(self._own.encoded, self._keys["items"])
+        self._item_digests = self._pending_digests()
         self._positions = _oprf.PositionHash(self._keys["positions"], parameters.rows)
         self._rows = np.zeros((len(self._own), self._width // 8), dtype=np.uint8)
-        self._expander = _oprf.Expander(parameters.rows)
+        self._pending: list[tuple[int, int, Future[np.ndarray]]] = []
 
     def _take_columns(self, chunk: OprfColumns) -> None:
         parameters = self._parameters
@@ -317,42 +398,40 @@ class OprfRightParty(_OprfParty):
             raise ProtocolError("the left's columns arrived out of order or of the wrong shape")
         first, count = chunk.offset, chunk.count
         corrections = np.frombuffer(chunk.columns, dtype=np.uint8).reshape(count, -1)
-        columns = np.empty_like(corrections)
-        for index in range(count):
-            column = first + index
-            columns[index] = self._expander.expand(self._column_seeds[column])
-            if self._choices[column]:
-                columns[index] ^= corrections[index]
-        for start in range(0, len(self._digests), _oprf.ITEMS_PER_ROUND):
-            chunk_digests = self._digests[start : start + _oprf.ITEMS_PER_ROUND]
-            words = self._positions.words(chunk_digests, first, count)
-            _oprf.gather_rows(
-                columns,
-                words,
-                self._positions.mask,
-                self._rows[start : start + len(chunk_digests)],
-                first,
-            )
+        future = self._run(
+            _oprf.right_block,
+            self._item_digests,
+            self._keys["positions"],
+            parameters.rows,
+            first,
+            self._column_seeds[first : first + count],
+            self._choices[first : first + count],
+            corrections,
+        )
+        self._pending.append((first, count, future))
         self._columns_done += count
         self._report("columns", self._columns_done, self._width)
         if self._columns_done == self._width:
+            for block_first, block_count, block in self._pending:
+                self._rows[:, block_first // 8 : (block_first + block_count) // 8] = block.result()
+            self._pending.clear()
             self._outbox.append(self._outputs())
 
     def _outputs(self) -> Iterator[Message]:
         parameters = self._parameters
         assert parameters is not None
         size = parameters.output_bytes
-        own = _oprf.outputs(self._rows, self._keys["outputs"], size)
-        self._order = random_permutation(len(own))
-        shuffled = [own[i] for i in self._order.tolist()]
-        total = len(shuffled)
+        own = self._outputs_of(self._rows, self._keys["outputs"], size)
+        total = len(own) // size
+        self._order = random_permutation(total)
+        shuffled = np.frombuffer(own, dtype=f"V{size}")[self._order].tobytes()
         for offset in range(0, max(total, 1), MAX_CHUNK_ITEMS):
-            piece = shuffled[offset : offset + MAX_CHUNK_ITEMS]
-            self._report("outputs", offset + len(piece), total)
+            piece = shuffled[offset * size : (offset + MAX_CHUNK_ITEMS) * size]
+            self._report("outputs", offset + len(piece) // size, total)
             if offset + MAX_CHUNK_ITEMS >= total:
                 self._outputs_sent = True
                 self._done = self.mode is Mode.INTERSECTION
-            yield OprfOutputs(self.job_id, self.mode, offset, total, size, b"".join(piece))
+            yield OprfOutputs(self.job_id, self.mode, offset, total, size, piece)
 
     def _take_bitmap(self, bitmap: MatchBitmap) -> None:
         if not self._outputs_sent or self._done:
