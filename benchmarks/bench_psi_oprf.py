@@ -53,6 +53,7 @@ class TestOprf:
     def test_tds_oprf(self, benchmark, n: int) -> None:
         left, right = id_sets(n)
         run = lambda: tds.psi.run_local(left, right, protocol="oprf")  # noqa: E731
-        result = compare(benchmark, group(n), "tds OPRF, 1 core", run, items=n, unit="pair")
+        name = f"tds OPRF, {CORES} cores"
+        result = compare(benchmark, group(n), name, run, items=n, unit="pair")
         assert result.size == n // 2 and set(result.items) == set(left) & set(right)
         benchmark.extra_info["wire_bytes_per_item"] = round(wire_bytes(left, right) / n, 1)

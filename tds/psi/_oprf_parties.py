@@ -71,8 +71,17 @@ class _Deferred(Future):  # type: ignore[type-arg]
 
 
 OPRF_MODES = (Mode.INTERSECTION, Mode.BOTH)
-# Columns per OprfColumns message and per round of work: 64 columns of 2^21 bits are 16 MiB.
-COLUMNS_PER_BLOCK = 64
+# Columns per OprfColumns message and per round of work: at most 64, and few enough that the
+# left's unpacked matrix D of a block (one byte per bit) stays within 256 MiB.
+MAX_COLUMNS_PER_BLOCK = 64
+_BLOCK_BYTES = 1 << 28
+
+
+def columns_per_block(rows: int) -> int:
+    """How many columns travel (and are computed) together for a matrix of ``rows`` rows."""
+    return max(8, min(MAX_COLUMNS_PER_BLOCK, _BLOCK_BYTES // rows) // 8 * 8)
+
+
 _log = logging.getLogger("tds.psi")
 
 
@@ -235,6 +244,10 @@ class OprfLeftParty(_OprfParty):
         rows = _oprf.rows_for(size)
         parameters = _oprf.OprfParameters.check(setup.width, rows, size, setup.right_set_size)
         self._parameters, self._peer_total = parameters, setup.right_set_size
+        _log.debug(
+            "oprf job %s (%s, left): %d items, the right %d; %d columns of %d rows",
+            self.job_id.hex(), self.mode, size, setup.right_set_size, setup.width, rows,
+        )  # fmt: skip
         self._keys = _keys(self.job_id, setup.seed)
         self._pending_digests = self._digests(self._keys["items"])
         sender = RandomOtSender(self.job_id, setup.width)
@@ -253,8 +266,8 @@ class OprfLeftParty(_OprfParty):
         digests = self._pending_digests()
         self._rows = np.zeros((len(digests), width // 8), dtype=np.uint8)
         blocks = [
-            (first, min(COLUMNS_PER_BLOCK, width - first))
-            for first in range(0, width, COLUMNS_PER_BLOCK)
+            (first, min(columns_per_block(rows), width - first))
+            for first in range(0, width, columns_per_block(rows))
         ]
         work = (
             self._run(
@@ -293,6 +306,7 @@ class OprfLeftParty(_OprfParty):
         own = _split(self._outputs_of(self._rows, self._keys["outputs"], size), size)
         theirs = set(self._received)
         self._matched = np.fromiter(map(theirs.__contains__, own), dtype=bool, count=len(own))
+        _log.debug("oprf job %s (left): %d shared", self.job_id.hex(), int(self._matched.sum()))
         if self.mode is Mode.BOTH:
             mine = set(own)
             hits = np.fromiter(
@@ -378,6 +392,11 @@ class OprfRightParty(_OprfParty):
             self._width, reply.rows, reply.left_set_size, len(self._own)
         )
         self._parameters, self._peer_total = parameters, reply.left_set_size
+        _log.debug(
+            "oprf job %s (%s, right): %d items, the left %d; %d columns of %d rows",
+            self.job_id.hex(), self.mode, len(self._own), reply.left_set_size, self._width,
+            reply.rows,
+        )  # fmt: skip
         keys = self._ot.keys(reply.ot_reply)
         self._column_seeds = _oprf.column_seeds(self._keys["columns"], keys)
         self._item_digests = self._pending_digests()
@@ -388,7 +407,7 @@ class OprfRightParty(_OprfParty):
     def _take_columns(self, chunk: OprfColumns) -> None:
         parameters = self._parameters
         assert parameters is not None
-        expected = min(COLUMNS_PER_BLOCK, self._width - self._columns_done)
+        expected = min(columns_per_block(parameters.rows), self._width - self._columns_done)
         if (
             chunk.offset != self._columns_done
             or chunk.total != self._width
