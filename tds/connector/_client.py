@@ -48,6 +48,7 @@ from tds.errors import (
 from tds.he import generate_keypair
 from tds.policy import BoundingBox, Policy
 from tds.progress import ProgressCallback
+from tds.psi import choose_protocol
 
 __all__ = ["Client"]
 
@@ -332,6 +333,7 @@ class Client:
         consent_obtained: bool = False,
         deadline_seconds: int = 600,
         progress: ProgressCallback | None = None,
+        protocol: str = "auto",
     ) -> Job:
         """Join this node's ``items`` with ``provider``'s dataset under our agreement on it.
 
@@ -343,7 +345,15 @@ class Client:
         the agreement asks for (its ``obtainConsent`` duties); the provider records the
         attestation in its audit log. Returns the job, SUCCEEDED with its ``result``; a refusal
         or failure raises, with the job recorded FAILED and the reason.
+
+        ``protocol`` is ``ecdh``, ``oprf`` (the faster OPRF join, for ``psi`` only) or
+        ``auto``: the OPRF join for a ``psi`` job from ``tds.psi.OPRF_THRESHOLD`` keys on.
         """
+        items = list(items)
+        if protocol == "auto":
+            # Only a psi job may run the OPRF join; the provider's set size is not known yet.
+            fits = kind == JobKind.PSI
+            protocol = choose_protocol("auto", "intersection", len(items), 0) if fits else "ecdh"
         connection = self.connect(provider)
         spec = JobSpec(
             job_id=new_job_id(),
@@ -366,8 +376,9 @@ class Client:
             reveal_to_provider=reveal_to_provider,
             consent_obtained=consent_obtained,
             deadline_seconds=deadline_seconds,
+            protocol=protocol,
         )
-        return self._requester.run(spec, items=list(items), progress=progress)
+        return self._requester.run(spec, items=items, progress=progress)
 
     def aggregate(
         self,

@@ -65,6 +65,9 @@ from tds.psi import (
     LeftParty,
     LeftPoints,
     Message,
+    OprfOutputs,
+    OprfReply,
+    OprfRightParty,
     RightKey,
     RightParty,
     RightPoints,
@@ -501,8 +504,10 @@ class _SecureJoin:
         # has been handed out.
         self.revealing = False
         self._delete_by: dt.datetime | None = None
-        if spec.kind.provider_is_left:
-            self._party: LeftParty | RightParty = LeftParty(items, **common)
+        if spec.protocol == "oprf":
+            self._party: LeftParty | RightParty | OprfRightParty = OprfRightParty(items, **common)
+        elif spec.kind.provider_is_left:
+            self._party = LeftParty(items, **common)
         elif spec.kind is JobKind.PSI_SUM:
             self._value_type = {c.name: c.type for c in dataset.columns}[part.value_column or ""]
             values = to_units(columns[-1], self._value_type, f"column {part.value_column}")
@@ -523,20 +528,23 @@ class _SecureJoin:
     def replies(self, message: Message | None) -> Iterator[JobFrame]:
         if message is not None:
             declared = self._job.spec.requester_set_size
-            if (
-                declared
-                and isinstance(message, LeftPoints | RightPoints)
-                and declared != message.total
-            ):
+            sent = (
+                message.left_set_size
+                if isinstance(message, OprfReply)
+                else message.total
+                if isinstance(message, LeftPoints | RightPoints)
+                else None
+            )
+            if declared and sent is not None and declared != sent:
                 raise ProtocolError(
-                    f"the requester declared {declared} distinct keys but sends {message.total}"
+                    f"the requester declared {declared} distinct keys but sends {sent}"
                 )
             self._party.receive(message)
         while (reply := self._party.next_message()) is not None:
             self._provider._check_running(self._job.id)
-            if isinstance(reply, RightKey | RightPoints) and not self.revealing:
-                # The provider's own points let the requester match: the last check before
-                # anything about the intersection can be learned.
+            if isinstance(reply, RightKey | RightPoints | OprfOutputs) and not self.revealing:
+                # The provider's own points (or OPRF outputs) let the requester match: the last
+                # check before anything about the intersection can be learned.
                 self._release_check(self._job.spec.min_cohort)
                 self.revealing = True
             yield JobFrame(self._job.id, psi_message=reply.to_bytes())

@@ -39,7 +39,7 @@ from tds.errors import (
 )
 from tds.he import EncryptedVector, PrivateKey
 from tds.progress import Progress, ProgressCallback
-from tds.psi import LeftParty, RightParty, decode_message
+from tds.psi import LeftParty, OprfLeftParty, RightParty, decode_message
 
 __all__ = ["JOB_SERVICE", "JobRequester", "request_contribution"]
 
@@ -191,7 +191,9 @@ class JobRequester:
         result["wire"] = {"bytes_received": len(handed.vector)}
         return _with_deadline(result, handed.delete_by)
 
-    def _secure_join(self, spec: JobSpec, party: LeftParty | RightParty) -> dict[str, Any]:
+    def _secure_join(
+        self, spec: JobSpec, party: LeftParty | RightParty | OprfLeftParty
+    ) -> dict[str, Any]:
         part = spec.providers[0]
         outbox: queue.Queue[bytes | None] = queue.Queue()
 
@@ -252,13 +254,14 @@ class JobRequester:
 
 def _own_party(
     spec: JobSpec, items: Sequence[object], report: ProgressCallback, workers: int | None
-) -> LeftParty | RightParty:
+) -> LeftParty | RightParty | OprfLeftParty:
     """The requester's party of a secure join: right in psi-cardinality, else left."""
     mode = spec.kind.psi_mode(reveal_to_provider=spec.reveal_to_provider)
+    options = {"job_id": spec.job_id, "mode": mode, "progress": report}
+    if spec.protocol == "oprf":
+        return OprfLeftParty(items, **options, **join_workers(workers))
     party_class = RightParty if spec.kind.provider_is_left else LeftParty
-    return party_class(
-        items, job_id=spec.job_id, mode=mode, progress=report, **join_workers(workers)
-    )
+    return party_class(items, **options, **join_workers(workers))
 
 
 def _check_reply(reply: JobStatus, part: ProviderPart, job_id: str) -> None:
@@ -271,7 +274,7 @@ def _check_reply(reply: JobStatus, part: ProviderPart, job_id: str) -> None:
 
 
 def _joined_result(
-    spec: JobSpec, party: LeftParty | RightParty, released: dict[str, Any]
+    spec: JobSpec, party: LeftParty | RightParty | OprfLeftParty, released: dict[str, Any]
 ) -> dict[str, Any]:
     """The requester's answer: what its own party learned, and what the provider released."""
     own = party.result()

@@ -240,7 +240,9 @@ class JobSpec:
     (``peerSetSize``); the provider checks it against the keys that arrive.
     ``consent_obtained`` is the requester's attestation that it obtained the consent its
     agreements require (``obtainConsent`` duties); each provider records it in its audit log.
-    ``deadline_seconds`` bounds the run. An aggregation may ask for the rows in an ``area``
+    ``deadline_seconds`` bounds the run. A ``psi`` job runs the ECDH protocol, or with
+    ``protocol="oprf"`` the faster OPRF join of :mod:`tds.psi` (the other kinds need ECDH).
+    An aggregation may ask for the rows in an ``area``
     (a :class:`~tds.policy.BoundingBox` over the dataset's location columns) and a ``period``
     (``(start, end)``, aware datetimes, the end excluded, over its time column): the
     providers' policies see the area as the use's location and the period's end as the time of
@@ -266,6 +268,7 @@ class JobSpec:
     requester_key: bytes = field(default=b"", repr=False)  # aggregate: the Paillier public key
     area: BoundingBox | None = None
     period: tuple[dt.datetime, dt.datetime] | None = None
+    protocol: str = "ecdh"
 
     def __post_init__(self) -> None:
         check_job_id(self.job_id)
@@ -350,6 +353,8 @@ class JobSpec:
                 )
             if not self.requester_key:
                 raise ConfigError("an aggregation carries the requester's Paillier public key")
+            if self.protocol != "ecdh":
+                raise ConfigError("an aggregation has no secure-join protocol to choose")
             self._check_where()
             return
         if len(self.providers) != 1:
@@ -370,6 +375,15 @@ class JobSpec:
             raise ConfigError(f"a {kind} job releases no noisy value; it takes no epsilon")
         if self.area is not None or self.period is not None:
             raise ConfigError("area and period select the rows of an aggregation only")
+        if self.protocol not in ("ecdh", "oprf"):
+            raise ConfigError(
+                f"a secure join's protocol is ecdh or oprf, not {self.protocol!r:.40}"
+            )
+        if self.protocol == "oprf" and kind is not JobKind.PSI:
+            raise ConfigError(
+                f"a {kind} job runs on ECDH: the OPRF join lets the requester see which of its "
+                "keys matched, which that kind must hide"
+            )
 
     def _check_where(self) -> None:
         if self.area is not None and not isinstance(self.area, BoundingBox):
@@ -425,6 +439,7 @@ class JobSpec:
             "consent_obtained": self.consent_obtained,
             "deadline_seconds": self.deadline_seconds,
             "requester_key": self.requester_key.hex(),
+            "protocol": self.protocol,
             "area": None if self.area is None else str(self.area),
             "period": None
             if self.period is None
@@ -437,8 +452,8 @@ class JobSpec:
 
     @classmethod
     def from_dict(cls, data: Any) -> JobSpec:
-        # Specs recorded before areas and periods existed have neither key.
-        _expect(data, set(_SPEC_KEYS), optional=frozenset({"area", "period"}))
+        # Specs recorded before areas, periods and protocols existed lack those keys.
+        _expect(data, set(_SPEC_KEYS), optional=frozenset({"area", "period", "protocol"}))
         try:
             key = bytes.fromhex(data["requester_key"])
         except (TypeError, ValueError):
@@ -466,6 +481,7 @@ class JobSpec:
             requester_key=key,
             area=_area(data.get("area")),
             period=_period(data.get("period")),
+            protocol=data.get("protocol", "ecdh"),
         )
 
     @classmethod
@@ -496,6 +512,7 @@ _SPEC_KEYS = (
     "requester_key",
     "area",
     "period",
+    "protocol",
 )
 
 

@@ -149,6 +149,11 @@ class _OprfParty:
         """True once the party has handed out its last message and has its result."""
         return self._done and not self._outbox
 
+    @property
+    def set_size(self) -> int:
+        """How many distinct items this party brings (the peer learns it too)."""
+        return len(self._own)
+
     def next_message(self) -> Message | None:
         """The next message for the peer, or ``None`` while waiting for the peer."""
         while self._outbox:

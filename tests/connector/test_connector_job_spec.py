@@ -510,7 +510,9 @@ def test_different_specs_give_different_text() -> None:
     assert _aggregate().to_json() != _aggregate(groups=(("south",), ("north",))).to_json()
 
 
-@pytest.mark.parametrize("key", sorted(set(_aggregate().to_dict()) - {"area", "period"}))
+@pytest.mark.parametrize(
+    "key", sorted(set(_aggregate().to_dict()) - {"area", "period", "protocol"})
+)
 def test_a_spec_document_missing_a_key_is_refused(key: str) -> None:
     document = _aggregate().to_dict()
     del document[key]
@@ -855,7 +857,7 @@ def test_an_area_and_a_period_round_trip_in_utc() -> None:
 
 def test_a_spec_recorded_before_areas_and_periods_still_reads() -> None:
     document = _aggregate().to_dict()
-    del document["area"], document["period"]
+    del document["area"], document["period"], document["protocol"]
     assert JobSpec.from_dict(document) == _aggregate()
     assert _aggregate().data_time is None
 
@@ -895,3 +897,23 @@ def test_a_bad_area_or_period_document_is_refused(key: str, value: object, messa
     document = {**_aggregate().to_dict(), key: value}
     with pytest.raises(ConfigError, match=message):
         JobSpec.from_dict(document)
+
+
+def test_a_psi_job_may_run_the_oprf_join_and_says_so_in_its_spec() -> None:
+    spec = _psi(protocol="oprf")
+    assert JobSpec.from_json(spec.to_json()).protocol == "oprf"
+    assert _psi().protocol == "ecdh"
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: _psi(JobKind.PSI_SUM, protocol="oprf"), "psi-sum job runs on ECDH"),
+        (lambda: _psi(JobKind.PSI_CARDINALITY, protocol="oprf"), "runs on ECDH"),
+        (lambda: _psi(protocol="rr22"), "ecdh or oprf, not 'rr22'"),
+        (lambda: _aggregate(protocol="oprf"), "no secure-join protocol"),
+    ],
+)
+def test_the_oprf_join_only_where_it_keeps_the_kinds_promise(make, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        make()
