@@ -129,6 +129,14 @@ def start(
             show_default=False,
         ),
     ] = None,
+    protocol: Annotated[
+        str,
+        typer.Option(
+            "--protocol",
+            metavar="auto|ecdh|oprf",
+            help="psi: ecdh, or oprf (the faster OPRF join); auto takes oprf from 4096 keys.",
+        ),
+    ] = "auto",
     reveal_to_provider: Annotated[
         bool,
         typer.Option("--reveal-to-provider", help="psi: the provider learns the shared keys too."),
@@ -278,6 +286,7 @@ def start(
                 mine_key=mine_key,
                 reveal_to_provider=reveal_to_provider,
                 agreement=agreement,
+                protocol=protocol != "auto",
             )
             datasets = _sources(sources or [])
             groups = _groups(group or [], group_by or [])
@@ -345,6 +354,7 @@ def start(
                     consent_obtained=consent_obtained,
                     deadline_seconds=deadline,
                     progress=progress,
+                    protocol=protocol,
                 )
         except TdsError as error:
             _report_failure(client, before, kind, error, as_json)

@@ -27,6 +27,7 @@ from tds.connector._jobs import (
     JobSpec,
     JobState,
     ProviderPart,
+    check_protocol,
     new_job_id,
 )
 from tds.connector._negotiation import MAX_REASON, Negotiation, NegotiationState
@@ -350,10 +351,12 @@ class Client:
         ``auto``: the OPRF join for a ``psi`` job from ``tds.psi.OPRF_THRESHOLD`` keys on.
         """
         items = list(items)
-        if protocol == "auto":
-            # Only a psi job may run the OPRF join; the provider's set size is not known yet.
-            fits = kind == JobKind.PSI
-            protocol = choose_protocol("auto", "intersection", len(items), 0) if fits else "ecdh"
+        # Checked here, before any peer is asked; the provider's set size is not known yet.
+        chosen = choose_protocol(protocol, "intersection", len(items), 0)
+        if kind != JobKind.PSI and protocol == "auto":
+            chosen = "ecdh"  # only a psi job may run the OPRF join
+        if kind in tuple(JobKind):
+            check_protocol(JobKind(kind), chosen)
         connection = self.connect(provider)
         spec = JobSpec(
             job_id=new_job_id(),
@@ -376,7 +379,7 @@ class Client:
             reveal_to_provider=reveal_to_provider,
             consent_obtained=consent_obtained,
             deadline_seconds=deadline_seconds,
-            protocol=protocol,
+            protocol=chosen,
         )
         return self._requester.run(spec, items=items, progress=progress)
 

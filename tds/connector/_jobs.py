@@ -34,6 +34,7 @@ __all__ = [
     "JobState",
     "ProviderPart",
     "check_job_id",
+    "check_protocol",
     "check_transition",
     "delete_by",
     "earliest",
@@ -146,6 +147,18 @@ def join_workers(workers: int | None) -> dict[str, Any]:
 def new_job_id() -> str:
     """A fresh job id: 128 random bits as 32 lowercase hex digits."""
     return secrets.token_hex(16)
+
+
+def check_protocol(kind: JobKind, protocol: object) -> str:
+    """``protocol`` if a job of ``kind`` may run it, else ConfigError."""
+    if protocol not in ("ecdh", "oprf"):
+        raise ConfigError(f"a secure join's protocol is ecdh or oprf, not {protocol!r:.40}")
+    if protocol == "oprf" and kind is not JobKind.PSI:
+        raise ConfigError(
+            f"a {kind} job runs on ECDH: the OPRF join lets the requester see which of its "
+            "keys matched, which that kind must hide"
+        )
+    return protocol
 
 
 def check_job_id(job_id: object) -> str:
@@ -375,15 +388,7 @@ class JobSpec:
             raise ConfigError(f"a {kind} job releases no noisy value; it takes no epsilon")
         if self.area is not None or self.period is not None:
             raise ConfigError("area and period select the rows of an aggregation only")
-        if self.protocol not in ("ecdh", "oprf"):
-            raise ConfigError(
-                f"a secure join's protocol is ecdh or oprf, not {self.protocol!r:.40}"
-            )
-        if self.protocol == "oprf" and kind is not JobKind.PSI:
-            raise ConfigError(
-                f"a {kind} job runs on ECDH: the OPRF join lets the requester see which of its "
-                "keys matched, which that kind must hide"
-            )
+        check_protocol(kind, self.protocol)
 
     def _check_where(self) -> None:
         if self.area is not None and not isinstance(self.area, BoundingBox):
