@@ -100,9 +100,9 @@ def _parts(count: int, parts: int) -> list[tuple[int, int]]:
     return [(start, min(start + size, count)) for start in range(0, count, size)] or [(0, 0)]
 
 
-def _split(data: bytes, size: int) -> list[bytes]:
-    """``data`` cut into ``size``-byte pieces, without a Python loop per piece."""
-    return np.frombuffer(data, dtype=f"V{size}").tolist() if data else []
+def _values(joined: bytes, size: int) -> list[bytes]:
+    """``size``-byte values joined in ``joined``, each as bytes, without a Python loop."""
+    return np.frombuffer(joined, dtype=f"V{size}").tolist() if joined else []
 
 
 class _OprfParty:
@@ -229,7 +229,8 @@ class OprfLeftParty(_OprfParty):
         )
         self._parameters: _oprf.OprfParameters | None = None
         self._peer_total = 0
-        self._received: list[bytes] = []
+        self._received = bytearray()
+        self._received_count = 0
         self._columns_sent = 0
         self._matched: np.ndarray | None = None
 
@@ -297,26 +298,26 @@ class OprfLeftParty(_OprfParty):
         assert parameters is not None
         if chunk.total != self._peer_total:
             raise ProtocolError(f"the right announced {self._peer_total} items, then {chunk.total}")
-        if chunk.offset != len(self._received) or (
+        if chunk.offset != self._received_count or (
             chunk.count and chunk.output_bytes != parameters.output_bytes
         ):
             raise ProtocolError("the right's outputs arrived out of order or of the wrong size")
         if self._columns_sent < parameters.width:
             raise UnexpectedMessageError("the right sent outputs before it had every column")
-        self._received.extend(_split(chunk.outputs, chunk.output_bytes))
-        self._report("outputs", len(self._received), chunk.total)
-        if len(self._received) < chunk.total:
+        self._received += chunk.outputs
+        self._received_count += chunk.count
+        self._report("outputs", self._received_count, chunk.total)
+        if self._received_count < chunk.total:
             return
         size = parameters.output_bytes
-        own = _split(self._outputs_of(self._rows, self._keys["outputs"], size), size)
-        theirs = set(self._received)
-        self._matched = np.fromiter(map(theirs.__contains__, own), dtype=bool, count=len(own))
+        own = _values(self._outputs_of(self._rows, self._keys["outputs"], size), size)
+        theirs = _values(bytes(self._received), size)
+        received = set(theirs)
+        self._matched = np.fromiter(map(received.__contains__, own), dtype=bool, count=len(own))
         _log.debug("oprf job %s (left): %d shared", self.job_id.hex(), int(self._matched.sum()))
         if self.mode is Mode.BOTH:
             mine = set(own)
-            hits = np.fromiter(
-                map(mine.__contains__, self._received), dtype=bool, count=len(self._received)
-            )
+            hits = np.fromiter(map(mine.__contains__, theirs), dtype=bool, count=len(theirs))
             bitmap = np.packbits(hits, bitorder="little").tobytes()
             self._outbox.append(iter([MatchBitmap(self.job_id, self.mode, len(hits), bitmap)]))
         self._done = True
