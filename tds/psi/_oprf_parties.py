@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future
 from dataclasses import replace
@@ -105,7 +106,7 @@ def _values(joined: bytes, size: int) -> list[bytes]:
     return np.frombuffer(joined, dtype=f"V{size}").tolist() if joined else []
 
 
-class _OprfParty:
+class _OprfParty(ABC):
     ROLE: ClassVar[str]
 
     def __init__(
@@ -113,11 +114,13 @@ class _OprfParty:
         items: Iterable[object],
         *,
         job_id: str | bytes,
-        mode: Mode | str,
-        progress: ProgressCallback | None,
-        executor: Executor | None,
-        workers: int | None,
+        mode: Mode | str = Mode.INTERSECTION,
+        progress: ProgressCallback | None = None,
+        executor: Executor | None = None,
+        workers: int | None = None,
     ) -> None:
+        """``items`` (str, bytes, int or tuples of them), the job's id and mode; ``executor``
+        and ``workers`` put the blocks of columns and the hashing on a process pool."""
         self.job_id = job_id.encode() if isinstance(job_id, str) else job_id
         if not isinstance(self.job_id, bytes) or not 1 <= len(self.job_id) <= MAX_JOB_ID_BYTES:
             raise ConfigError(f"job_id must be 1 to {MAX_JOB_ID_BYTES} bytes")
@@ -143,6 +146,11 @@ class _OprfParty:
         self._own: DistinctItems = deduplicate(items)
         self._outbox: list[Iterator[Message]] = []
         self._done = False
+        self._prepare()
+
+    @abstractmethod
+    def _prepare(self) -> None:
+        """The party's own state, once the common state is set."""
 
     @property
     def done(self) -> bool:
@@ -209,24 +217,7 @@ class OprfLeftParty(_OprfParty):
 
     ROLE: ClassVar[str] = "left"
 
-    def __init__(
-        self,
-        items: Iterable[object],
-        *,
-        job_id: str | bytes,
-        mode: Mode | str = Mode.INTERSECTION,
-        progress: ProgressCallback | None = None,
-        executor: Executor | None = None,
-        workers: int | None = None,
-    ) -> None:
-        super().__init__(
-            items,
-            job_id=job_id,
-            mode=mode,
-            progress=progress,
-            executor=executor,
-            workers=workers,
-        )
+    def _prepare(self) -> None:
         self._parameters: _oprf.OprfParameters | None = None
         self._peer_total = 0
         self._received = bytearray()
@@ -343,24 +334,7 @@ class OprfRightParty(_OprfParty):
 
     ROLE: ClassVar[str] = "right"
 
-    def __init__(
-        self,
-        items: Iterable[object],
-        *,
-        job_id: str | bytes,
-        mode: Mode | str = Mode.INTERSECTION,
-        progress: ProgressCallback | None = None,
-        executor: Executor | None = None,
-        workers: int | None = None,
-    ) -> None:
-        super().__init__(
-            items,
-            job_id=job_id,
-            mode=mode,
-            progress=progress,
-            executor=executor,
-            workers=workers,
-        )
+    def _prepare(self) -> None:
         self._width = _oprf.width_for(len(self._own))
         self._seed = secrets.token_bytes(OprfSetup.SEED_BYTES)
         self._keys = _keys(self.job_id, self._seed)
