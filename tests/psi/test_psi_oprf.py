@@ -97,9 +97,10 @@ def test_an_oprf_join_agrees_with_the_ecdh_join() -> None:
 
 
 def test_positions_that_collide_do_not_break_the_join(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Squeeze every position into 16 rows: items share positions all the time. Members still
-    # match (their positions are all cleared); non-members match only if every one of their
-    # positions was cleared by some member, which the plain computation below predicts.
+    # Squeeze every position into 16 rows: items share positions all the time (which would
+    # weaken what the left may learn about the right's other items, not the answer). Members
+    # still match, their positions all cleared; two different items give equal rows only if
+    # their bits agree in every one of hundreds of columns, about one chance in 2^300.
     words = _oprf.PositionHash.words
 
     def squeezed(self, digests, first, count):
@@ -108,7 +109,7 @@ def test_positions_that_collide_do_not_break_the_join(monkeypatch: pytest.Monkey
     monkeypatch.setattr(_oprf.PositionHash, "words", squeezed)
     left, right = list(range(0, 40)), list(range(20, 60))
     result = run_local(left, right, protocol="oprf")
-    assert set(range(20, 40)) <= set(result.items)
+    assert set(result.items) == set(range(20, 40))
 
 
 def test_auto_picks_oprf_for_large_intersections_only() -> None:
