@@ -89,10 +89,10 @@ class LocalAggregate:
             cohorts = counts.copy()
         else:
             subjects = np.unique(np.array(named[dataset.subject_column]), return_inverse=True)[1]
-            pairs = np.unique(chosen * (int(subjects.max(initial=0)) + 1) + subjects[wanted])
-            cohorts = np.bincount(
-                pairs // (int(subjects.max(initial=0)) + 1), minlength=len(groups)
-            ).astype(np.int64)
+            # One number per (group, subject) pair, so that each pair is counted once.
+            span = int(subjects.max(initial=0)) + 1
+            pairs = np.unique(chosen * span + subjects[wanted])
+            cohorts = np.bincount(pairs // span, minlength=len(groups)).astype(np.int64)
         types = {column.name: column.type for column in dataset.columns}
         sums = np.zeros((len(groups), len(spec.sums)), dtype=np.int64)
         for number, name in enumerate(spec.sums):

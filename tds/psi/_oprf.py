@@ -194,17 +194,26 @@ class Expander:
 
 
 def gather_rows(
-    packed: np.ndarray, words: np.ndarray, mask: np.uint32, rows_out: np.ndarray, first: int
+    packed: np.ndarray,
+    words: np.ndarray,
+    mask: np.uint32,
+    rows_out: np.ndarray,
+    first: int,
+    clear: np.ndarray | None = None,
 ) -> None:
     """Write bit ``packed[c]`` at each item's position of column ``c`` into ``rows_out``,
     from column ``first`` (a multiple of 8) on: ``packed`` holds the block's columns, each
-    ``m`` bits packed little-endian, so that a column stays in the processor's cache."""
+    ``m`` bits packed little-endian, so that a column stays in the processor's cache. With
+    ``clear`` (the left's matrix ``D`` for the block, a byte per bit), also zero each item's
+    position there, from the same positions."""
     count = packed.shape[0]
     bits = np.empty((count, words.shape[1]), dtype=np.uint8)
     for block in range(count // 4):
         positions = block_positions(words, block, mask)
         for offset in range(4):
             column = 4 * block + offset
+            if clear is not None:
+                clear[column][positions[offset]] = 0
             np.take(packed[column], positions[offset] >> 3, out=bits[column])
             bits[column] >>= (positions[offset] & 7).astype(np.uint8)
     bits &= 1
@@ -243,11 +252,8 @@ def left_block(
     for start in range(0, len(digests), ITEMS_PER_ROUND):
         chunk = digests[start : start + ITEMS_PER_ROUND]
         words = positions.words(chunk, first, count)
-        for block in range(count // 4):
-            columns = block_positions(words, block, positions.mask)
-            for offset in range(4):
-                ones_mask[4 * block + offset][columns[offset]] = 0
-        gather_rows(zeros, words, positions.mask, bits[start : start + len(chunk)], 0)
+        rows_out = bits[start : start + len(chunk)]
+        gather_rows(zeros, words, positions.mask, rows_out, 0, clear=ones_mask)
     correction = np.packbits(ones_mask, axis=1, bitorder="little")
     correction ^= zeros
     for index, seed in enumerate(seeds[1]):

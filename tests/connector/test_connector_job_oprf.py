@@ -4,23 +4,19 @@ arithmetic, the provider's checks as for ECDH, and only where the job kind allow
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from provider_space import ProviderSpace, provider_space
 
 from tds.connector import (
-    CertificateAuthority,
     Client,
     Column,
-    Daemon,
     Dataset,
     DataSource,
     JobRole,
     JobState,
-    NodeConfig,
     dataset_target,
-    enroll_node,
     node_uri,
 )
 from tds.errors import ConfigError, UsageDeniedError
@@ -31,24 +27,8 @@ PATIENTS = [f"P{number:06d}" for number in range(0, 6000)]
 MINE = [f"P{number:06d}" for number in range(3000, 9000)]
 
 
-@dataclass
-class Nodes:
-    hospital: NodeConfig
-    insurer: NodeConfig
-    daemon: Daemon
-
-    @property
-    def peer(self) -> str:
-        return f"hospital@{self.daemon.address}"
-
-
 @pytest.fixture
-def nodes(tmp_path: Path) -> Iterator[Nodes]:
-    ca = CertificateAuthority.create(tmp_path / "ca", "OPRF space")
-    hospital = NodeConfig(name="hospital", directory=tmp_path / "hospital", listen="127.0.0.1:0")
-    insurer = NodeConfig(name="insurer", directory=tmp_path / "insurer")
-    for config in (hospital, insurer):
-        enroll_node(config.directory, config.name, ca)
+def nodes(tmp_path: Path) -> Iterator[ProviderSpace]:
     (tmp_path / "visits.csv").write_text("patient_id\n" + "\n".join(PATIENTS) + "\n")
     policy = offer_or_agreement(
         uid="urn:tds:policy:hospital:visits",
@@ -62,56 +42,49 @@ def nodes(tmp_path: Path) -> Iterator[Nodes]:
             ),
         ),
     )
-    with Client(hospital) as client:
-        client.publish(
-            Dataset(
-                id="visits",
-                title="Visits",
-                sector="healthcare",
-                columns=(Column("patient_id", "string"),),
-                source=DataSource("csv", tmp_path / "visits.csv"),
-                contract_policy=policy,
-            )
-        )
-    with Daemon(hospital) as daemon:
-        nodes = Nodes(hospital, insurer, daemon)
-        with Client(insurer) as client:
-            client.negotiate(nodes.peer, "visits")
-        yield nodes
+    dataset = Dataset(
+        id="visits",
+        title="Visits",
+        sector="healthcare",
+        columns=(Column("patient_id", "string"),),
+        source=DataSource("csv", tmp_path / "visits.csv"),
+        contract_policy=policy,
+    )
+    yield from provider_space(tmp_path, dataset, provider="hospital", requester="insurer")
 
 
-def _join(nodes: Nodes, items: list[str], **options: object):
-    with Client(nodes.insurer) as client:
+def _join(nodes: ProviderSpace, items: list[str], **options: object):
+    with Client(nodes.requester) as client:
         return client.secure_join(
             nodes.peer, "visits", items, key_columns=["patient_id"], purpose="research", **options
         )
 
 
-def test_an_oprf_join_through_the_daemon_finds_the_shared_keys(nodes: Nodes) -> None:
+def test_an_oprf_join_through_the_daemon_finds_the_shared_keys(nodes: ProviderSpace) -> None:
     job = _join(nodes, MINE, protocol="oprf")
     assert job.state is JobState.SUCCEEDED and job.spec.protocol == "oprf"
     assert set(job.result["items"]) == set(PATIENTS) & set(MINE)
     assert job.result["size"] == 3000 and job.result["provider_set_size"] == 6000
 
 
-def test_auto_takes_the_oprf_join_for_a_large_psi_job(nodes: Nodes) -> None:
+def test_auto_takes_the_oprf_join_for_a_large_psi_job(nodes: ProviderSpace) -> None:
     assert _join(nodes, MINE).spec.protocol == "oprf"
     assert _join(nodes, MINE[:1500]).spec.protocol == "ecdh"
 
 
-def test_the_provider_learns_the_shared_keys_when_asked_to(nodes: Nodes) -> None:
+def test_the_provider_learns_the_shared_keys_when_asked_to(nodes: ProviderSpace) -> None:
     job = _join(nodes, MINE, protocol="oprf", reveal_to_provider=True)
-    with Client(nodes.hospital) as hospital:
+    with Client(nodes.provider) as hospital:
         (provided,) = hospital.jobs(role=JobRole.PROVIDER)
     assert provided.id == job.id
     assert set(provided.result["items"]) == set(PATIENTS) & set(MINE)
 
 
-def test_the_providers_terms_still_decide(nodes: Nodes) -> None:
+def test_the_providers_terms_still_decide(nodes: ProviderSpace) -> None:
     with pytest.raises(UsageDeniedError, match="the number of keys the other party brings"):
         _join(nodes, MINE[:10], protocol="oprf")
 
 
-def test_a_kind_that_must_hide_the_keys_refuses_the_oprf_join(nodes: Nodes) -> None:
+def test_a_kind_that_must_hide_the_keys_refuses_the_oprf_join(nodes: ProviderSpace) -> None:
     with pytest.raises(ConfigError, match="runs on ECDH"):
         _join(nodes, MINE, protocol="oprf", kind="psi-cardinality")

@@ -6,22 +6,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from provider_space import ProviderSpace, provider_space
 
 from tds.connector import (
-    CertificateAuthority,
     Client,
     Column,
-    Daemon,
     Dataset,
     DataSource,
     JobState,
-    NodeConfig,
     dataset_target,
-    enroll_node,
     node_uri,
 )
 from tds.errors import ConfigError, UsageDeniedError
@@ -52,17 +48,6 @@ ROWS = [
 ]
 
 
-@dataclass
-class Nodes:
-    ranch: NodeConfig
-    port: NodeConfig
-    daemon: Daemon
-
-    @property
-    def peer(self) -> str:
-        return f"ranch@{self.daemon.address}"
-
-
 def _dataset(root: Path, **roles: object) -> Dataset:
     lines = ["station_id,latitude,longitude,observed_at,temperature_c"]
     lines += [f"{s},{lat},{lon},{t:%Y-%m-%dT%H:%M:%SZ},{v}" for s, lat, lon, t, v in ROWS]
@@ -90,34 +75,19 @@ def _dataset(root: Path, **roles: object) -> Dataset:
     )
 
 
-def _nodes(tmp_path: Path, dataset: Dataset) -> Iterator[Nodes]:
-    ca = CertificateAuthority.create(tmp_path / "ca", "Ocean space")
-    ranch = NodeConfig(name="ranch", directory=tmp_path / "ranch", listen="127.0.0.1:0")
-    port = NodeConfig(name="port", directory=tmp_path / "port")
-    for config in (ranch, port):
-        enroll_node(config.directory, config.name, ca)
-    with Client(ranch) as client:
-        client.publish(dataset)
-    with Daemon(ranch) as daemon:
-        nodes = Nodes(ranch, port, daemon)
-        with Client(port) as client:
-            client.negotiate(nodes.peer, "observations")
-        yield nodes
-
-
 @pytest.fixture
-def nodes(tmp_path: Path) -> Iterator[Nodes]:
+def nodes(tmp_path: Path) -> Iterator[ProviderSpace]:
     dataset = _dataset(
         tmp_path,
         subject_column="station_id",
         time_column="observed_at",
         location_columns=("latitude", "longitude"),
     )
-    yield from _nodes(tmp_path, dataset)
+    yield from provider_space(tmp_path, dataset, provider="ranch", requester="port")
 
 
-def _ask(nodes: Nodes, **where: object) -> dict:
-    with Client(nodes.port) as port:
+def _ask(nodes: ProviderSpace, **where: object) -> dict:
+    with Client(nodes.requester) as port:
         job = port.aggregate(
             {nodes.peer: "observations"},
             purpose="fisheries-management",
@@ -128,13 +98,13 @@ def _ask(nodes: Nodes, **where: object) -> dict:
     return job.result
 
 
-def test_rows_inside_the_area_and_period_are_summed_and_no_others(nodes: Nodes) -> None:
+def test_rows_inside_the_area_and_period_are_summed_and_no_others(nodes: ProviderSpace) -> None:
     result = _ask(nodes, area=WATERS, period=OLD)
     # Only the 45-day-old readings of the two stations inside the waters.
     assert result["rows"] == [[2, "25.00"]]
 
 
-def test_the_area_may_be_given_as_text(nodes: Nodes) -> None:
+def test_the_area_may_be_given_as_text(nodes: ProviderSpace) -> None:
     assert _ask(nodes, area=str(WATERS), period=OLD)["rows"] == [[2, "25.00"]]
 
 
@@ -158,18 +128,19 @@ def test_the_area_may_be_given_as_text(nodes: Nodes) -> None:
     ],
 )
 def test_the_terms_judge_the_area_and_period_asked_for(
-    nodes: Nodes, where: dict[str, object], reason: str
+    nodes: ProviderSpace, where: dict[str, object], reason: str
 ) -> None:
     with pytest.raises(UsageDeniedError, match=reason):
         _ask(nodes, **where)
 
 
 def test_an_area_over_a_dataset_without_location_columns_is_refused(tmp_path: Path) -> None:
-    for nodes in _nodes(tmp_path, _dataset(tmp_path, time_column="observed_at")):
+    dataset = _dataset(tmp_path, time_column="observed_at")
+    for nodes in provider_space(tmp_path, dataset, provider="ranch", requester="port"):
         with pytest.raises(ConfigError, match="no location columns to select an area"):
             _ask(nodes, area=WATERS, period=OLD)
 
 
-def test_a_bad_area_text_is_refused_before_any_peer_is_asked(nodes: Nodes) -> None:
+def test_a_bad_area_text_is_refused_before_any_peer_is_asked(nodes: ProviderSpace) -> None:
     with pytest.raises(ConfigError, match="area: not a bounding box"):
         _ask(nodes, area="somewhere", period=OLD)

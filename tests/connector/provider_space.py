@@ -1,0 +1,43 @@
+"""A provider node serving one dataset from a daemon in the test's process, and a requester
+node that holds an agreement on it: what the job tests of this directory run against."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from tds.connector import CertificateAuthority, Client, Daemon, Dataset, NodeConfig, enroll_node
+
+
+@dataclass
+class ProviderSpace:
+    """A provider node serving from a daemon in this process, and a requester node that holds
+    an agreement on the provider's dataset."""
+
+    provider: NodeConfig
+    requester: NodeConfig
+    daemon: Daemon
+
+    @property
+    def peer(self) -> str:
+        """How the requester reaches the provider: ``NAME@HOST:PORT``."""
+        return f"{self.provider.name}@{self.daemon.address}"
+
+
+def provider_space(
+    root: Path, dataset: Dataset, *, provider: str, requester: str
+) -> Iterator[ProviderSpace]:
+    """Publish ``dataset`` at ``provider``, serve it, and let ``requester`` agree to it."""
+    ca = CertificateAuthority.create(root / "ca", "Job space")
+    provider_config = NodeConfig(name=provider, directory=root / provider, listen="127.0.0.1:0")
+    requester_config = NodeConfig(name=requester, directory=root / requester)
+    for config in (provider_config, requester_config):
+        enroll_node(config.directory, config.name, ca)
+    with Client(provider_config) as client:
+        client.publish(dataset)
+    with Daemon(provider_config) as daemon:
+        space = ProviderSpace(provider_config, requester_config, daemon)
+        with Client(requester_config) as client:
+            client.negotiate(space.peer, dataset.id)
+        yield space
