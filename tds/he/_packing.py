@@ -322,7 +322,9 @@ def decrypt_packed(
         raise KeyMismatchError("the vector was encrypted under another public key")
     try:
         dtype = np.dtype(dtype)
-    except (TypeError, ValueError):
+    # numpy parses dtype strings with ast.literal_eval ("01" is a SyntaxError)
+    # and dict specs by key lookup, so any exception means "not a dtype".
+    except Exception:
         raise ConfigError("dtype must be numpy.int64 or object") from None
     if dtype != np.dtype(object) and dtype != np.dtype(np.int64):
         raise ConfigError("dtype must be numpy.int64 or object")
