@@ -119,7 +119,7 @@ def test_a_vector_is_built_with_an_explicit_count_of_additions(keypair) -> None:
     assert "not authenticated" in tds.he.EncryptedVector.__doc__
 
 
-@pytest.mark.parametrize("dtype", [np.float64, "no such dtype", 3])
+@pytest.mark.parametrize("dtype", [np.float64, "no such dtype", 3, b"01", "1,2,(", {"names": [1]}])
 def test_decrypt_vector_refuses_other_dtypes(keypair, dtype) -> None:
     public, private = keypair
     with pytest.raises(ConfigError, match="dtype"):
