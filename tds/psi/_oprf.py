@@ -46,7 +46,6 @@ __all__ = [
     "Expander",
     "OprfParameters",
     "PositionHash",
-    "block_positions",
     "column_seeds",
     "gather_rows",
     "item_digests",
@@ -64,8 +63,9 @@ MIN_ROWS = 1 << 10
 MAX_ROWS = 1 << 32
 MAX_WIDTH = 4096
 DIGEST_BYTES = 16
-# Items per round of position hashing: 2^16 items x 64 columns x 4 bytes is 16 MiB.
-ITEMS_PER_ROUND = 1 << 16
+# Items per round of gathering: their positions in one column (2 MiB of indices) and the
+# column itself stay in cache while numpy scatters and gathers through them.
+ITEMS_PER_ROUND = 1 << 18
 _P_MIN = (1 - 1 / MIN_ROWS) ** (MIN_ROWS // 2)
 
 
@@ -137,7 +137,7 @@ _digest_bytes = hashlib.blake2b.digest
 
 
 class PositionHash:
-    """``F_k``: the ``w`` positions of each item, a block of columns at a time."""
+    """``F_k``: the positions of each item, four columns (one AES block) at a time."""
 
     def __init__(self, key: bytes, rows: int) -> None:
         self._encryptor = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
@@ -145,32 +145,22 @@ class PositionHash:
         self._input = np.empty(0, dtype=np.uint8)
         self._output = np.empty(0, dtype=np.uint8)
 
-    def words(self, digests: np.ndarray, first: int, count: int) -> np.ndarray:
-        """The raw 32-bit words behind columns ``first .. first + count - 1`` (multiples of 4),
-        as a (count / 4, n, 4) array: column ``first + 4 b + j`` is ``[b, :, j] & mask``.
-
-        Block-major, so that each column is one strided pass and never needs a transpose.
-        """
-        blocks = count // 4
+    def positions(self, digests: np.ndarray, first: int) -> np.ndarray:
+        """The positions of every item in columns ``first .. first + 3`` (``first`` a multiple
+        of 4), as a (4, n) array: a contiguous row of indices per column, of numpy's index type
+        (through strided or narrower indices, numpy scatters and gathers 2-3 times slower)."""
         items = len(digests)
-        size = blocks * items * 16
+        size = items * 16
         if self._input.size < size:
             # Buffers are reused: fresh pages cost more than the AES that fills them.
             self._input = np.empty(size, dtype=np.uint8)
             self._output = np.empty(size + 15, dtype=np.uint8)
-        blocks_in = self._input[:size].reshape(blocks, items, 16)
-        blocks_in[:] = digests[None, :, :]
-        counters = np.arange(first // 4, first // 4 + blocks, dtype=np.uint32)
-        blocks_in.view(np.uint32)[:, :, 3] ^= counters[:, None]
+        blocks_in = self._input[:size].reshape(items, 16)
+        blocks_in[:] = digests
+        blocks_in.view(np.uint32)[:, 3] ^= np.uint32(first // 4)
         self._encryptor.update_into(self._input[:size], self._output)
-        return self._output[:size].view(np.uint32).reshape(blocks, items, 4)
-
-
-def block_positions(words: np.ndarray, block: int, mask: np.uint32) -> np.ndarray:
-    """The positions of the four columns of AES block ``block`` (counted within ``words``)
-    for every item, as a (4, n) array of indices ready for numpy (intp: any other index type
-    is converted on every use)."""
-    return (words[block] & mask).T.astype(np.intp)
+        words = self._output[:size].view(np.uint32).reshape(items, 4)
+        return (words & self.mask).T.astype(np.intp, order="C")
 
 
 def column_seeds(job_key: bytes, keys: Sequence[bytes]) -> list[bytes]:
@@ -195,30 +185,39 @@ class Expander:
 
 def gather_rows(
     packed: np.ndarray,
-    words: np.ndarray,
-    mask: np.uint32,
-    rows_out: np.ndarray,
+    positions: PositionHash,
+    digests: np.ndarray,
     first: int,
     clear: np.ndarray | None = None,
-) -> None:
-    """Write bit ``packed[c]`` at each item's position of column ``c`` into ``rows_out``,
-    from column ``first`` (a multiple of 8) on: ``packed`` holds the block's columns, each
-    ``m`` bits packed little-endian, so that a column stays in the processor's cache. With
-    ``clear`` (the left's matrix ``D`` for the block, a byte per bit), also zero each item's
-    position there, from the same positions."""
+) -> np.ndarray:
+    """Each item's bits of the block's columns ``first, first + 1, ..``: bit ``packed[c]`` at
+    the item's position in column ``first + c``, packed little-endian into an (n, count / 8)
+    array. ``packed`` holds ``count`` (a multiple of 8) columns of ``m`` bits, packed, so that
+    a column stays in the processor's cache. With ``clear`` (the left's matrix ``D`` for the
+    block, a byte per bit), also zero each item's position there, from the same positions."""
     count = packed.shape[0]
-    bits = np.empty((count, words.shape[1]), dtype=np.uint8)
-    for block in range(count // 4):
-        positions = block_positions(words, block, mask)
-        for offset in range(4):
-            column = 4 * block + offset
-            if clear is not None:
-                clear[column][positions[offset]] = 0
-            np.take(packed[column], positions[offset] >> 3, out=bits[column])
-            bits[column] >>= (positions[offset] & 7).astype(np.uint8)
-    bits &= 1
-    packed_bits = np.packbits(bits, axis=0, bitorder="little")
-    rows_out[:, first // 8 : first // 8 + packed_bits.shape[0]] = packed_bits.T
+    rows_out = np.empty((len(digests), count // 8), dtype=np.uint8)
+    for start in range(0, len(digests), ITEMS_PER_ROUND):
+        chunk = digests[start : start + ITEMS_PER_ROUND]
+        index = np.empty(len(chunk), dtype=np.intp)
+        bit, shift = np.empty((2, len(chunk)), dtype=np.uint8)
+        row_byte = np.zeros(len(chunk), dtype=np.uint8)
+        for quad in range(0, count, 4):
+            for offset, where in enumerate(positions.positions(chunk, first + quad)):
+                column = quad + offset
+                if clear is not None:
+                    clear[column][where] = 0
+                np.right_shift(where, 3, out=index)
+                np.take(packed[column], index, out=bit)
+                np.bitwise_and(where, 7, out=shift, casting="unsafe")
+                bit >>= shift
+                bit &= 1
+                bit <<= column % 8
+                row_byte |= bit
+                if column % 8 == 7:
+                    rows_out[start : start + len(chunk), column // 8] = row_byte
+                    row_byte[:] = 0
+    return rows_out
 
 
 def outputs(rows: np.ndarray, key: bytes, length: int) -> bytes:
@@ -248,12 +247,7 @@ def left_block(
     for index, seed in enumerate(seeds[0]):
         zeros[index] = expander.expand(seed)
     ones_mask = np.ones((count, rows), dtype=np.uint8)
-    bits = np.empty((len(digests), count // 8), dtype=np.uint8)
-    for start in range(0, len(digests), ITEMS_PER_ROUND):
-        chunk = digests[start : start + ITEMS_PER_ROUND]
-        words = positions.words(chunk, first, count)
-        rows_out = bits[start : start + len(chunk)]
-        gather_rows(zeros, words, positions.mask, rows_out, 0, clear=ones_mask)
+    bits = gather_rows(zeros, positions, digests, first, clear=ones_mask)
     correction = np.packbits(ones_mask, axis=1, bitorder="little")
     correction ^= zeros
     for index, seed in enumerate(seeds[1]):
@@ -271,8 +265,7 @@ def right_block(
     corrections: np.ndarray,
 ) -> np.ndarray:
     """The right's work for columns ``first .. first + len(seeds) - 1``: each item's bits of
-    ``C_i = PRG(k_{s_i}) ⊕ s_i·correction_i``, packed (n, count / 8)."""
-    count = len(seeds)
+    ``C_i = PRG(k_{s_i}) ⊕ s_i·correction_i``, packed (n, len(seeds) / 8)."""
     positions = PositionHash(position_key, rows)
     expander = Expander(rows)
     columns = np.empty_like(corrections)
@@ -280,9 +273,4 @@ def right_block(
         columns[index] = expander.expand(seed)
         if choices[index]:
             columns[index] ^= corrections[index]
-    bits = np.empty((len(digests), count // 8), dtype=np.uint8)
-    for start in range(0, len(digests), ITEMS_PER_ROUND):
-        chunk = digests[start : start + ITEMS_PER_ROUND]
-        words = positions.words(chunk, first, count)
-        gather_rows(columns, words, positions.mask, bits[start : start + len(chunk)], 0)
-    return bits
+    return gather_rows(columns, positions, digests, first)

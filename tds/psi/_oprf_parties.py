@@ -380,7 +380,6 @@ class OprfRightParty(_OprfParty):
         keys = self._ot.keys(reply.ot_reply)
         self._column_seeds = _oprf.column_seeds(self._keys["columns"], keys)
         self._item_digests = self._pending_digests()
-        self._positions = _oprf.PositionHash(self._keys["positions"], parameters.rows)
         self._rows = np.zeros((len(self._own), self._width // 8), dtype=np.uint8)
         self._pending: list[tuple[int, int, Future[np.ndarray]]] = []
 

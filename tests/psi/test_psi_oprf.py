@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 import pytest
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -101,15 +102,43 @@ def test_positions_that_collide_do_not_break_the_join(monkeypatch: pytest.Monkey
     # weaken what the left may learn about the right's other items, not the answer). Members
     # still match, their positions all cleared; two different items give equal rows only if
     # their bits agree in every one of hundreds of columns, about one chance in 2^300.
-    words = _oprf.PositionHash.words
+    positions = _oprf.PositionHash.positions
 
-    def squeezed(self, digests, first, count):
-        return words(self, digests, first, count) & np.uint32(15)
+    def squeezed(self, digests, first):
+        return positions(self, digests, first) & 15
 
-    monkeypatch.setattr(_oprf.PositionHash, "words", squeezed)
+    monkeypatch.setattr(_oprf.PositionHash, "positions", squeezed)
     left, right = list(range(0, 40)), list(range(20, 60))
     result = run_local(left, right, protocol="oprf")
     assert set(result.items) == set(range(20, 40))
+
+
+def test_gathered_rows_hold_each_items_bits_at_its_aes_positions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Recomputed one item and one column at a time from the definition: the position of
+    # column c is word c % 4 of AES_k(H1(x) with c // 4 xored into its last word), mod m.
+    monkeypatch.setattr(_oprf, "ITEMS_PER_ROUND", 128)  # several rounds of 300 items
+    rng = np.random.default_rng(3)
+    rows, first, count = 1024, 8, 16
+    digests = rng.integers(0, 256, (300, 16), dtype=np.uint8)
+    key = bytes(range(16))
+    packed = rng.integers(0, 256, (count, rows // 8), dtype=np.uint8)
+    cleared = np.ones((count, rows), dtype=np.uint8)
+    got = _oprf.gather_rows(packed, _oprf.PositionHash(key, rows), digests, first, cleared)
+    aes = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+    expected_cleared = np.ones_like(cleared)
+    for item, digest in enumerate(digests.tobytes()[i : i + 16] for i in range(0, 4800, 16)):
+        for offset in range(count):
+            column = first + offset
+            last_word = int.from_bytes(digest[12:], "little") ^ (column // 4)
+            block = aes.update(digest[:12] + last_word.to_bytes(4, "little"))
+            word = block[4 * (column % 4) : 4 * (column % 4) + 4]
+            position = int.from_bytes(word, "little") % rows
+            bit = (int(packed[offset][position // 8]) >> (position % 8)) & 1
+            assert (int(got[item][offset // 8]) >> (offset % 8)) & 1 == bit
+            expected_cleared[offset][position] = 0
+    assert np.array_equal(cleared, expected_cleared)
 
 
 def test_auto_picks_oprf_for_large_intersections_only() -> None:
