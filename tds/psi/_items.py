@@ -18,7 +18,6 @@ of ``True`` a matter of taste.
 
 from __future__ import annotations
 
-import itertools
 import operator
 import reprlib
 from collections import Counter
@@ -134,15 +133,28 @@ def _distinct_strings(items: list[object]) -> DistinctItems | None:
     reports)."""
     if set(map(type, items)) - {str}:
         return None
-    counts = Counter(items)  # equal str objects are equal keys; first occurrence stays first
-    distinct = list(counts)
+    # Equal str objects are equal keys; both dicts keep each key's first occurrence first.
+    firsts = dict.fromkeys(items)
+    if len(firsts) == len(items):
+        distinct, counts = list(firsts), (1,) * len(items)
+    else:
+        tally = Counter(items)
+        distinct, counts = list(tally), tuple(tally.values())
     try:
         data = list(map(str.encode, distinct))
     except UnicodeEncodeError:
         return None
-    lengths = map(operator.methodcaller("to_bytes", 4, "big"), map(len, data))
-    encoded = tuple(map(b"".join, zip(itertools.repeat(_STR), lengths, data)))
-    return DistinctItems(encoded, tuple(distinct), tuple(counts.values()))
+    headers = _StrHeaders()
+    encoded = tuple(map(bytes.__add__, map(headers.__getitem__, map(len, data)), data))
+    return DistinctItems(encoded, tuple(distinct), counts)
+
+
+class _StrHeaders(dict[int, bytes]):
+    """The tag and length that start a str's encoding, made once per length."""
+
+    def __missing__(self, length: int) -> bytes:
+        header = self[length] = _STR + length.to_bytes(4, "big")
+        return header
 
 
 _BYTE_STRINGS = str | bytes | bytearray | memoryview

@@ -47,6 +47,7 @@ __all__ = [
     "OprfParameters",
     "PositionHash",
     "column_seeds",
+    "found_in",
     "gather_rows",
     "item_digests",
     "left_block",
@@ -227,6 +228,37 @@ def outputs(rows: np.ndarray, key: bytes, length: int) -> bytes:
     digest = functools.partial(hashlib.blake2b, digest_size=length, key=key)
     views = np.ascontiguousarray(rows).view(f"V{width}").ravel().tolist()
     return b"".join(map(_digest_bytes, map(digest, views)))
+
+
+def found_in(values: bytes, pool: bytes, size: int) -> np.ndarray:
+    """Which of the ``size``-byte values joined in ``values`` also occur in ``pool``, as a bool
+    array: one binary search per value among the pool's sorted 64-bit prefixes, each hit
+    then confirmed on all its bytes."""
+    wanted = np.frombuffer(values, dtype=np.uint8).reshape(-1, size)
+    among = np.frombuffer(pool, dtype=np.uint8).reshape(-1, size)
+    if not len(wanted) or not len(among):
+        return np.zeros(len(wanted), dtype=bool)
+    keys, pool_keys = _prefixes(wanted), _prefixes(among)
+    order = np.argsort(pool_keys)
+    sorted_keys = pool_keys[order]
+    if np.any(sorted_keys[1:] == sorted_keys[:-1]):
+        # Pool values that share a prefix (about n^2 / 2^65 by chance) defeat the binary
+        # search; a set of whole values does not care.
+        whole = set(np.frombuffer(pool, dtype=f"V{size}").tolist())
+        candidates = np.frombuffer(values, dtype=f"V{size}").tolist()
+        return np.fromiter(map(whole.__contains__, candidates), dtype=bool, count=len(wanted))
+    slot = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+    found = sorted_keys[slot] == keys
+    hits = np.flatnonzero(found)
+    found[hits] = (wanted[hits] == among[order[slot[hits]]]).all(axis=1)
+    return found
+
+
+def _prefixes(values: np.ndarray) -> np.ndarray:
+    """The first 8 bytes of each row (zero-padded), as one 64-bit integer per row."""
+    padded = np.zeros((len(values), 8), dtype=np.uint8)
+    padded[:, : min(8, values.shape[1])] = values[:, :8]
+    return padded.view("<u8").ravel()
 
 
 def left_block(

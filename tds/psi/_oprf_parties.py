@@ -26,7 +26,6 @@ import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future
-from dataclasses import replace
 from typing import ClassVar, TypeVar
 
 import numpy as np
@@ -48,7 +47,7 @@ from tds.psi._messages import (
     OprfSetup,
 )
 from tds.psi._ot import RandomOtReceiver, RandomOtSender
-from tds.psi._result import Disclosure, Mode, PsiResult, parse_mode
+from tds.psi._result import Disclosure, Mode, PsiResult, parse_mode, with_items
 from tds.psi._shuffle import random_permutation
 
 __all__ = ["OPRF_MODES", "OprfLeftParty", "OprfRightParty"]
@@ -99,11 +98,6 @@ def _parts(count: int, parts: int) -> list[tuple[int, int]]:
     """``range(count)`` in at most ``parts`` near-equal pieces (one, possibly empty, if 0)."""
     size = max(1, -(-count // max(parts, 1)))
     return [(start, min(start + size, count)) for start in range(0, count, size)] or [(0, 0)]
-
-
-def _values(joined: bytes, size: int) -> list[bytes]:
-    """``size``-byte values joined in ``joined``, each as bytes, without a Python loop."""
-    return np.frombuffer(joined, dtype=f"V{size}").tolist() if joined else []
 
 
 class _OprfParty(ABC):
@@ -190,13 +184,14 @@ class _OprfParty(ABC):
         ]
         return lambda: np.concatenate([part.result() for part in parts]).reshape(-1, 16)
 
-    def _outputs_of(self, rows: np.ndarray, key: bytes, size: int) -> bytes:
-        """``H2`` of every row, split over the pool, joined in order."""
+    def _outputs_of(self, rows: np.ndarray, key: bytes, size: int) -> Callable[[], bytes]:
+        """Start ``H2`` of every row, split over the pool; returns what waits for the outputs,
+        joined in order."""
         parts = [
             self._run(_oprf.outputs, rows[start:stop], key, size)
             for start, stop in _parts(len(rows), self._workers)
         ]
-        return b"".join(part.result() for part in parts)
+        return lambda: b"".join(part.result() for part in parts)
 
     def _run(self, function: Callable[..., _T], *arguments: object) -> Future[_T]:
         """``function(*arguments)`` on the pool, or here, when asked for, without one."""
@@ -282,6 +277,11 @@ class OprfLeftParty(_OprfParty):
             self._rows[:, first // 8 : (first + count) // 8] = bits
             self._report("columns", first + count, width)
             self._columns_sent = first + count
+            if first + count == width:
+                # The left's own outputs are computed while the right finishes its columns.
+                self._own_outputs = self._outputs_of(
+                    self._rows, self._keys["outputs"], parameters.output_bytes
+                )
             yield OprfColumns(self.job_id, self.mode, first, width, rows // 8, correction.tobytes())
 
     def _take_outputs(self, chunk: OprfOutputs) -> None:
@@ -301,14 +301,11 @@ class OprfLeftParty(_OprfParty):
         if self._received_count < chunk.total:
             return
         size = parameters.output_bytes
-        own = _values(self._outputs_of(self._rows, self._keys["outputs"], size), size)
-        theirs = _values(bytes(self._received), size)
-        received = set(theirs)
-        self._matched = np.fromiter(map(received.__contains__, own), dtype=bool, count=len(own))
+        own, theirs = self._own_outputs(), bytes(self._received)
+        self._matched = _oprf.found_in(own, theirs, size)
         _log.debug("oprf job %s (left): %d shared", self.job_id.hex(), int(self._matched.sum()))
         if self.mode is Mode.BOTH:
-            mine = set(own)
-            hits = np.fromiter(map(mine.__contains__, theirs), dtype=bool, count=len(theirs))
+            hits = _oprf.found_in(theirs, own, size)
             bitmap = np.packbits(hits, bitorder="little").tobytes()
             self._outbox.append(iter([MatchBitmap(self.job_id, self.mode, len(hits), bitmap)]))
         self._done = True
@@ -317,16 +314,13 @@ class OprfLeftParty(_OprfParty):
         """What this job revealed to the left party."""
         if not self.done or self._matched is None:
             raise self._unfinished()
-        indices = np.flatnonzero(self._matched).tolist()
-        return PsiResult(
+        base = PsiResult(
             mode=self.mode,
             disclosure=Disclosure.for_mode(self.mode),
             left_set_size=len(self._own),
             right_set_size=self._peer_total,
-            size=len(indices),
-            items=tuple(self._own.originals[i] for i in indices),
-            counts=tuple(self._own.counts[i] for i in indices),
         )
+        return with_items(base, self._own, np.flatnonzero(self._matched).tolist())
 
 
 class OprfRightParty(_OprfParty):
@@ -419,7 +413,7 @@ class OprfRightParty(_OprfParty):
         parameters = self._parameters
         assert parameters is not None
         size = parameters.output_bytes
-        own = self._outputs_of(self._rows, self._keys["outputs"], size)
+        own = self._outputs_of(self._rows, self._keys["outputs"], size)()
         total = len(own) // size
         self._order = random_permutation(total)
         shuffled = np.frombuffer(own, dtype=f"V{size}")[self._order].tobytes()
@@ -453,9 +447,4 @@ class OprfRightParty(_OprfParty):
         )
         if self._shared is None:
             return base
-        return replace(
-            base,
-            size=len(self._shared),
-            items=tuple(self._own.originals[i] for i in self._shared),
-            counts=tuple(self._own.counts[i] for i in self._shared),
-        )
+        return with_items(base, self._own, self._shared)

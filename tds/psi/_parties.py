@@ -28,7 +28,6 @@ from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor
-from dataclasses import replace
 from enum import Enum, auto
 from typing import ClassVar
 
@@ -53,7 +52,7 @@ from tds.psi._group import (
     prefetched,
 )
 from tds.psi._hash_to_curve import SUITE_ID
-from tds.psi._items import DistinctItems, deduplicate
+from tds.psi._items import deduplicate
 from tds.psi._messages import (
     MAX_CHUNK_ITEMS,
     MAX_JOB_ID_BYTES,
@@ -65,7 +64,7 @@ from tds.psi._messages import (
     RightKey,
     RightPoints,
 )
-from tds.psi._result import Disclosure, Mode, PsiResult, parse_mode
+from tds.psi._result import Disclosure, Mode, PsiResult, parse_mode, with_items
 from tds.psi._shuffle import random_permutation
 
 __all__ = ["DEFAULT_CHUNK_SIZE", "DST_PREFIX", "LeftParty", "RightParty"]
@@ -422,7 +421,7 @@ class LeftParty(_Party):
         if self.mode in (Mode.CARDINALITY, Mode.SUM):
             return base
         indices = np.sort(self._order[np.flatnonzero(self._matched)]).tolist()
-        return _with_items(base, self._own, indices)
+        return with_items(base, self._own, indices)
 
 
 class RightParty(_Party):
@@ -606,17 +605,7 @@ class RightParty(_Party):
         )
         if self._shared_indices is None:
             return base
-        return _with_items(base, self._own, self._shared_indices)
-
-
-def _with_items(base: PsiResult, own: DistinctItems, indices: list[int]) -> PsiResult:
-    """``base`` with the shared items, given as indices into the party's distinct items."""
-    return replace(
-        base,
-        size=len(indices),
-        items=tuple(own.originals[index] for index in indices),
-        counts=tuple(own.counts[index] for index in indices),
-    )
+        return with_items(base, self._own, self._shared_indices)
 
 
 def _check_chunk_order(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import reprlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from tds.errors import ConfigError
 from tds.psi._group import DIGEST_BYTES
+from tds.psi._items import DistinctItems
 
-__all__ = ["Disclosure", "Mode", "PsiResult", "Revealed", "parse_mode"]
+__all__ = ["Disclosure", "Mode", "PsiResult", "Revealed", "parse_mode", "with_items"]
 
 
 class Mode(StrEnum):
@@ -179,3 +180,13 @@ class PsiResult:
         if self.sum is not None:
             text += f"; sum {_SHORT.repr(self.sum)}"
         return text
+
+
+def with_items(base: PsiResult, own: DistinctItems, indices: list[int]) -> PsiResult:
+    """``base`` with the shared items, given as indices into the party's distinct items."""
+    return replace(
+        base,
+        size=len(indices),
+        items=tuple(map(own.originals.__getitem__, indices)),
+        counts=tuple(map(own.counts.__getitem__, indices)),
+    )

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import itertools
+import secrets
+from collections import Counter
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from tds._workers import process_pool
 from tds.errors import ConfigError, InvalidPointError
-from tds.psi import _group
+from tds.psi import _group, _shuffle
 from tds.psi._hash_to_curve import FIELD_PRIME, hash_to_u_batch
 from tds.psi._shuffle import random_permutation
 
@@ -146,3 +148,21 @@ def test_random_permutations() -> None:
     permutations = {tuple(random_permutation(8).tolist()) for _ in range(20)}
     assert all(sorted(p) == list(range(8)) for p in permutations)
     assert len(permutations) > 15
+
+
+def test_random_permutations_are_uniform() -> None:
+    # 6000 draws of the 6 orders of 3: each expected 1000 times, off by 150 with p < 1e-6.
+    counts = Counter(tuple(random_permutation(3).tolist()) for _ in range(6000))
+    assert len(counts) == 6 and all(850 < count < 1150 for count in counts.values())
+
+
+def test_random_permutations_draw_again_when_keys_tie(monkeypatch: pytest.MonkeyPatch) -> None:
+    draws, fresh = [], secrets.token_bytes
+
+    def token_bytes(size: int) -> bytes:
+        draws.append(size)
+        return bytes(size) if len(draws) == 1 else fresh(size)
+
+    monkeypatch.setattr(_shuffle.secrets, "token_bytes", token_bytes)
+    assert sorted(random_permutation(50).tolist()) == list(range(50))
+    assert draws == [400, 400]

@@ -71,6 +71,15 @@ def test_deduplicate_counts_rows_in_order_of_first_occurrence() -> None:
     assert distinct.encoded == tuple(encode_item(v) for v in distinct.originals)
 
 
+@given(st.lists(st.text(alphabet="aé€😀", max_size=3), max_size=30))
+def test_lists_of_strings_deduplicate_like_any_items(items: list[str]) -> None:
+    originals = [item for index, item in enumerate(items) if item not in items[:index]]
+    distinct = deduplicate(items)
+    assert distinct.originals == tuple(originals)
+    assert distinct.counts == tuple(items.count(item) for item in originals)
+    assert distinct.encoded == tuple(encode_item(item) for item in originals)
+
+
 def test_deduplicate_adds_the_values_of_duplicate_keys() -> None:
     distinct = deduplicate(["x", "y", "x"], [10, -3, np.int32(5)])
     assert distinct.totals == (15, -3)

@@ -141,6 +141,31 @@ def test_gathered_rows_hold_each_items_bits_at_its_aes_positions(
     assert np.array_equal(cleared, expected_cleared)
 
 
+@settings(max_examples=200)
+@given(
+    st.integers(1, 12).flatmap(
+        lambda size: st.tuples(
+            st.just(size),
+            st.lists(st.binary(min_size=size, max_size=size), max_size=30),
+            st.lists(st.binary(min_size=size, max_size=size), max_size=30),
+        )
+    )
+)
+def test_found_in_agrees_with_a_set(case: tuple[int, list[bytes], list[bytes]]) -> None:
+    # Short values and small alphabets make shared 8-byte prefixes (the set fallback) and
+    # values that differ only after the prefix (the confirmation) both common.
+    size, values, pool = case
+    found = _oprf.found_in(b"".join(values), b"".join(pool), size)
+    assert found.tolist() == [value in set(pool) for value in values]
+
+
+def test_found_in_confirms_the_bytes_after_the_prefix() -> None:
+    pool = [bytes(8) + b"\x01\x02", b"\xff" * 8 + b"\x00\x00"]
+    values = [bytes(8) + b"\x01\x02", bytes(8) + b"\x01\x03", b"\xff" * 10]
+    found = _oprf.found_in(b"".join(values), b"".join(pool), 10)
+    assert found.tolist() == [True, False, False]
+
+
 def test_auto_picks_oprf_for_large_intersections_only() -> None:
     assert choose_protocol("auto", "intersection", 10, 5000) == "oprf"
     assert choose_protocol("auto", "both", 4096, 1) == "oprf"
