@@ -78,8 +78,9 @@ def run_local(
         job = secrets.token_hex(16) if job_id is None else job_id
         count = resolve_workers(workers)
         pool = {"executor": process_pool(count) if count > 1 else None, "workers": count}
-        oprf_left = OprfLeftParty(left, job_id=job, mode=mode, progress=progress, **pool)
+        # The right first: the pool hashes its items while the left deduplicates its own.
         oprf_right = OprfRightParty(right, job_id=job, mode=mode, progress=progress, **pool)
+        oprf_left = OprfLeftParty(left, job_id=job, mode=mode, progress=progress, **pool)
         exchange(oprf_left, oprf_right)
         return oprf_left.result()
     workers = resolve_workers(workers)
