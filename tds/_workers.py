@@ -1,10 +1,14 @@
-"""The process pool that the crypto core shares.
+"""Where the crypto core runs its batch work: the executor behind ``executor=``.
 
-gmpy2, hashing and the Python glue around OpenSSL hold the GIL, so only
-processes run batch work in parallel. One pool per worker count serves both
-``tds.he`` and ``tds.psi``, so an intersection-sum does not run two pools on
-the same cores. Workers are forked from a forkserver with ``tds`` preloaded:
-safe beside gRPC threads, and quick to start.
+``"local"`` (the default) is the process pool of this machine. gmpy2, hashing and the Python
+glue around OpenSSL hold the GIL, so only processes run batch work in parallel. One pool per
+worker count serves both ``tds.he`` and ``tds.psi``, so an intersection-sum does not run two
+pools on the same cores. Workers are forked from a forkserver with ``tds`` preloaded: safe
+beside gRPC threads, and quick to start. ``"ray"`` is a Ray cluster (:mod:`tds._ray`), and
+any ``concurrent.futures.Executor`` is taken as it is.
+
+Whichever runs it, a worker that dies takes only its batch down, as a
+:class:`~tds.errors.WorkerError`; a broken local pool is replaced for the next batch.
 
 Workers never run the caller's ``__main__`` (see :mod:`tds._worker_bootstrap`),
 so a first script without ``if __name__ == "__main__":``, or one piped to
@@ -13,23 +17,26 @@ so a first script without ``if __name__ == "__main__":``, or one piped to
 
 from __future__ import annotations
 
-import functools
 import logging
 import multiprocessing
 import multiprocessing.context
 import os
+import threading
 import warnings
 from collections.abc import Callable
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import BrokenExecutor, Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from tds._worker_bootstrap import WORKER_NAME
-from tds.errors import ConfigError
+from tds.errors import ConfigError, WorkerError
 
 _log = logging.getLogger("tds.workers")
 # More processes than this on one machine only thrash; larger jobs scale out instead.
 MAX_WORKERS = 256
+EXECUTORS = ("local", "ray")
+# What ``executor=`` takes: a name from EXECUTORS, or an Executor of the caller's.
+ExecutorChoice = str | Executor
 
 
 def default_workers() -> int:
@@ -46,13 +53,53 @@ def resolve_workers(workers: int | None) -> int:
     return workers
 
 
-@functools.cache
+def resolve_executor(
+    executor: ExecutorChoice = "local", workers: int | None = None
+) -> tuple[Executor | None, int]:
+    """The executor to submit batch work to, and how many tasks to split a batch into.
+
+    ``"local"``: the process pool of ``workers`` processes (default: every core), or None
+    (run here) for one worker. ``"ray"``: the Ray cluster of ``RAY_ADDRESS``, or a local one,
+    split by default into as many tasks as the cluster has CPUs. An Executor: that one, split
+    into ``workers`` tasks (default: this machine's cores).
+    """
+    if isinstance(executor, str):
+        if executor == "local":
+            count = resolve_workers(workers)
+            return (process_pool(count) if count > 1 else None), count
+        if executor == "ray":
+            from tds._ray import ray_executor
+
+            cluster = ray_executor()
+            count = resolve_workers(min(cluster.cpus, MAX_WORKERS) if workers is None else workers)
+            return cluster, count
+    elif isinstance(executor, Executor):
+        return guarded(executor), resolve_workers(workers)
+    raise ConfigError(
+        f"executor must be 'local', 'ray' or a concurrent.futures.Executor, not {executor!r:.60}"
+    )
+
+
+_pools: dict[int, Executor] = {}
+_pools_lock = threading.Lock()
+
+
 def process_pool(workers: int) -> Executor:
-    """The pool of ``workers`` processes shared by every batch in this process.
+    """The pool of ``workers`` processes shared by every batch in this process (a fresh one
+    if a worker of the last one died).
 
     Where worker processes cannot start at all, batch work runs in this process
     instead, after one warning: slower, never broken.
     """
+    with _pools_lock:
+        pool = _pools.get(workers)
+        if pool is None or getattr(pool, "broken", False):
+            pool = _pools[workers] = start_pool(workers)
+        return pool
+
+
+def start_pool(workers: int) -> Executor:
+    """A new pool of ``workers`` processes (see :func:`process_pool`)."""
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=_WorkerContext())
     try:
         pool.submit(os.getpid).result()
@@ -63,11 +110,55 @@ def process_pool(workers: int) -> Executor:
             "process, on one core. A script that starts processes of its own should keep "
             'its code under `if __name__ == "__main__":`.',
             RuntimeWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
         return InlineExecutor()
     _log.debug("started %d worker processes", workers)
-    return pool
+    return guarded(pool)
+
+
+def guarded(executor: Executor) -> Executor:
+    """``executor``, its futures raising WorkerError where a worker was lost."""
+    return executor if isinstance(executor, _Guarded | InlineExecutor) else _Guarded(executor)
+
+
+class _Guarded(Executor):
+    """An executor whose futures report a lost worker as WorkerError (and mark it broken)."""
+
+    def __init__(self, inner: Executor) -> None:
+        self._inner = inner
+        self.broken = False
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        outer: Future = Future()
+        try:
+            inner = self._inner.submit(fn, *args, **kwargs)
+        except BrokenExecutor as error:
+            self._settle_lost(outer, error)
+            return outer
+        inner.add_done_callback(lambda done: self._settle(outer, done))
+        return outer
+
+    def _settle(self, outer: Future, inner: Future) -> None:
+        if inner.cancelled():
+            outer.cancel()
+            return
+        error = inner.exception()
+        if isinstance(error, BrokenExecutor):
+            self._settle_lost(outer, error)
+        elif error is not None:
+            outer.set_exception(error)
+        else:
+            outer.set_result(inner.result())
+
+    def _settle_lost(self, outer: Future, error: BaseException) -> None:
+        self.broken = True
+        outer.set_exception(
+            WorkerError(f"a worker process died before it finished its batch ({error})")
+        )
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._inner.shutdown(wait=wait, cancel_futures=cancel_futures)
 
 
 class InlineExecutor(Executor):

@@ -31,6 +31,7 @@ about bad input also derive from the matching builtin (``ValueError`` or
     │   ├── MessageTooLargeError    a message is over the configured size limit
     │   ├── PeerUnavailableError    a peer could not be reached, or did not answer in time
     │   └── StorageError            the node's database failed
+    ├── WorkerError                 a batch worker (pool process or Ray task) was lost
     └── ConfigError                 (ValueError) invalid node or job configuration
 """
 
@@ -67,6 +68,7 @@ __all__ = [
     "TdsError",
     "UnexpectedMessageError",
     "UsageDeniedError",
+    "WorkerError",
 ]
 
 
@@ -192,6 +194,11 @@ class PeerUnavailableError(ConnectorError):
 
 class StorageError(ConnectorError):
     """The node's database failed."""
+
+
+class WorkerError(TdsError):
+    """A worker running batch work died (a process of the pool, or a task on Ray) before it
+    finished: the batch's results are lost, nothing else. The next batch starts afresh."""
 
 
 class ConfigError(TdsError, ValueError):

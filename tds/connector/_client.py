@@ -75,8 +75,9 @@ class Client:
         self.node = OpenNode(self.config.directory, name=self.config.name)
         self._witness = StoredWitness(self.node.store)
         self._peers = PeerPool(self.node, self.settings)
-        self._requester = JobRequester(self.node.jobs, self._connect_part)
-        self._provider = JobProvider(self.node, self._contribute)
+        compute = self.config.compute
+        self._requester = JobRequester(self.node.jobs, self._connect_part, compute)
+        self._provider = JobProvider(self.node, self._contribute, compute)
 
     @property
     def name(self) -> str:

@@ -21,6 +21,11 @@ The file lives in the node directory, beside the node's key and certificate::
     max_workers = 16                     # calls served at once
     shutdown_grace_seconds = 10.0        # for calls in flight at shutdown
 
+    [compute]                            # where the node's batch cryptography runs
+    executor = "local"                   # this machine's cores, or "ray": the Ray cluster
+                                         # that RAY_ADDRESS names (pip install 'tds[ray]')
+    workers = 0                          # processes or tasks per batch; 0: every core
+
     [log]
     format = "text"                      # or "json": one object per line
     level = "info"                       # debug, info, warning, error or critical
@@ -49,6 +54,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tds._workers import EXECUTORS, MAX_WORKERS
+from tds.connector._jobs import Compute
 from tds.connector._node import DATABASE_FILE
 from tds.connector._pki import NodeIdentity
 from tds.connector._transport import TransportSettings, parse_address
@@ -125,6 +132,22 @@ _KEYS = (
     _seconds(
         "daemon", "shutdown_grace_seconds", "for calls in flight at shutdown", zero_allowed=True
     ),
+    _Key(
+        "compute",
+        "executor",
+        "executor",
+        "text",
+        '"local" (this machine\'s cores) or "ray" (the cluster RAY_ADDRESS names)',
+    ),
+    _Key(
+        "compute",
+        "workers",
+        "workers",
+        "integer",
+        "processes or tasks per batch; 0: every core",
+        low=0,
+        high=MAX_WORKERS,
+    ),
     _Key("log", "format", "log_format", "text", '"text", or "json" for one object per line'),
     _Key("log", "level", "log_level", "text", ", ".join(LOG_LEVELS)),
 )
@@ -165,6 +188,8 @@ class NodeConfig:
     insecure: bool = _TRANSPORT.insecure
     max_workers: int = 16
     shutdown_grace_seconds: float = 10.0
+    executor: str = "local"
+    workers: int = 0
     log_format: str = "text"
     log_level: str = "info"
     peers: Mapping[str, str] = field(default_factory=dict, hash=False)
@@ -289,6 +314,11 @@ class NodeConfig:
             keepalive_timeout_seconds=self.keepalive_timeout_seconds,
             insecure=self.insecure,
         )
+
+    @property
+    def compute(self) -> Compute:
+        """Where batch cryptography runs, from ``[compute]``."""
+        return Compute(self.executor, self.workers or None)
 
     @property
     def database_path(self) -> Path:
@@ -427,6 +457,11 @@ def _check_value(setting: _Key, value: object) -> None:
                 f"[node] listen must be HOST:PORT (e.g. 127.0.0.1:{DEFAULT_PORT}, or "
                 f"0.0.0.0:{DEFAULT_PORT} to take calls on every interface), not {value!r}"
             ) from None
+    elif setting.attribute == "executor" and value not in EXECUTORS:
+        raise ConfigError(
+            f'[compute] executor must be "local" or "ray", not {value!r}: any other executor '
+            "is for programs that build a Client themselves"
+        )
     elif setting.attribute == "log_format" and value not in LOG_FORMATS:
         raise ConfigError(f'[log] format must be "text" or "json", not {value!r}')
     elif setting.attribute == "log_level" and str(value).lower() not in LOG_LEVELS:

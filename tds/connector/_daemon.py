@@ -36,7 +36,7 @@ class Daemon:
         self.config = config if isinstance(config, NodeConfig) else NodeConfig.load(config)
         self.node = OpenNode(self.config.directory, name=self.config.name)
         self._peers = PeerPool(self.node, self.config.transport_settings)
-        self.jobs = JobProvider(self.node, self._contribute)
+        self.jobs = JobProvider(self.node, self._contribute, self.config.compute)
         self._monitor = PolicyMonitor(self.jobs)
         try:
             self._server = NodeServer(

@@ -35,6 +35,7 @@ from tds.connector._audit import EventKind
 from tds.connector._catalog import Dataset, dataset_target
 from tds.connector._job_store import Job, Jobs, JobStatus
 from tds.connector._jobs import (
+    Compute,
     Contribution,
     JobFrame,
     JobKind,
@@ -44,7 +45,6 @@ from tds.connector._jobs import (
     ProviderPart,
     delete_by,
     earliest,
-    join_workers,
 )
 from tds.connector._negotiation import NegotiationState
 from tds.connector._node import OpenNode
@@ -93,13 +93,15 @@ def secure_join_items(columns: list[list[str]]) -> list[object]:
 class JobProvider:
     """The jobs ``node`` computes as a provider; ``contribute`` reaches other providers.
 
-    Secure joins run on ``workers`` processes (default: every core).
+    Their cryptography runs where ``compute`` says (default: this machine's every core).
     """
 
-    def __init__(self, node: OpenNode, contribute: Contribute, workers: int | None = None) -> None:
+    def __init__(
+        self, node: OpenNode, contribute: Contribute, compute: Compute | None = None
+    ) -> None:
         self._node = node
         self._contribute = contribute
-        self._workers = workers
+        self._compute = Compute() if compute is None else compute
         self.jobs: Jobs = node.jobs
 
     @property
@@ -298,7 +300,10 @@ class JobProvider:
             self.jobs.progress(job_id, "encrypt", 0, 1)
             key = PublicKey.from_bytes(spec.requester_key)
             total = key.encrypt_vector(
-                local.to_vector(), bound=PACKING_BOUND, max_additions=len(spec.providers)
+                local.to_vector(),
+                bound=PACKING_BOUND,
+                max_additions=len(spec.providers),
+                **self._compute.options(),
             )
             self.jobs.progress(job_id, "encrypt", 1, 1)
             earlier_deadline = None
@@ -497,7 +502,7 @@ class _SecureJoin:
             "job_id": job.id,
             "mode": mode,
             "progress": self._progress,
-            **join_workers(provider._workers),
+            **provider._compute.options(),
         }
         self._value_type = None
         # Set once a message derived from this node's keys or values (beyond their number)

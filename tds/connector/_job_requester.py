@@ -19,6 +19,7 @@ from tds.connector import serde
 from tds.connector._aggregate import LocalAggregate, aggregate_table
 from tds.connector._job_store import Job, Jobs, JobStatus
 from tds.connector._jobs import (
+    Compute,
     Contribution,
     JobFrame,
     JobKind,
@@ -26,7 +27,6 @@ from tds.connector._jobs import (
     JobSpec,
     JobState,
     ProviderPart,
-    join_workers,
 )
 from tds.connector._peer import PeerConnection
 from tds.errors import (
@@ -66,11 +66,11 @@ class JobRequester:
         self,
         jobs: Jobs,
         connect: Callable[[ProviderPart], PeerConnection],
-        workers: int | None = None,
+        compute: Compute | None = None,
     ) -> None:
         self._jobs = jobs
         self._connect = connect
-        self._workers = workers
+        self._compute = Compute() if compute is None else compute
 
     def run(
         self,
@@ -90,7 +90,7 @@ class JobRequester:
         report = _Reporter(self._jobs, spec.job_id, progress)
         party = None
         if spec.kind.two_party:
-            party = _own_party(spec, items, report, self._workers)
+            party = _own_party(spec, items, report, self._compute)
             # Declared, so that a provider's policy can demand a floor (peerSetSize).
             spec = dataclasses.replace(spec, requester_set_size=party.set_size)
         job = self._jobs.create(spec, JobRole.REQUESTER)
@@ -253,15 +253,15 @@ class JobRequester:
 
 
 def _own_party(
-    spec: JobSpec, items: Sequence[object], report: ProgressCallback, workers: int | None
+    spec: JobSpec, items: Sequence[object], report: ProgressCallback, compute: Compute
 ) -> LeftParty | RightParty | OprfLeftParty:
     """The requester's party of a secure join: right in psi-cardinality, else left."""
     mode = spec.kind.psi_mode(reveal_to_provider=spec.reveal_to_provider)
     options = {"job_id": spec.job_id, "mode": mode, "progress": report}
     if spec.protocol == "oprf":
-        return OprfLeftParty(items, **options, **join_workers(workers))
+        return OprfLeftParty(items, **options, **compute.options())
     party_class = RightParty if spec.kind.provider_is_left else LeftParty
-    return party_class(items, **options, **join_workers(workers))
+    return party_class(items, **options, **compute.options())
 
 
 def _check_reply(reply: JobStatus, part: ProviderPart, job_id: str) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from tds._workers import process_pool, resolve_workers
+from tds._workers import ExecutorChoice
 from tds.connector._catalog import check_dataset_id
 from tds.connector._transport import parse_address
 from tds.connector._trust import validate_node_name
@@ -26,6 +26,7 @@ from tds.psi import Mode
 
 __all__ = [
     "MAX_JOB_PROVIDERS",
+    "Compute",
     "Contribution",
     "JobFrame",
     "JobKind",
@@ -38,7 +39,6 @@ __all__ = [
     "check_transition",
     "delete_by",
     "earliest",
-    "join_workers",
     "new_job_id",
 ]
 
@@ -137,11 +137,18 @@ def check_transition(job_id: str, current: JobState, target: JobState) -> None:
         raise StateTransitionError(f"job {job_id} is {current}; it cannot become {target}")
 
 
-def join_workers(workers: int | None) -> dict[str, Any]:
-    """The ``executor`` and ``workers`` arguments of a secure join's party: the process pool
-    shared with the rest of tds (every core by default), or this process for one worker."""
-    count = resolve_workers(workers)
-    return {"executor": process_pool(count) if count > 1 else None, "workers": count}
+@dataclass(frozen=True)
+class Compute:
+    """Where a node runs the batch cryptography of its jobs: ``executor`` (``"local"``,
+    ``"ray"`` or a ``concurrent.futures.Executor``) split into ``workers`` tasks (None: every
+    core of the machine, or every CPU of the Ray cluster)."""
+
+    executor: ExecutorChoice = "local"
+    workers: int | None = None
+
+    def options(self) -> dict[str, Any]:
+        """The ``executor`` and ``workers`` arguments of a secure join's party."""
+        return {"executor": self.executor, "workers": self.workers}
 
 
 def new_job_id() -> str:

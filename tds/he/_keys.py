@@ -13,6 +13,7 @@ import gmpy2
 import numpy as np
 from gmpy2 import mpz
 
+from tds._workers import ExecutorChoice
 from tds.errors import (
     DecodeError,
     InvalidCiphertextError,
@@ -236,14 +237,19 @@ class PublicKey:
         strict: bool = False,
         workers: int | None = None,
         progress: ProgressCallback | None = None,
+        executor: ExecutorChoice = "local",
     ) -> list[Ciphertext]:
-        """Encrypt many integers on a process pool of ``workers`` (default: all cores).
+        """Encrypt many integers on ``executor``: ``"local"``, this machine's process pool of
+        ``workers`` processes (default: all cores), ``"ray"`` (a Ray cluster) or a
+        ``concurrent.futures.Executor``. Workers get the public key and the plaintexts.
 
         ``progress`` receives ``Progress("paillier", "encrypt", done, total)`` as chunks finish.
         """
         _pool.check_progress(progress)
         residues = [int(self.encode(v)) for v in as_list(values, "values")]
-        raw = self.raw_encrypt_many(residues, strict=strict, workers=workers, progress=progress)
+        raw = self.raw_encrypt_many(
+            residues, strict=strict, workers=workers, progress=progress, executor=executor
+        )
         return [Ciphertext._trusted(self, c) for c in raw]
 
     def raw_encrypt_many(
@@ -253,8 +259,9 @@ class PublicKey:
         strict: bool = False,
         workers: int | None = None,
         progress: ProgressCallback | None = None,
+        executor: ExecutorChoice = "local",
     ) -> list[mpz]:
-        """:meth:`raw_encrypt` over a batch, on the process pool when it is large."""
+        """:meth:`raw_encrypt` over a batch, on ``executor`` when it is large."""
         _pool.check_progress(progress)
         residues = [self._checked_residue(m) for m in as_list(residues, "residues")]
         raw = _pool.map_batches(
@@ -262,8 +269,10 @@ class PublicKey:
             functools.partial(_pool.encrypt_chunk, self.to_bytes(), strict),
             residues,
             workers,
+            widths=_pool.widths(self),
             stage="encrypt",
             progress=progress,
+            executor=executor,
         )
         return [mpz(c) for c in raw]
 
@@ -275,19 +284,23 @@ class PublicKey:
         max_additions: int | None = None,
         workers: int | None = None,
         progress: ProgressCallback | None = None,
+        executor: ExecutorChoice = "local",
     ) -> EncryptedVector:
         """Encrypt a one-dimensional integer array, many values per ciphertext.
 
         ``bound`` caps ``|value|`` (default ``2**63 - 1``: every int64 but ``-2**63``) and
         ``max_additions`` is how many such vectors may be summed (default 1024). Everyone who
         wants to add vectors must use the same two numbers; smaller ones pack more values into
-        each ciphertext. ``progress`` counts ciphertexts (stage ``encrypt``).
+        each ciphertext. ``progress`` counts ciphertexts (stage ``encrypt``); ``executor`` and
+        ``workers`` as for :meth:`encrypt_many`.
         """
         from tds.he._packing import PackingLayout, encrypt_packed
 
         _pool.check_progress(progress)
         layout = PackingLayout.create(self, bound=bound, max_additions=max_additions)
-        return encrypt_packed(self, layout, values, workers=workers, progress=progress)
+        return encrypt_packed(
+            self, layout, values, workers=workers, progress=progress, executor=executor
+        )
 
     # serialization and interop
 
@@ -387,7 +400,8 @@ class PrivateKey:
         workers: int | None = None,
         progress: ProgressCallback | None = None,
     ) -> list[int]:
-        """Decrypt many ciphertexts on a process pool of ``workers`` (default: all cores).
+        """Decrypt many ciphertexts on this machine's process pool of ``workers`` (default: all
+        cores). There is no ``executor``: the private key goes to no process but its owner's.
 
         ``progress`` receives ``Progress("paillier", "decrypt", done, total)`` as chunks finish.
         """
@@ -416,6 +430,7 @@ class PrivateKey:
             functools.partial(_pool.decrypt_chunk, self.to_bytes()),
             checked,
             workers,
+            widths=_pool.widths(self.public_key)[::-1],  # ciphertexts in, residues out
             stage="decrypt",
             progress=progress,
         )
@@ -493,19 +508,26 @@ class PrivateKey:
         strict: bool = False,
         workers: int | None = None,
         progress: ProgressCallback | None = None,
+        executor: ExecutorChoice = "local",
     ) -> list[Ciphertext]:
-        """Encrypt many integers through the CRT on a process pool.
+        """Encrypt many integers through the CRT on this machine's process pool; on any other
+        ``executor`` under the public key alone, so that the factors stay here.
 
         ``progress`` receives ``Progress("paillier", "encrypt", done, total)`` as chunks finish.
         """
         _pool.check_progress(progress)
         key = self.public_key
+        if not (isinstance(executor, str) and executor == "local"):
+            return key.encrypt_many(
+                values, strict=strict, workers=workers, progress=progress, executor=executor
+            )
         residues = [int(key.encode(v)) for v in as_list(values, "values")]
         raw = _pool.map_batches(
             lambda batch: [self.raw_encrypt(m, strict=strict) for m in batch],
             functools.partial(_pool.crt_encrypt_chunk, self.to_bytes(), strict),
             residues,
             workers,
+            widths=_pool.widths(key),
             stage="encrypt",
             progress=progress,
         )

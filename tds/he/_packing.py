@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tds._workers import ExecutorChoice
 from tds.errors import (
     ConfigError,
     DecodeError,
@@ -295,9 +296,12 @@ def encrypt_packed(
     *,
     workers: int | None,
     progress: ProgressCallback | None,
+    executor: ExecutorChoice,
 ) -> EncryptedVector:
     array = _as_int64_vector(values, layout.bound)
-    raw = public_key.raw_encrypt_many(layout._pack(array), workers=workers, progress=progress)
+    raw = public_key.raw_encrypt_many(
+        layout._pack(array), workers=workers, progress=progress, executor=executor
+    )
     ciphertexts = [Ciphertext._trusted(public_key, c) for c in raw]
     return EncryptedVector(public_key, layout, len(array), ciphertexts, additions=1)
 

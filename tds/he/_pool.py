@@ -1,8 +1,10 @@
-"""Batch encryption and decryption on the shared process pool.
+"""Batch encryption and decryption on an executor (``tds._workers``).
 
 Each worker rebuilds a key from its documented bytes once and keeps it,
 fixed-base table included, for later batches under the same key. Only
-integers and key bytes cross the process boundary.
+integers and key bytes cross the process boundary. A private key's bytes go
+to this machine's own process pool only, never to a Ray cluster or an
+executor of the caller's: the private key stays in its owner's processes.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import as_completed
 from typing import TYPE_CHECKING, Any
 
-from tds._workers import process_pool, resolve_workers
+from tds._workers import ExecutorChoice, resolve_executor
 from tds.errors import ConfigError
 from tds.progress import Progress, ProgressCallback
 
@@ -43,20 +45,24 @@ def check_progress(progress: Any) -> None:
 
 def map_batches(
     local: Callable[[list[int]], list[int]],
-    remote: Callable[[list[int]], list[int]],
+    remote: Callable[[bytes], bytes],
     items: list[int],
     workers: int | None,
     *,
+    widths: tuple[int, int],
     stage: str,
     progress: ProgressCallback | None,
+    executor: ExecutorChoice = "local",
 ) -> list[int]:
-    """Apply ``local`` in-process to small batches, else ``remote`` in chunks on the pool.
+    """Apply ``local`` in-process to small batches, else ``remote`` in chunks on ``executor``.
 
-    ``remote`` must be picklable (a module-level function or a partial of one). ``progress``
-    gets ``Progress("paillier", stage, done, total)`` as parts finish, the last with
-    ``done == total``.
+    ``remote`` must be picklable (a module-level function or a partial of one); one that
+    carries a private key must run on ``"local"``. It takes a chunk of items and returns its
+    results as runs of fixed-width big-endian numbers, ``widths`` bytes each (see
+    :func:`joined`). ``progress`` gets ``Progress("paillier", stage, done, total)`` as parts
+    finish, the last with ``done == total``.
     """
-    workers = resolve_workers(workers)
+    pool, workers = resolve_executor(executor, workers)
     check_progress(progress)
     total = len(items)
 
@@ -64,7 +70,7 @@ def map_batches(
         if progress is not None:
             progress(Progress(_ROLE, stage, done, total))
 
-    if workers == 1 or total < MIN_PARALLEL_ITEMS:
+    if pool is None or total < MIN_PARALLEL_ITEMS:
         _logger.debug("paillier %s: %d items in this process", stage, total)
         if progress is None:
             return local(items)
@@ -77,8 +83,11 @@ def map_batches(
             report(0)
         return results
     size = -(-total // (workers * _CHUNKS_PER_WORKER))
-    pool = process_pool(workers)
-    futures = [pool.submit(remote, items[start : start + size]) for start in range(0, total, size)]
+    width_in, width_out = widths
+    futures = [
+        pool.submit(remote, joined(items[start : start + size], width_in))
+        for start in range(0, total, size)
+    ]
     _logger.debug(
         "paillier %s: %d items in %d chunks of up to %d on %d workers",
         stage,
@@ -90,9 +99,27 @@ def map_batches(
     if progress is not None:
         done = 0
         for future in as_completed(futures):
-            done += len(future.result())
+            done += len(future.result()) // width_out
             report(done)
-    return [value for future in futures for value in future.result()]
+    return [value for future in futures for value in split(future.result(), width_out)]
+
+
+def widths(key: PublicKey) -> tuple[int, int]:
+    """Bytes of a residue (below ``n``) and of a ciphertext (below ``n^2``) under ``key``."""
+    return (key.n.bit_length() + 7) // 8, key.ciphertext_size
+
+
+def joined(values: list[int], width: int) -> bytes:
+    """Non-negative integers below ``2^(8 width)`` as one run of ``width``-byte big-endian
+    numbers: what crosses to a worker and back."""
+    return b"".join(int(value).to_bytes(width, "big") for value in values)
+
+
+def split(data: bytes, width: int) -> list[int]:
+    """The integers of :func:`joined`."""
+    return [
+        int.from_bytes(data[start : start + width], "big") for start in range(0, len(data), width)
+    ]
 
 
 @functools.lru_cache(maxsize=8)
@@ -110,16 +137,25 @@ def _private_key(key_bytes: bytes) -> PrivateKey:
     return _PrivateKey.from_bytes(key_bytes, insecure=True)
 
 
-def encrypt_chunk(key_bytes: bytes, strict: bool, residues: list[int]) -> list[int]:
+def encrypt_chunk(key_bytes: bytes, strict: bool, residues: bytes) -> bytes:
     key = _public_key(key_bytes)
-    return [int(key.raw_encrypt(m, strict=strict)) for m in residues]
+    residue_bytes, ciphertext_bytes = widths(key)
+    return joined(
+        [key.raw_encrypt(m, strict=strict) for m in split(residues, residue_bytes)],
+        ciphertext_bytes,
+    )
 
 
-def crt_encrypt_chunk(key_bytes: bytes, strict: bool, residues: list[int]) -> list[int]:
+def crt_encrypt_chunk(key_bytes: bytes, strict: bool, residues: bytes) -> bytes:
     key = _private_key(key_bytes)
-    return [int(key.raw_encrypt(m, strict=strict)) for m in residues]
+    residue_bytes, ciphertext_bytes = widths(key.public_key)
+    return joined(
+        [key.raw_encrypt(m, strict=strict) for m in split(residues, residue_bytes)],
+        ciphertext_bytes,
+    )
 
 
-def decrypt_chunk(key_bytes: bytes, ciphertexts: list[int]) -> list[int]:
+def decrypt_chunk(key_bytes: bytes, ciphertexts: bytes) -> bytes:
     key = _private_key(key_bytes)
-    return [int(key.raw_decrypt(c)) for c in ciphertexts]
+    residue_bytes, ciphertext_bytes = widths(key.public_key)
+    return joined([key.raw_decrypt(c) for c in split(ciphertexts, ciphertext_bytes)], residue_bytes)

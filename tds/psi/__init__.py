@@ -12,15 +12,22 @@ revealing the rows outside the intersection::
 :class:`LeftParty` and :class:`RightParty` are the ECDH protocol as transport-free state
 machines exchanging the message classes below, :class:`OprfLeftParty` and
 :class:`OprfRightParty` the OPRF protocol (modes intersection and both); ``run_local`` picks
-one with ``protocol=`` (``auto`` by default). ``docs/protocol.md`` has the message flows, what
-each party learns and the threat model.
+one with ``protocol=`` (``auto`` by default). :class:`BucketedLeftParty` and
+:class:`BucketedRightParty` split large sets into buckets by a keyed hash and join each
+bucket with either protocol (``run_local`` does so above :data:`BUCKET_ITEMS` items).
+``docs/protocol.md`` has the message flows, what each party learns and the threat model;
+``docs/scale-out.md`` the buckets and executors.
 """
 
 from tds.progress import Progress
+from tds.psi._buckets import BUCKET_ITEMS, BucketedLeftParty, BucketedRightParty
 from tds.psi._hash_to_curve import hash_to_curve
 from tds.psi._items import encode_item
 from tds.psi._local import OPRF_THRESHOLD, PROTOCOLS, choose_protocol, run_local
 from tds.psi._messages import (
+    BucketMessage,
+    BucketPlan,
+    BucketSetup,
     EncryptedSum,
     LeftDigests,
     LeftPoints,
@@ -40,6 +47,12 @@ from tds.psi._result import Disclosure, Mode, PsiResult, Revealed
 
 # Sorted as Python sorts text (tests/test_package.py checks), not isort-style.
 __all__ = [  # noqa: RUF022
+    "BUCKET_ITEMS",
+    "BucketMessage",
+    "BucketPlan",
+    "BucketSetup",
+    "BucketedLeftParty",
+    "BucketedRightParty",
     "DEFAULT_CHUNK_SIZE",
     "Disclosure",
     "EncryptedSum",

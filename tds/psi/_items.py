@@ -93,7 +93,10 @@ class DistinctItems:
 
 
 def deduplicate(items: Iterable[object], values: Iterable[int] | None = None) -> DistinctItems:
-    """Collapse equal keys, counting rows and (when ``values`` is given) adding their values."""
+    """Collapse equal keys, counting rows and (when ``values`` is given) adding their values.
+    Items already collapsed (a :class:`DistinctItems`) stay as they are."""
+    if isinstance(items, DistinctItems) and values is None:
+        return items
     items = _rows(items)
     if values is None:
         fast = _distinct_strings(items)

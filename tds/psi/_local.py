@@ -6,10 +6,16 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
-from tds._workers import process_pool, resolve_workers
+from tds._workers import ExecutorChoice
 from tds.errors import ConfigError
 from tds.he import PrivateKey
 from tds.progress import ProgressCallback
+from tds.psi._buckets import (
+    BUCKET_ITEMS,
+    BUCKETED_MODES,
+    BucketedLeftParty,
+    BucketedRightParty,
+)
 from tds.psi._messages import Message, decode_message
 from tds.psi._oprf_parties import OPRF_MODES, OprfLeftParty, OprfRightParty
 from tds.psi._parties import DEFAULT_CHUNK_SIZE, LeftParty, RightParty
@@ -51,6 +57,8 @@ def run_local(
     progress: ProgressCallback | None = None,
     insecure: bool = False,
     protocol: str = "auto",
+    executor: ExecutorChoice = "local",
+    bucket_items: int | None = None,
 ) -> PsiResult:
     """Run the real two-party protocol between ``left`` and ``right`` in this process.
 
@@ -60,31 +68,48 @@ def run_local(
     party decrypted it (``sum``, with ``right_values`` one integer per right item and the
     right's ``paillier_key``, a fresh 2048-bit key if none is given).
 
-    ``workers`` processes (default: every core) share the scalar multiplications and hashing
-    of both parties; ``workers=1`` keeps everything in this process. ``insecure=True`` lets a
-    ``paillier_key`` below 2048 bits through (tests).
+    Both parties share one ``executor`` for their scalar multiplications, hashing and blocks
+    of columns: ``"local"``, the process pool of ``workers`` processes (default: every core;
+    ``workers=1`` keeps everything in this process), ``"ray"``, a Ray cluster (``RAY_ADDRESS``,
+    or a local one; ``pip install 'tds[ray]'``), or any ``concurrent.futures.Executor``.
+    ``insecure=True`` lets a ``paillier_key`` below 2048 bits through (tests).
 
     ``protocol`` is ``ecdh`` (X25519 blinding, every mode), ``oprf`` (the Chase-Miao OPRF:
     AES and bit operations instead of curve arithmetic, intersection and both only, its blocks
     of columns on the same ``workers``) or ``auto`` (:func:`choose_protocol`). Both give the
     same result.
+
+    Intersection and both split sets of more than :data:`BUCKET_ITEMS` items into buckets
+    (``BucketedLeftParty``), each bucket a join of ``protocol``; ``bucket_items`` sets the
+    average bucket size and splits sets of any size.
     """
     left, right = _materialized(left), _materialized(right)
     sizes = [len(side) if hasattr(side, "__len__") else 0 for side in (left, right)]
     chosen = choose_protocol(protocol, mode, *sizes)
+    if bucket_items is not None or (
+        parse_mode(mode) in BUCKETED_MODES and max(sizes) > BUCKET_ITEMS
+    ):
+        if right_values is not None or paillier_key is not None:
+            raise ConfigError("a bucketed join adds up nothing: values are for mode 'sum'")
+        job = secrets.token_hex(16) if job_id is None else job_id
+        options = {"job_id": job, "mode": mode, "protocol": chosen, "progress": progress}
+        pool = {"executor": executor, "workers": workers}
+        bucketed_right = BucketedRightParty(right, **options, **pool)
+        bucketed_left = BucketedLeftParty(
+            left, **options, **pool, bucket_items=bucket_items or BUCKET_ITEMS
+        )
+        exchange(bucketed_left, bucketed_right, keep=False)
+        return bucketed_left.result()
     if chosen == "oprf":
         if right_values is not None or paillier_key is not None:
             raise ConfigError("the OPRF join adds up nothing: values are for mode 'sum' (ECDH)")
         job = secrets.token_hex(16) if job_id is None else job_id
-        count = resolve_workers(workers)
-        pool = {"executor": process_pool(count) if count > 1 else None, "workers": count}
+        pool = {"executor": executor, "workers": workers}
         # The right first: the pool hashes its items while the left deduplicates its own.
         oprf_right = OprfRightParty(right, job_id=job, mode=mode, progress=progress, **pool)
         oprf_left = OprfLeftParty(left, job_id=job, mode=mode, progress=progress, **pool)
-        exchange(oprf_left, oprf_right)
+        exchange(oprf_left, oprf_right, keep=False)
         return oprf_left.result()
-    workers = resolve_workers(workers)
-    executor = process_pool(workers) if workers > 1 else None
     job_id = secrets.token_hex(16) if job_id is None else job_id
     common = {
         "job_id": job_id,
@@ -97,7 +122,7 @@ def run_local(
     }
     left_party = LeftParty(left, **common)
     right_party = RightParty(right, values=right_values, paillier_key=paillier_key, **common)
-    exchange(left_party, right_party)
+    exchange(left_party, right_party, keep=False)
     left_view, right_view = left_party.result(), right_party.result()
     return replace(left_view, sum=right_view.sum)
 
@@ -112,8 +137,14 @@ def _materialized(items: Iterable[object]) -> Iterable[object]:
     return list(items)
 
 
-def exchange(left: LeftParty | OprfLeftParty, right: RightParty | OprfRightParty) -> list[Message]:
-    """Alternate the parties through serialized messages until neither has one; return them all."""
+Party = (
+    LeftParty | RightParty | OprfLeftParty | OprfRightParty | BucketedLeftParty | BucketedRightParty
+)
+
+
+def exchange(left: Party, right: Party, *, keep: bool = True) -> list[Message]:
+    """Alternate the parties through serialized messages until neither has one; return them
+    all (none with ``keep=False``, so that a large join holds no more than a message)."""
     moved: list[Message] = []
     while True:
         progressed = False
@@ -121,7 +152,8 @@ def exchange(left: LeftParty | OprfLeftParty, right: RightParty | OprfRightParty
             message = sender.next_message()
             if message is not None:
                 receiver.receive(decode_message(message.to_bytes()))
-                moved.append(message)
+                if keep:
+                    moved.append(message)
                 progressed = True
         if not progressed:
             return moved

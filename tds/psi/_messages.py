@@ -29,8 +29,13 @@ from tds.psi._result import Mode
 
 __all__ = [
     "FORMAT_VERSION",
+    "MAX_BUCKETS",
     "MAX_CHUNK_ITEMS",
     "MAX_JOB_ID_BYTES",
+    "MAX_WINDOW",
+    "BucketMessage",
+    "BucketPlan",
+    "BucketSetup",
     "EncryptedSum",
     "LeftDigests",
     "LeftPoints",
@@ -69,6 +74,10 @@ class _Reader:
 
     def uint(self, size: int, what: str) -> int:
         return int.from_bytes(self.take(size, what), "big")
+
+    @property
+    def remaining(self) -> int:
+        return len(self._data) - self._position
 
     def finish(self) -> None:
         if self._position != len(self._data):
@@ -472,6 +481,109 @@ class OprfOutputs(_Message):
         )
 
 
+_PROTOCOL_CODES = {"ecdh": 1, "oprf": 2}
+_PROTOCOLS_BY_CODE = {code: name for name, code in _PROTOCOL_CODES.items()}
+MAX_BUCKETS = 1 << 16
+MAX_WINDOW = 64
+
+
+@dataclass(frozen=True)
+class BucketSetup(_Message):
+    """Right to left, bucketed join: the protocol each bucket runs (``ecdh`` or ``oprf``), the
+    right's set size, how many buckets it works on at once, and the seed of the bucket hash.
+
+    Body: protocol u8 (1 ecdh, 2 oprf), right_set_size u64, window u8, seed 16 bytes.
+    """
+
+    TYPE: ClassVar[int] = 11
+    SEED_BYTES: ClassVar[int] = 16
+
+    protocol: str
+    right_set_size: int
+    window: int
+    seed: bytes
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.protocol not in _PROTOCOL_CODES:
+            raise DecodeError(f"a bucket runs ecdh or oprf, not {self.protocol!r:.20}")
+        _check_uint(self.right_set_size, _U64, "right set size")
+        _check_window(self.window)
+        _check_bytes(self.seed, "seed")
+        if len(self.seed) != self.SEED_BYTES:
+            raise DecodeError(f"the seed is {self.SEED_BYTES} bytes")
+
+    def _body(self) -> bytes:
+        return (
+            bytes([_PROTOCOL_CODES[self.protocol]])
+            + self.right_set_size.to_bytes(8, "big")
+            + bytes([self.window])
+            + self.seed
+        )
+
+
+@dataclass(frozen=True)
+class BucketPlan(_Message):
+    """Left to right, bucketed join: the left's set size, the number of buckets (a power of
+    two) and how many buckets the left works on at once.
+
+    Body: left_set_size u64, buckets u32, window u8.
+    """
+
+    TYPE: ClassVar[int] = 12
+
+    left_set_size: int
+    buckets: int
+    window: int
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_uint(self.left_set_size, _U64, "left set size")
+        _check_uint(self.buckets, MAX_BUCKETS + 1, "buckets")
+        if self.buckets < 1 or self.buckets & (self.buckets - 1):
+            raise DecodeError(f"the number of buckets is a power of two, not {self.buckets}")
+        _check_window(self.window)
+
+    def _body(self) -> bytes:
+        return (
+            self.left_set_size.to_bytes(8, "big")
+            + self.buckets.to_bytes(4, "big")
+            + bytes([self.window])
+        )
+
+
+@dataclass(frozen=True)
+class BucketMessage(_Message):
+    """Either way, bucketed join: a message of the join inside bucket ``bucket``, whole.
+
+    Body: bucket u32, then the inner message to the end (never itself a bucket message).
+    """
+
+    TYPE: ClassVar[int] = 13
+
+    bucket: int
+    inner: bytes
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_uint(self.bucket, MAX_BUCKETS, "bucket")
+        _check_bytes(self.inner, "inner message")
+        if len(self.inner) < 2 or self.inner[1] in _BUCKET_TYPES:
+            raise DecodeError("a bucket carries one message of its join, not a bucket message")
+
+    def _body(self) -> bytes:
+        return self.bucket.to_bytes(4, "big") + self.inner
+
+
+_BUCKET_TYPES = frozenset({BucketSetup.TYPE, BucketPlan.TYPE, BucketMessage.TYPE})
+
+
+def _check_window(window: object) -> None:
+    _check_uint(window, MAX_WINDOW + 1, "window")
+    if not window:
+        raise DecodeError("a party works on at least one bucket at once")
+
+
 Message = (
     LeftPoints
     | LeftDigests
@@ -483,6 +595,9 @@ Message = (
     | OprfReply
     | OprfColumns
     | OprfOutputs
+    | BucketSetup
+    | BucketPlan
+    | BucketMessage
 )
 
 
@@ -545,6 +660,21 @@ def decode_message(data: bytes) -> Message:
             size = reader.uint(1, "the output size")
             outputs = reader.take(count * size, "the outputs")
             message = OprfOutputs(job_id, mode, offset, total, size, outputs)
+        case BucketSetup.TYPE:
+            code = reader.uint(1, "the protocol")
+            if code not in _PROTOCOLS_BY_CODE:
+                raise DecodeError(f"unknown protocol code {code}")
+            right_size = reader.uint(8, "the set size")
+            window = reader.uint(1, "the window")
+            seed = reader.take(BucketSetup.SEED_BYTES, "the seed")
+            message = BucketSetup(job_id, mode, _PROTOCOLS_BY_CODE[code], right_size, window, seed)
+        case BucketPlan.TYPE:
+            left_size = reader.uint(8, "the set size")
+            buckets = reader.uint(4, "the buckets")
+            message = BucketPlan(job_id, mode, left_size, buckets, reader.uint(1, "the window"))
+        case BucketMessage.TYPE:
+            bucket = reader.uint(4, "the bucket")
+            message = BucketMessage(job_id, mode, bucket, reader.take(reader.remaining, "inner"))
         case _:
             raise DecodeError(f"unknown message type {type_code}")
     reader.finish()

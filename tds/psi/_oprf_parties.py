@@ -25,12 +25,12 @@ import logging
 import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, Future
+from concurrent.futures import Future
 from typing import ClassVar, TypeVar
 
 import numpy as np
 
-from tds._workers import default_workers
+from tds._workers import ExecutorChoice, resolve_executor
 from tds.errors import ConfigError, JobMismatchError, ProtocolError, UnexpectedMessageError
 from tds.progress import Progress, ProgressCallback
 from tds.psi import _oprf
@@ -110,11 +110,12 @@ class _OprfParty(ABC):
         job_id: str | bytes,
         mode: Mode | str = Mode.INTERSECTION,
         progress: ProgressCallback | None = None,
-        executor: Executor | None = None,
+        executor: ExecutorChoice = "local",
         workers: int | None = None,
     ) -> None:
-        """``items`` (str, bytes, int or tuples of them), the job's id and mode; ``executor``
-        and ``workers`` put the blocks of columns and the hashing on a process pool."""
+        """``items`` (str, bytes, int or tuples of them), the job's id and mode; the blocks of
+        columns and the hashing run on ``executor`` (as for the ECDH parties: ``"local"``,
+        ``"ray"`` or an Executor) split into ``workers`` tasks."""
         self.job_id = job_id.encode() if isinstance(job_id, str) else job_id
         if not isinstance(self.job_id, bytes) or not 1 <= len(self.job_id) <= MAX_JOB_ID_BYTES:
             raise ConfigError(f"job_id must be 1 to {MAX_JOB_ID_BYTES} bytes")
@@ -127,16 +128,9 @@ class _OprfParty(ABC):
         if progress is not None and not callable(progress):
             raise ConfigError("progress must be a callable taking a Progress")
         self._progress = progress
-        if executor is not None and not isinstance(executor, Executor):
-            raise ConfigError(
-                f"executor must be a concurrent.futures.Executor, not {type(executor).__name__}"
-            )
-        self._executor = executor
-        if workers is None:
-            workers = default_workers() if executor is not None else 1
+        self._executor, self._workers = resolve_executor(executor, workers)
         # Blocks of columns in flight ahead of the one being sent: one per worker, and one more.
-        self._depth = workers + 1
-        self._workers = workers if executor is not None else 1
+        self._depth = self._workers + 1
         self._own: DistinctItems = deduplicate(items)
         self._outbox: list[Iterator[Message]] = []
         self._done = False

@@ -27,13 +27,12 @@ import logging
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Executor
 from enum import Enum, auto
 from typing import ClassVar
 
 import numpy as np
 
-from tds._workers import default_workers
+from tds._workers import ExecutorChoice, resolve_executor
 from tds.errors import (
     ConfigError,
     JobMismatchError,
@@ -101,7 +100,7 @@ class _Party(ABC):
         job_id: str | bytes,
         mode: Mode | str,
         chunk_size: int,
-        executor: Executor | None,
+        executor: ExecutorChoice,
         workers: int | None,
         progress: ProgressCallback | None,
     ) -> None:
@@ -112,17 +111,11 @@ class _Party(ABC):
         if not 1 <= chunk_size <= MAX_CHUNK_ITEMS:
             raise ConfigError(f"chunk_size must be between 1 and {MAX_CHUNK_ITEMS}")
         self._chunk_size = chunk_size
-        if executor is not None and not isinstance(executor, Executor):
-            raise ConfigError(
-                f"executor must be a concurrent.futures.Executor, not {type(executor).__name__}"
-            )
         if progress is not None and not callable(progress):
             raise ConfigError(
                 f"progress must be a callable taking a Progress, not {type(progress).__name__}"
             )
-        if workers is None:
-            workers = default_workers() if executor is not None else 1
-        self._batches = Batches(executor, workers)
+        self._batches = Batches(*resolve_executor(executor, workers))
         self._progress = progress
         # The hash to the curve is bound to this job: its points are useless in any other.
         self._dst = DST_PREFIX + self.job_id
@@ -233,8 +226,9 @@ class LeftParty(_Party):
     ``items``: an iterable of str, bytes, int or tuples of them (multi-column keys; a bare str
     is one item, not a set, and is refused); duplicates are counted locally and sent once.
     ``job_id`` (1..64 bytes) and ``mode`` must equal the right party's.
-    ``chunk_size`` caps the items per message. Batches run on ``executor`` split into
-    ``workers`` tasks (default: every core), or in this process when there is no executor.
+    ``chunk_size`` caps the items per message. Batches run on ``executor``: ``"local"`` (the
+    process pool of ``workers`` processes, default every core; ``workers=1`` runs them in this
+    process), ``"ray"`` (a Ray cluster) or a ``concurrent.futures.Executor`` of yours.
     ``progress`` receives a :class:`Progress` as chunks finish. In ``sum`` mode the right's
     Paillier key must have at least 2048 bits (``KeySizeError``) unless ``insecure=True``
     (tests).
@@ -249,7 +243,7 @@ class LeftParty(_Party):
         job_id: str | bytes,
         mode: Mode | str = Mode.INTERSECTION,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
-        executor: Executor | None = None,
+        executor: ExecutorChoice = "local",
         workers: int | None = None,
         progress: ProgressCallback | None = None,
         insecure: bool = False,
@@ -445,7 +439,7 @@ class RightParty(_Party):
         values: Sequence[int] | None = None,
         paillier_key: PrivateKey | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
-        executor: Executor | None = None,
+        executor: ExecutorChoice = "local",
         workers: int | None = None,
         progress: ProgressCallback | None = None,
         insecure: bool = False,

@@ -29,6 +29,7 @@ class Revealed(StrEnum):
     SIZE = "size"  # how many distinct keys are shared
     SUM = "sum"  # the sum of the right party's values over the shared keys
     PEER_SET_SIZE = "peer_set_size"  # how many distinct keys the other party holds
+    PEER_BUCKET_SIZE = "peer_bucket_size"  # a bucketed join: the peer's largest bucket
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,18 @@ class Disclosure:
     def for_mode(cls, mode: Mode | str) -> Disclosure:
         """What a job of ``mode`` discloses."""
         return _DISCLOSURES[parse_mode(mode)]
+
+    def bucketed(self) -> Disclosure:
+        """The same, for a join split into buckets: each party also learns how many items the
+        other's largest bucket holds (every bucket is padded to it)."""
+        extra = {Revealed.PEER_BUCKET_SIZE}
+        return Disclosure(
+            left_learns=self.left_learns | extra,
+            right_learns=self.right_learns | extra,
+            left_could_learn=self.left_could_learn | extra,
+            right_could_learn=self.right_could_learn | extra,
+            false_match_bound=self.false_match_bound,
+        )
 
     @property
     def roles_for_untrusted_peer(self) -> frozenset[str]:

@@ -10,6 +10,7 @@ import pytest
 
 from tds.connector import CertificateAuthority, enroll_node
 from tds.connector._config import DEFAULT_PORT, NodeConfig, node_config_path
+from tds.connector._jobs import Compute
 from tds.connector._transport import TransportSettings
 from tds.errors import ConfigError, NotFoundError, StorageError
 
@@ -33,6 +34,15 @@ def test_defaults_are_the_transport_defaults(tmp_path: Path) -> None:
     assert config.insecure is False
     assert dict(config.peers) == {}
     assert config.database_path == tmp_path / "node.db"
+    assert config.compute == Compute("local", None)
+
+
+def test_compute_names_the_executor_and_its_workers(tmp_path: Path) -> None:
+    text = '[node]\nname = "alice"\n[compute]\nexecutor = "ray"\nworkers = 8\n'
+    config = NodeConfig.load(write(tmp_path, text))
+    assert config.compute == Compute("ray", 8)
+    assert config.compute.options() == {"executor": "ray", "workers": 8}
+    assert NodeConfig.load(write(tmp_path, config.to_toml())) == config
 
 
 def test_load_takes_the_directory_or_the_file(tmp_path: Path) -> None:
@@ -300,6 +310,14 @@ def test_a_file_that_is_not_text(tmp_path: Path) -> None:
         (
             '[node]\nname = "a"\n[daemon]\nshutdown_grace_seconds = -1\n',
             r"shutdown_grace_seconds must be 0 or more",
+        ),
+        (
+            '[node]\nname = "a"\n[compute]\nexecutor = "threads"\n',
+            r'\[compute\] executor must be "local" or "ray", not \'threads\'',
+        ),
+        (
+            '[node]\nname = "a"\n[compute]\nworkers = -1\n',
+            r"\[compute\] workers must be from 0 to 256, not -1",
         ),
         ('[node]\nname = "a"\n[log]\nformat = "xml"\n', r'\[log\] format must be "text" or "json"'),
         ('[node]\nname = "a"\n[log]\nlevel = "loud"\n', r"\[log\] level must be one of debug"),

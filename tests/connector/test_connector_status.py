@@ -42,6 +42,7 @@ EXPECTED_STATUS = {
     "MessageTooLargeError": Code.RESOURCE_EXHAUSTED,
     "PeerUnavailableError": Code.UNAVAILABLE,
     "StorageError": Code.INTERNAL,
+    "WorkerError": Code.UNAVAILABLE,
     "ConfigError": Code.INVALID_ARGUMENT,
 }
 

@@ -100,7 +100,7 @@ def _header(type_code: int, mode_code: int = 1, version: int = 1) -> bytes:
     [
         (b"", "inside the version"),
         (_header(1, version=2), "version 2"),
-        (_header(11), "message type 11"),
+        (_header(14), "message type 14"),
         (_header(1, mode_code=0), "mode code 0"),
         (_header(1, mode_code=5), "mode code 5"),
         (bytes([1, 1, 1, 0]), "job id must be"),
