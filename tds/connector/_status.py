@@ -36,7 +36,7 @@ _STATUS_BY_ERROR: dict[type[errors.TdsError], grpc.StatusCode] = {
     errors.MessageTooLargeError: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.PeerUnavailableError: grpc.StatusCode.UNAVAILABLE,
     errors.StorageError: grpc.StatusCode.INTERNAL,
-    errors.WorkerError: grpc.StatusCode.UNAVAILABLE,
+    errors.WorkerError: grpc.StatusCode.ABORTED,
 }
 
 # What a client raises for a status that came without a tds error name (from gRPC itself or

@@ -3,12 +3,15 @@ arithmetic, the provider's checks as for ECDH, and only where the job kind allow
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from concurrent.futures import Executor
 from pathlib import Path
 
 import pytest
 from provider_space import ProviderSpace, provider_space
 
+from tds._workers import start_pool
 from tds.connector import (
     Client,
     Column,
@@ -19,7 +22,8 @@ from tds.connector import (
     dataset_target,
     node_uri,
 )
-from tds.errors import ConfigError, UsageDeniedError
+from tds.connector._jobs import Compute
+from tds.errors import ConfigError, UsageDeniedError, WorkerError
 from tds.policy import Action, Constraint, Permission
 from tds.sectors._offer import offer_or_agreement
 
@@ -88,3 +92,42 @@ def test_the_providers_terms_still_decide(nodes: ProviderSpace) -> None:
 def test_a_kind_that_must_hide_the_keys_refuses_the_oprf_join(nodes: ProviderSpace) -> None:
     with pytest.raises(ConfigError, match="runs on ECDH"):
         _join(nodes, MINE, protocol="oprf", kind="psi-cardinality")
+
+
+class _DyingPool(Executor):
+    """A real pool of 2 processes whose third task kills its worker instead of running."""
+
+    def __init__(self) -> None:
+        self.inner = start_pool(2)
+        self.submitted = 0
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self.submitted += 1
+        if self.submitted == 3:
+            return self.inner.submit(os._exit, 1)
+        return self.inner.submit(fn, *args, **kwargs)
+
+
+@pytest.mark.parametrize("side", ["provider", "requester"])
+def test_a_worker_killed_mid_join_fails_the_job_cleanly(
+    nodes: ProviderSpace, monkeypatch: pytest.MonkeyPatch, side: str
+) -> None:
+    dying = Compute(_DyingPool(), 2)
+    if side == "provider":
+        monkeypatch.setattr(nodes.daemon.jobs, "_compute", dying)
+    with Client(nodes.requester) as client:
+        if side == "requester":
+            monkeypatch.setattr(client._requester, "_compute", dying)
+        with pytest.raises(WorkerError, match="worker process died"):
+            client.secure_join(
+                nodes.peer, "visits", MINE, key_columns=["patient_id"], purpose="research",
+                protocol="oprf",
+            )  # fmt: skip
+        (requested,) = client.jobs(role=JobRole.REQUESTER)
+    with Client(nodes.provider) as hospital:
+        (provided,) = hospital.jobs(role=JobRole.PROVIDER)
+    assert requested.state is provided.state is JobState.FAILED
+    assert "worker process died" in (provided if side == "provider" else requested).reason
+    monkeypatch.undo()
+    # The node goes on: the next join runs on a fresh pool.
+    assert _join(nodes, MINE, protocol="oprf").state is JobState.SUCCEEDED

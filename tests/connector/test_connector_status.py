@@ -42,7 +42,7 @@ EXPECTED_STATUS = {
     "MessageTooLargeError": Code.RESOURCE_EXHAUSTED,
     "PeerUnavailableError": Code.UNAVAILABLE,
     "StorageError": Code.INTERNAL,
-    "WorkerError": Code.UNAVAILABLE,
+    "WorkerError": Code.ABORTED,
     "ConfigError": Code.INVALID_ARGUMENT,
 }
 
