@@ -137,6 +137,16 @@ def start(
             help="psi: ecdh, or oprf (the faster OPRF join); auto takes oprf from 4096 keys.",
         ),
     ] = "auto",
+    bucket_items: Annotated[
+        int | None,
+        typer.Option(
+            "--bucket-items",
+            metavar="N",
+            help="psi: join in buckets of about N keys of the larger set (0: one join); "
+            "default: buckets of 2^20 when --mine holds more keys than that.",
+            show_default=False,
+        ),
+    ] = None,
     reveal_to_provider: Annotated[
         bool,
         typer.Option("--reveal-to-provider", help="psi: the provider learns the shared keys too."),
@@ -287,6 +297,7 @@ def start(
                 reveal_to_provider=reveal_to_provider,
                 agreement=agreement,
                 protocol=protocol != "auto",
+                bucket_items=bucket_items is not None,
             )
             datasets = _sources(sources or [])
             groups = _groups(group or [], group_by or [])
@@ -355,6 +366,7 @@ def start(
                     deadline_seconds=deadline,
                     progress=progress,
                     protocol=protocol,
+                    bucket_items=bucket_items,
                 )
         except TdsError as error:
             _report_failure(client, before, kind, error, as_json)

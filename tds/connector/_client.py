@@ -49,7 +49,7 @@ from tds.errors import (
 from tds.he import generate_keypair
 from tds.policy import BoundingBox, Policy
 from tds.progress import ProgressCallback
-from tds.psi import choose_protocol
+from tds.psi import BUCKET_ITEMS, choose_protocol
 
 __all__ = ["Client"]
 
@@ -336,6 +336,7 @@ class Client:
         deadline_seconds: int = 600,
         progress: ProgressCallback | None = None,
         protocol: str = "auto",
+        bucket_items: int | None = None,
     ) -> Job:
         """Join this node's ``items`` with ``provider``'s dataset under our agreement on it.
 
@@ -350,8 +351,12 @@ class Client:
 
         ``protocol`` is ``ecdh``, ``oprf`` (the faster OPRF join, for ``psi`` only) or
         ``auto``: the OPRF join for a ``psi`` job from ``tds.psi.OPRF_THRESHOLD`` keys on.
+        A ``psi`` job with more than ``tds.psi.BUCKET_ITEMS`` keys here runs in buckets of
+        about that many; ``bucket_items`` sets the bucket size (0: one join whatever the size).
         """
         items = list(items)
+        if bucket_items is None:
+            bucket_items = BUCKET_ITEMS if kind == JobKind.PSI and len(items) > BUCKET_ITEMS else 0
         # Checked here, before any peer is asked; the provider's set size is not known yet.
         chosen = choose_protocol(protocol, "intersection", len(items), 0)
         if kind != JobKind.PSI and protocol == "auto":
@@ -381,6 +386,7 @@ class Client:
             consent_obtained=consent_obtained,
             deadline_seconds=deadline_seconds,
             protocol=chosen,
+            bucket_items=bucket_items,
         )
         return self._requester.run(spec, items=items, progress=progress)
 

@@ -62,6 +62,9 @@ from tds.errors import (
 from tds.he import EncryptedVector, PublicKey, generate_keypair
 from tds.policy import Decision, DutyAction, Request, UsageKey, evaluate
 from tds.psi import (
+    BucketedRightParty,
+    BucketMessage,
+    BucketPlan,
     LeftParty,
     LeftPoints,
     Message,
@@ -509,8 +512,12 @@ class _SecureJoin:
         # has been handed out.
         self.revealing = False
         self._delete_by: dt.datetime | None = None
-        if spec.protocol == "oprf":
-            self._party: LeftParty | RightParty | OprfRightParty = OprfRightParty(items, **common)
+        if spec.bucket_items:
+            self._party: LeftParty | RightParty | OprfRightParty | BucketedRightParty = (
+                BucketedRightParty(items, protocol=spec.protocol, **common)
+            )
+        elif spec.protocol == "oprf":
+            self._party = OprfRightParty(items, **common)
         elif spec.kind.provider_is_left:
             self._party = LeftParty(items, **common)
         elif spec.kind is JobKind.PSI_SUM:
@@ -535,7 +542,7 @@ class _SecureJoin:
             declared = self._job.spec.requester_set_size
             sent = (
                 message.left_set_size
-                if isinstance(message, OprfReply)
+                if isinstance(message, OprfReply | BucketPlan)
                 else message.total
                 if isinstance(message, LeftPoints | RightPoints)
                 else None
@@ -547,7 +554,7 @@ class _SecureJoin:
             self._party.receive(message)
         while (reply := self._party.next_message()) is not None:
             self._provider._check_running(self._job.id)
-            if isinstance(reply, RightKey | RightPoints | OprfOutputs) and not self.revealing:
+            if _lets_requester_match(reply) and not self.revealing:
                 # The provider's own points (or OPRF outputs) let the requester match: the last
                 # check before anything about the intersection can be learned.
                 self._release_check(self._job.spec.min_cohort)
@@ -593,6 +600,18 @@ class _SecureJoin:
         if self._delete_by is None:
             return released
         return released | {"delete_by": self._delete_by.isoformat()}
+
+
+_MATCHABLE = (RightKey, RightPoints, OprfOutputs)
+_MATCHABLE_TYPES = frozenset(kind.TYPE for kind in _MATCHABLE)
+
+
+def _lets_requester_match(message: Message) -> bool:
+    """Whether ``message`` (in a bucketed join, the one inside it) carries the provider's
+    own points or OPRF outputs."""
+    if isinstance(message, BucketMessage):
+        return message.inner[1] in _MATCHABLE_TYPES
+    return isinstance(message, _MATCHABLE)
 
 
 def _items_json(items: Any) -> list[Any]:

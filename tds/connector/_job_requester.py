@@ -39,13 +39,14 @@ from tds.errors import (
 )
 from tds.he import EncryptedVector, PrivateKey
 from tds.progress import Progress, ProgressCallback
-from tds.psi import LeftParty, OprfLeftParty, RightParty, decode_message
+from tds.psi import BucketedLeftParty, LeftParty, OprfLeftParty, RightParty, decode_message
 
 __all__ = ["JOB_SERVICE", "JobRequester", "request_contribution"]
 
 JOB_SERVICE = "tds.v1.JobService"
 _log = logging.getLogger("tds.connector.jobs")
 _APPROVAL_POLL_SECONDS = 0.5
+RequesterParty = LeftParty | RightParty | OprfLeftParty | BucketedLeftParty
 
 
 def request_contribution(connection: PeerConnection, job_id: str, timeout: float) -> Contribution:
@@ -191,9 +192,7 @@ class JobRequester:
         result["wire"] = {"bytes_received": len(handed.vector)}
         return _with_deadline(result, handed.delete_by)
 
-    def _secure_join(
-        self, spec: JobSpec, party: LeftParty | RightParty | OprfLeftParty
-    ) -> dict[str, Any]:
+    def _secure_join(self, spec: JobSpec, party: RequesterParty) -> dict[str, Any]:
         part = spec.providers[0]
         outbox: queue.Queue[bytes | None] = queue.Queue()
 
@@ -254,10 +253,18 @@ class JobRequester:
 
 def _own_party(
     spec: JobSpec, items: Sequence[object], report: ProgressCallback, compute: Compute
-) -> LeftParty | RightParty | OprfLeftParty:
+) -> RequesterParty:
     """The requester's party of a secure join: right in psi-cardinality, else left."""
     mode = spec.kind.psi_mode(reveal_to_provider=spec.reveal_to_provider)
     options = {"job_id": spec.job_id, "mode": mode, "progress": report}
+    if spec.bucket_items:
+        return BucketedLeftParty(
+            items,
+            **options,
+            **compute.options(),
+            protocol=spec.protocol,
+            bucket_items=spec.bucket_items,
+        )
     if spec.protocol == "oprf":
         return OprfLeftParty(items, **options, **compute.options())
     party_class = RightParty if spec.kind.provider_is_left else LeftParty
@@ -274,7 +281,7 @@ def _check_reply(reply: JobStatus, part: ProviderPart, job_id: str) -> None:
 
 
 def _joined_result(
-    spec: JobSpec, party: LeftParty | RightParty | OprfLeftParty, released: dict[str, Any]
+    spec: JobSpec, party: RequesterParty, released: dict[str, Any]
 ) -> dict[str, Any]:
     """The requester's answer: what its own party learned, and what the provider released."""
     own = party.result()

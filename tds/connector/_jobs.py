@@ -22,7 +22,7 @@ from tds.connector._transport import parse_address
 from tds.connector._trust import validate_node_name
 from tds.errors import ConfigError, PolicySyntaxError, StateTransitionError
 from tds.policy import Action, BoundingBox, Decision, Duration, DutyAction, LeftOperand
-from tds.psi import Mode
+from tds.psi import Mode, _buckets
 
 __all__ = [
     "MAX_JOB_PROVIDERS",
@@ -43,6 +43,9 @@ __all__ = [
 ]
 
 MAX_JOB_PROVIDERS = 16
+# Buckets of a psi job: as fine as tds.psi allows, and no coarser than one 2^24-item join.
+MIN_BUCKET_ITEMS = _buckets.MIN_BUCKET_ITEMS
+MAX_BUCKET_ITEMS = 1 << 24
 MAX_COLUMNS_PER_JOB = 16
 MAX_PURPOSE = 256
 _JOB_ID = re.compile(r"[0-9a-f]{32}")
@@ -261,7 +264,9 @@ class JobSpec:
     ``consent_obtained`` is the requester's attestation that it obtained the consent its
     agreements require (``obtainConsent`` duties); each provider records it in its audit log.
     ``deadline_seconds`` bounds the run. A ``psi`` job runs the ECDH protocol, or with
-    ``protocol="oprf"`` the faster OPRF join of :mod:`tds.psi` (the other kinds need ECDH).
+    ``protocol="oprf"`` the faster OPRF join of :mod:`tds.psi` (the other kinds need ECDH);
+    with ``bucket_items`` (0: one join) it splits the sets into buckets of about that many
+    items of the larger set, each a join of ``protocol`` (``docs/scale-out.md``).
     An aggregation may ask for the rows in an ``area``
     (a :class:`~tds.policy.BoundingBox` over the dataset's location columns) and a ``period``
     (``(start, end)``, aware datetimes, the end excluded, over its time column): the
@@ -289,6 +294,7 @@ class JobSpec:
     area: BoundingBox | None = None
     period: tuple[dt.datetime, dt.datetime] | None = None
     protocol: str = "ecdh"
+    bucket_items: int = 0
 
     def __post_init__(self) -> None:
         check_job_id(self.job_id)
@@ -373,8 +379,8 @@ class JobSpec:
                 )
             if not self.requester_key:
                 raise ConfigError("an aggregation carries the requester's Paillier public key")
-            if self.protocol != "ecdh":
-                raise ConfigError("an aggregation has no secure-join protocol to choose")
+            if self.protocol != "ecdh" or self.bucket_items:
+                raise ConfigError("an aggregation has no secure-join protocol or buckets")
             self._check_where()
             return
         if len(self.providers) != 1:
@@ -396,6 +402,18 @@ class JobSpec:
         if self.area is not None or self.period is not None:
             raise ConfigError("area and period select the rows of an aggregation only")
         check_protocol(kind, self.protocol)
+        if isinstance(self.bucket_items, bool) or not isinstance(self.bucket_items, int):
+            raise ConfigError("bucket_items is a number of items (0: one join)")
+        if self.bucket_items:
+            if kind is not JobKind.PSI:
+                raise ConfigError(
+                    f"a {kind} job runs as one join: buckets would tell how many keys each "
+                    "bucket shares"
+                )
+            if not MIN_BUCKET_ITEMS <= self.bucket_items <= MAX_BUCKET_ITEMS:
+                raise ConfigError(
+                    f"bucket_items must be 0 or from {MIN_BUCKET_ITEMS} to {MAX_BUCKET_ITEMS}"
+                )
 
     def _check_where(self) -> None:
         if self.area is not None and not isinstance(self.area, BoundingBox):
@@ -452,6 +470,7 @@ class JobSpec:
             "deadline_seconds": self.deadline_seconds,
             "requester_key": self.requester_key.hex(),
             "protocol": self.protocol,
+            "bucket_items": self.bucket_items,
             "area": None if self.area is None else str(self.area),
             "period": None
             if self.period is None
@@ -464,8 +483,9 @@ class JobSpec:
 
     @classmethod
     def from_dict(cls, data: Any) -> JobSpec:
-        # Specs recorded before areas, periods and protocols existed lack those keys.
-        _expect(data, set(_SPEC_KEYS), optional=frozenset({"area", "period", "protocol"}))
+        # Specs recorded before areas, periods, protocols and buckets lack those keys.
+        optional = frozenset({"area", "period", "protocol", "bucket_items"})
+        _expect(data, set(_SPEC_KEYS), optional=optional)
         try:
             key = bytes.fromhex(data["requester_key"])
         except (TypeError, ValueError):
@@ -494,6 +514,7 @@ class JobSpec:
             area=_area(data.get("area")),
             period=_period(data.get("period")),
             protocol=data.get("protocol", "ecdh"),
+            bucket_items=data.get("bucket_items", 0),
         )
 
     @classmethod
@@ -525,6 +546,7 @@ _SPEC_KEYS = (
     "area",
     "period",
     "protocol",
+    "bucket_items",
 )
 
 

@@ -131,3 +131,23 @@ def test_a_worker_killed_mid_join_fails_the_job_cleanly(
     monkeypatch.undo()
     # The node goes on: the next join runs on a fresh pool.
     assert _join(nodes, MINE, protocol="oprf").state is JobState.SUCCEEDED
+
+
+@pytest.mark.parametrize("protocol", ["oprf", "ecdh"])
+def test_a_join_in_buckets_through_the_daemon(nodes: ProviderSpace, protocol: str) -> None:
+    job = _join(nodes, MINE, protocol=protocol, bucket_items=1024, reveal_to_provider=True)
+    assert job.state is JobState.SUCCEEDED and job.spec.bucket_items == 1024
+    assert set(job.result["items"]) == set(PATIENTS) & set(MINE)
+    assert job.result["provider_set_size"] == 6000
+    with Client(nodes.provider) as hospital:
+        (provided,) = hospital.jobs(role=JobRole.PROVIDER)
+    assert provided.spec.bucket_items == 1024
+    assert set(provided.result["items"]) == set(PATIENTS) & set(MINE)
+    assert provided.result["requester_set_size"] == 6000
+
+
+def test_buckets_are_for_psi_jobs_only(nodes: ProviderSpace) -> None:
+    with pytest.raises(ConfigError, match="runs as one join"):
+        _join(nodes, MINE, kind="psi-cardinality", bucket_items=1024)
+    with pytest.raises(ConfigError, match="bucket_items must be 0 or from 1024"):
+        _join(nodes, MINE, bucket_items=100)

@@ -511,7 +511,7 @@ def test_different_specs_give_different_text() -> None:
 
 
 @pytest.mark.parametrize(
-    "key", sorted(set(_aggregate().to_dict()) - {"area", "period", "protocol"})
+    "key", sorted(set(_aggregate().to_dict()) - {"area", "period", "protocol", "bucket_items"})
 )
 def test_a_spec_document_missing_a_key_is_refused(key: str) -> None:
     document = _aggregate().to_dict()
@@ -857,7 +857,7 @@ def test_an_area_and_a_period_round_trip_in_utc() -> None:
 
 def test_a_spec_recorded_before_areas_and_periods_still_reads() -> None:
     document = _aggregate().to_dict()
-    del document["area"], document["period"], document["protocol"]
+    del document["area"], document["period"], document["protocol"], document["bucket_items"]
     assert JobSpec.from_dict(document) == _aggregate()
     assert _aggregate().data_time is None
 
@@ -905,6 +905,12 @@ def test_a_psi_job_may_run_the_oprf_join_and_says_so_in_its_spec() -> None:
     assert _psi().protocol == "ecdh"
 
 
+def test_a_psi_job_in_buckets_says_so_in_its_spec() -> None:
+    spec = _psi(protocol="oprf", bucket_items=2**20)
+    assert JobSpec.from_json(spec.to_json()).bucket_items == 2**20
+    assert _psi().bucket_items == 0
+
+
 @pytest.mark.parametrize(
     ("make", "message"),
     [
@@ -912,6 +918,13 @@ def test_a_psi_job_may_run_the_oprf_join_and_says_so_in_its_spec() -> None:
         (lambda: _psi(JobKind.PSI_CARDINALITY, protocol="oprf"), "runs on ECDH"),
         (lambda: _psi(protocol="rr22"), "ecdh or oprf, not 'rr22'"),
         (lambda: _aggregate(protocol="oprf"), "no secure-join protocol"),
+        (lambda: _aggregate(bucket_items=1024), "no secure-join protocol or buckets"),
+        (lambda: _psi(JobKind.PSI_CARDINALITY, bucket_items=1024), "runs as one join"),
+        (lambda: _psi(JobKind.PSI_SUM, bucket_items=1024), "runs as one join"),
+        (lambda: _psi(bucket_items=1023), "0 or from 1024 to 16777216"),
+        (lambda: _psi(bucket_items=2**24 + 1), "0 or from 1024 to 16777216"),
+        (lambda: _psi(bucket_items=True), "a number of items"),
+        (lambda: _psi(bucket_items="1024"), "a number of items"),
     ],
 )
 def test_the_oprf_join_only_where_it_keeps_the_kinds_promise(make, message: str) -> None:
