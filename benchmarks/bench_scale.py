@@ -2,7 +2,7 @@
 Ray cluster of 1 and of 2 workers, in one run; then 2^24 a side, one join against buckets.
 
 Sets as in ``bench_psi``: ``n`` ids a side, half shared. Ray runs on this machine
-(``ray.init(num_cpus=k)``), so its numbers show the scheduling and transfer overhead of Ray
+(``tds._ray.local_cluster(k)``), so its numbers show the scheduling and transfer overhead of Ray
 next to the local pool, and how the work spreads over 1 and 2 workers. ``extra_info`` keeps
 the number of buckets and, for the 2^24 runs, the peak memory of this process so far.
 """
@@ -13,7 +13,6 @@ import resource
 from collections.abc import Iterator
 
 import pytest
-import ray
 
 import tds
 from benchmarks.bench_psi import id_sets
@@ -42,11 +41,8 @@ def bucketed(left: list[str], right: list[str], **options: object) -> tds.psi.Ps
 @pytest.fixture
 def ray_cluster(request: pytest.FixtureRequest) -> Iterator[int]:
     """A Ray of ``request.param`` CPUs on this machine, for one benchmark."""
-    _ray.ray_executor.cache_clear()
-    ray.init(num_cpus=request.param, include_dashboard=False, log_to_driver=False)
-    yield request.param
-    ray.shutdown()
-    _ray.ray_executor.cache_clear()
+    with _ray.local_cluster(request.param):
+        yield request.param
 
 
 def group(n: int) -> str:

@@ -11,16 +11,20 @@ with :class:`~tds.errors.WorkerError`.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
-from collections.abc import Callable
+import socket
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
 from typing import Any
 
 from tds.errors import ConfigError, WorkerError
 
-__all__ = ["RayExecutor", "ray_executor"]
+__all__ = ["RayExecutor", "local_cluster", "ray_executor"]
 
 _log = logging.getLogger("tds.workers")
 # Each task runs pure functions of its arguments, so running one again is safe.
@@ -85,3 +89,48 @@ class RayExecutor(Executor):
 def ray_executor() -> RayExecutor:
     """The one RayExecutor of this process (connecting to, or starting, the cluster once)."""
     return RayExecutor()
+
+
+@contextlib.contextmanager
+def local_cluster(cpus: int) -> Iterator[str]:
+    """A Ray head of ``cpus`` CPUs on this machine, for tests and benchmarks: started by
+    ``ray start`` in a process of its own, connected to this program, and stopped (with every
+    Ray process that ``ray stop`` finds here) on exit. Yields its address.
+
+    Started apart because a process with threads of its own (a test runner's, gRPC's) cannot
+    always fork Ray's processes safely: the fork may copy a lock another thread holds.
+    """
+    ray = _import_ray()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-c", "from ray.scripts.scripts import main; main()"]
+    options = [
+        f"--port={port}",
+        f"--num-cpus={cpus}",
+        "--node-ip-address=127.0.0.1",
+        "--include-dashboard=false",
+        "--disable-usage-stats",
+    ]
+    # A cluster of this machine, for this program only: no token to hand around.
+    environment = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    started = subprocess.run(
+        [*command, "start", "--head", *options],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=environment,
+    )
+    if started.returncode:
+        raise RuntimeError(f"ray start failed: {started.stderr[-2000:]}")
+    address = f"127.0.0.1:{port}"
+    ray_executor.cache_clear()
+    try:
+        ray.init(address=address, log_to_driver=False)
+        yield address
+    finally:
+        ray.shutdown()
+        ray_executor.cache_clear()
+        subprocess.run(
+            [*command, "stop", "--force"], capture_output=True, timeout=180, env=environment
+        )

@@ -1,5 +1,6 @@
 """executor="ray": the same results as the local pool and as plain set arithmetic, on a local
-Ray cluster of 2 CPUs that these tests start (Ray comes with the dev extra)."""
+Ray cluster of 2 CPUs that these tests start (Ray comes with the dev extra), and a helper that
+starts such a cluster."""
 
 from __future__ import annotations
 
@@ -20,12 +21,9 @@ RIGHT = [f"id-{i}" for i in range(4000, 9000)]
 
 
 @pytest.fixture(scope="module", autouse=True)
-def cluster() -> Iterator[None]:
-    _ray.ray_executor.cache_clear()
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-    _ray.ray_executor.cache_clear()
+def cluster() -> Iterator[str]:
+    with _ray.local_cluster(2) as address:
+        yield address
 
 
 def test_ray_is_the_cluster_the_program_started() -> None:
@@ -104,3 +102,8 @@ def test_a_worker_killed_mid_join_fails_the_join_cleanly() -> None:
         tds.psi.run_local(LEFT, RIGHT, protocol="oprf", executor=_KillsOneWorker(), workers=2)
     again = tds.psi.run_local(LEFT, RIGHT, protocol="oprf", executor="ray")
     assert set(again.items) == set(LEFT) & set(RIGHT)
+
+
+def test_the_cluster_is_the_one_the_tests_started(cluster: str) -> None:
+    port = cluster.rpartition(":")[2]
+    assert ray.get_runtime_context().gcs_address.endswith(f":{port}")
