@@ -46,13 +46,13 @@ from tds.progress import Progress, ProgressCallback
 from tds.psi._items import DistinctItems, deduplicate
 from tds.psi._messages import (
     MAX_BUCKETS,
-    MAX_JOB_ID_BYTES,
     MAX_WINDOW,
     BucketMessage,
     BucketPlan,
     BucketSetup,
     Message,
     decode_message,
+    job_id_bytes,
 )
 from tds.psi._oprf_parties import OprfLeftParty, OprfRightParty
 from tds.psi._parties import LeftParty, RightParty
@@ -119,9 +119,7 @@ class _BucketedParty(ABC):
     ) -> None:
         """``items`` (str, bytes, int or tuples of them), the job's id and mode, the join each
         bucket runs (``"oprf"`` or ``"ecdh"``), and where its work runs (as for the joins)."""
-        self.job_id = job_id.encode() if isinstance(job_id, str) else job_id
-        if not isinstance(self.job_id, bytes) or not 1 <= len(self.job_id) <= MAX_JOB_ID_BYTES:
-            raise ConfigError(f"job_id must be 1 to {MAX_JOB_ID_BYTES} bytes")
+        self.job_id = job_id_bytes(job_id)
         self.mode = parse_mode(mode)
         if self.mode not in BUCKETED_MODES:
             raise ConfigError(
@@ -149,6 +147,7 @@ class _BucketedParty(ABC):
         self._turn = 0
         self._finished = 0
         self._shared: list[int] = []
+        self._prepare()
 
     # -- the interface of every party ---------------------------------------------------------
 
@@ -226,6 +225,10 @@ class _BucketedParty(ABC):
         return with_items(base, self._own, sorted(self._shared))
 
     # -- buckets --------------------------------------------------------------------------------
+
+    @abstractmethod
+    def _prepare(self) -> None:
+        """This party's opening, once the common state is set."""
 
     @abstractmethod
     def _handshake(self, message: Message) -> None:
@@ -348,6 +351,9 @@ class BucketedLeftParty(_BucketedParty):
             workers=workers,
         )
 
+    def _prepare(self) -> None:
+        """Nothing to say first: the right opens the join."""
+
     def _handshake(self, message: Message) -> None:
         if not isinstance(message, BucketSetup):
             raise UnexpectedMessageError(
@@ -378,26 +384,7 @@ class BucketedRightParty(_BucketedParty):
 
     ROLE: ClassVar[str] = "right"
 
-    def __init__(
-        self,
-        items: Iterable[object],
-        *,
-        job_id: str | bytes,
-        mode: Mode | str = Mode.INTERSECTION,
-        protocol: str = "oprf",
-        progress: ProgressCallback | None = None,
-        executor: ExecutorChoice = "local",
-        workers: int | None = None,
-    ) -> None:
-        super().__init__(
-            items,
-            job_id=job_id,
-            mode=mode,
-            protocol=protocol,
-            progress=progress,
-            executor=executor,
-            workers=workers,
-        )
+    def _prepare(self) -> None:
         self._seed = secrets.token_bytes(BucketSetup.SEED_BYTES)
         self._outbox.append(
             BucketSetup(

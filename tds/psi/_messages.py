@@ -23,7 +23,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
 
-from tds.errors import DecodeError
+from tds.errors import ConfigError, DecodeError
 from tds.psi._group import DIGEST_BYTES, POINT_BYTES
 from tds.psi._result import Mode
 
@@ -48,6 +48,7 @@ __all__ = [
     "RightKey",
     "RightPoints",
     "decode_message",
+    "job_id_bytes",
 ]
 
 FORMAT_VERSION = 1
@@ -117,6 +118,21 @@ class _Message(ABC):
         if not isinstance(message, cls):
             raise DecodeError(f"expected {cls.__name__}, got {type(message).__name__}")
         return message
+
+
+def job_id_bytes(job_id: str | bytes) -> bytes:
+    """A party's job id as the bytes its messages carry (ConfigError if it cannot be)."""
+    if isinstance(job_id, str):
+        try:
+            job_id = job_id.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise ConfigError(
+                f"job_id holds a lone surrogate at position {error.start}, which is not valid "
+                "Unicode; use a str of valid text or bytes"
+            ) from None
+    if not isinstance(job_id, bytes) or not 1 <= len(job_id) <= MAX_JOB_ID_BYTES:
+        raise ConfigError(f"job_id must be a str or bytes of 1 to {MAX_JOB_ID_BYTES} bytes")
+    return job_id
 
 
 def _check_job_id(job_id: object) -> None:

@@ -38,13 +38,13 @@ from tds.psi._group import prefetched
 from tds.psi._items import DistinctItems, deduplicate
 from tds.psi._messages import (
     MAX_CHUNK_ITEMS,
-    MAX_JOB_ID_BYTES,
     MatchBitmap,
     Message,
     OprfColumns,
     OprfOutputs,
     OprfReply,
     OprfSetup,
+    job_id_bytes,
 )
 from tds.psi._ot import RandomOtReceiver, RandomOtSender
 from tds.psi._result import Disclosure, Mode, PsiResult, parse_mode, with_items
@@ -116,9 +116,7 @@ class _OprfParty(ABC):
         """``items`` (str, bytes, int or tuples of them), the job's id and mode; the blocks of
         columns and the hashing run on ``executor`` (as for the ECDH parties: ``"local"``,
         ``"ray"`` or an Executor) split into ``workers`` tasks."""
-        self.job_id = job_id.encode() if isinstance(job_id, str) else job_id
-        if not isinstance(self.job_id, bytes) or not 1 <= len(self.job_id) <= MAX_JOB_ID_BYTES:
-            raise ConfigError(f"job_id must be 1 to {MAX_JOB_ID_BYTES} bytes")
+        self.job_id = job_id_bytes(job_id)
         self.mode = parse_mode(mode)
         if self.mode not in OPRF_MODES:
             raise ConfigError(

@@ -54,7 +54,6 @@ from tds.psi._hash_to_curve import SUITE_ID
 from tds.psi._items import deduplicate
 from tds.psi._messages import (
     MAX_CHUNK_ITEMS,
-    MAX_JOB_ID_BYTES,
     EncryptedSum,
     LeftDigests,
     LeftPoints,
@@ -62,6 +61,7 @@ from tds.psi._messages import (
     Message,
     RightKey,
     RightPoints,
+    job_id_bytes,
 )
 from tds.psi._result import Disclosure, Mode, PsiResult, parse_mode, with_items
 from tds.psi._shuffle import random_permutation
@@ -104,7 +104,7 @@ class _Party(ABC):
         workers: int | None,
         progress: ProgressCallback | None,
     ) -> None:
-        self.job_id = _job_id_bytes(job_id)
+        self.job_id = job_id_bytes(job_id)
         self.mode = parse_mode(mode)
         if isinstance(chunk_size, bool) or not isinstance(chunk_size, int):
             raise ConfigError("chunk_size must be an integer")
@@ -614,17 +614,3 @@ def _check_chunk_order(
         raise UnexpectedMessageError(
             f"{stream} chunk at offset {message.offset}; expected {received}"
         )
-
-
-def _job_id_bytes(job_id: str | bytes) -> bytes:
-    if isinstance(job_id, str):
-        try:
-            job_id = job_id.encode("utf-8")
-        except UnicodeEncodeError as error:
-            raise ConfigError(
-                f"job_id holds a lone surrogate at position {error.start}, which is not valid "
-                "Unicode; use a str of valid text or bytes"
-            ) from None
-    if not isinstance(job_id, bytes) or not 1 <= len(job_id) <= MAX_JOB_ID_BYTES:
-        raise ConfigError(f"job_id must be a str or bytes of 1 to {MAX_JOB_ID_BYTES} bytes")
-    return job_id

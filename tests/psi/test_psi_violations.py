@@ -22,6 +22,8 @@ from tds.errors import (
     UnexpectedMessageError,
 )
 from tds.psi import (
+    BucketedLeftParty,
+    BucketedRightParty,
     EncryptedSum,
     LeftDigests,
     LeftParty,
@@ -29,6 +31,8 @@ from tds.psi import (
     MatchBitmap,
     Message,
     Mode,
+    OprfLeftParty,
+    OprfRightParty,
     RightKey,
     RightParty,
     RightPoints,
@@ -445,6 +449,11 @@ def test_values_that_could_overflow_the_sum_are_refused_up_front(
         lambda: LeftParty(["a"], job_id="job-\ud800"),
         lambda: RightParty(["a"], job_id="\udfff"),
         lambda: run_local(["a"], ["a"], job_id="\ud83d", workers=1),
+        lambda: OprfLeftParty(["a"], job_id="job-\ud800"),
+        lambda: OprfRightParty(["a"], job_id="\udfff"),
+        lambda: BucketedLeftParty(["a"], job_id="job-\ud800"),
+        lambda: BucketedRightParty(["a"], job_id="\udfff"),
+        lambda: run_local(["a"], ["a"], job_id="\ud83d", workers=1, bucket_items=1024),
     ],
 )
 def test_a_job_id_must_be_valid_unicode(make: Callable[[], object]) -> None:
