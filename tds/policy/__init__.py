@@ -20,6 +20,7 @@ from tds.policy._evaluate import evaluate
 from tds.policy._model import Constraint, Duty, LogicalConstraint, Permission, Policy, Prohibition
 from tds.policy._profile import (
     Action,
+    Conflict,
     DutyAction,
     Enforcer,
     LeftOperand,
@@ -37,6 +38,7 @@ from tds.policy._values import BoundingBox, Day, Duration, Rate
 __all__ = [
     "Action",
     "BoundingBox",
+    "Conflict",
     "Constraint",
     "ConstraintResult",
     "Day",

@@ -24,7 +24,14 @@ from tds.policy._model import (
     Policy,
     Prohibition,
 )
-from tds.policy._profile import Action, DutyAction, LeftOperand, LogicalOperator, Operator
+from tds.policy._profile import (
+    Action,
+    Conflict,
+    DutyAction,
+    LeftOperand,
+    LogicalOperator,
+    Operator,
+)
 from tds.policy._wording import duration_words, label, show, verbs
 
 # What each action does, as a verb phrase that reads after "May" and after "Never".
@@ -52,11 +59,16 @@ _SINGLE = {Operator.IS_ANY_OF: Operator.EQ, Operator.IS_NONE_OF: Operator.NEQ}
 
 
 def describe(policy: Policy) -> tuple[str, ...]:
-    """The policy's terms in plain English: one line per permission, then per prohibition.
+    """The policy's terms in plain English: one line per permission, then per prohibition,
+    and a last line where a permission overrides a prohibition (conflict strategy ``perm``;
+    under the others "never" means never).
 
     Deterministic, and never raises for a valid :class:`Policy`.
     """
-    return tuple(_rule(policy, rule) for _, rule in policy.rules())
+    lines = [_rule(policy, rule) for _, rule in policy.rules()]
+    if policy.conflict is Conflict.PERM and policy.permissions and policy.prohibitions:
+        lines.append("Where a permission and a prohibition both apply, the permission wins.")
+    return tuple(lines)
 
 
 def _rule(policy: Policy, rule: Permission | Prohibition) -> str:

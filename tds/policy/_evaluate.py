@@ -30,6 +30,7 @@ from tds.policy._model import (
 from tds.policy._profile import (
     OPERANDS,
     Action,
+    Conflict,
     LeftOperand,
     LogicalOperator,
     Operator,
@@ -90,21 +91,23 @@ def evaluate(
         results.append(result)
         if result.active:
             denials.extend(result.reasons)
-    prohibited = bool(denials)
+    # Where a permission and a prohibition both apply, the policy's conflict strategy decides:
+    # under perm the permission stands; under prohibit and invalid nothing is granted.
+    blocked = bool(denials) and policy.conflict is not Conflict.PERM
 
     exercised: tuple[Permission, RuleResult] | None = None
     consumed = False
     permission_results: list[RuleResult] = []
     for index, permission in enumerate(policy.permissions):
         # Only the first permission that grants is exercised; later ones are only reported.
-        spend = consume and not prohibited and exercised is None
+        spend = consume and not blocked and exercised is None
         result, spent = _permission_result(policy, permission, index, state, context, spend)
         permission_results.append(result)
         if result.active and exercised is None:
             exercised, consumed = (permission, result), spent
     results[:0] = permission_results
 
-    if exercised is not None and not prohibited:
+    if exercised is not None and not blocked:
         permission, result = exercised
         owed = tuple(
             duty
@@ -117,6 +120,14 @@ def evaluate(
     reasons = denials
     if exercised is None:
         reasons += _why_no_permission_grants(policy, request, permission_results)
+    elif policy.conflict is Conflict.INVALID:
+        permission = exercised[0]
+        granting = rule_name("permission", policy.permissions.index(permission), permission.uid)
+        reasons = [
+            f"{granting} and a prohibition both apply, and the policy's conflict strategy is "
+            "invalid: the policy is void for this request",
+            *denials,
+        ]
     return Decision(False, tuple(reasons), (), tuple(results), policy_hash)
 
 

@@ -20,6 +20,7 @@ from tds.policy._profile import (
     DUTY_PARAMETERS,
     OPERANDS,
     Action,
+    Conflict,
     DutyAction,
     LeftOperand,
     LogicalOperator,
@@ -50,6 +51,7 @@ _LABELS: dict[type, str] = {
     LogicalOperator: "logical operator",
     Operator: "operator",
     PolicyType: "policy type",
+    Conflict: "conflict strategy",
 }
 
 
@@ -358,8 +360,10 @@ class Policy:
     """An ODRL policy (Set, Offer or Agreement) inside the tds profile.
 
     ``target``, ``assigner`` and ``assignee`` at policy level apply to every rule that does
-    not name its own (the ODRL compact form). Policies are values: equal policies have the same
-    ``content_hash``, which is how an agreement proves it is the policy that was offered.
+    not name its own (the ODRL compact form). ``conflict`` says what wins where a permission
+    and a prohibition both apply (:class:`Conflict`; tds's default, ``prohibit``, is written
+    out with the policy). Policies are values: equal policies have the same ``content_hash``,
+    which is how an agreement proves it is the policy that was offered.
     """
 
     uid: str
@@ -369,10 +373,12 @@ class Policy:
     target: str | None = None
     assigner: str | None = None
     assignee: str | None = None
+    conflict: Conflict = Conflict.PROHIBIT
 
     def __post_init__(self) -> None:
         _identifier(self.uid, "uid", optional=False)
         object.__setattr__(self, "type", _term(PolicyType, self.type, "@type"))
+        object.__setattr__(self, "conflict", _term(Conflict, self.conflict, "conflict"))
         for name in ("target", "assigner", "assignee"):
             _identifier(getattr(self, name), name)
         object.__setattr__(self, "permissions", _rules(self.permissions, Permission, "permission"))

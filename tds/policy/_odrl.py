@@ -36,6 +36,7 @@ from tds.policy._profile import (
     PREFIXES,
     PROFILE_IRI,
     Action,
+    Conflict,
     DutyAction,
     LeftOperand,
     LogicalOperator,
@@ -171,8 +172,8 @@ def policy_to_odrl(policy: Policy) -> dict[str, Any]:
         "@type": policy.type.value,
         "uid": policy.uid,
         "profile": PROFILE_IRI,
-        # Deny wins over permit in tds; saying so keeps other ODRL processors in agreement.
-        "conflict": "prohibit",
+        # Always written, so that other ODRL processors resolve conflicts as tds does.
+        "conflict": policy.conflict.value,
     }
     _put_parties(document, policy)
     if policy.permissions:
@@ -380,13 +381,11 @@ def _policy(node: dict[str, Any]) -> Policy:
         type_name = PolicyType.SET.value
     policy_type = _term_at(PolicyType, type_name, type_key, "policy type")
     _check_profile(node.get("profile", []))
+    # ODRL 2.2: a policy that names no strategy is void wherever its rules conflict.
+    conflict = Conflict.INVALID
     if "conflict" in node:
-        conflict = _one(node["conflict"], "conflict")
-        if conflict not in ("prohibit", "odrl:prohibit", "http://www.w3.org/ns/odrl/2/prohibit"):
-            raise PolicySyntaxError(
-                f"tds always lets prohibitions win; conflict {shown(conflict)} is not supported",
-                path="conflict",
-            )
+        spelling = _one(node["conflict"], "conflict")
+        conflict = _term_at(Conflict, spelling, "conflict", "conflict strategy")
     permissions = [
         _permission(_object(item, f"permission[{index}]"), f"permission[{index}]")
         for index, item in enumerate(_many(node.get("permission", [])))
@@ -404,6 +403,7 @@ def _policy(node: dict[str, Any]) -> Policy:
         return Policy(
             uid=uid,
             type=policy_type,
+            conflict=conflict,
             permissions=tuple(permissions),
             prohibitions=tuple(prohibitions),
             **parties,

@@ -36,6 +36,20 @@ class PolicyType(enum.StrEnum):
     AGREEMENT = "Agreement"
 
 
+class Conflict(enum.StrEnum):
+    """What a policy decides when a permission and a prohibition both apply to a request
+    (ODRL's ``conflict`` property).
+
+    ``prohibit``: the prohibition wins (what tds writes unless told otherwise). ``perm``: the
+    permission wins. ``invalid``: the whole policy is void, so nothing it grants holds for the
+    request; ODRL 2.2 takes this when a policy says nothing.
+    """
+
+    PERM = "perm"
+    PROHIBIT = "prohibit"
+    INVALID = "invalid"
+
+
 class Enforcer(enum.StrEnum):
     """Which connector checks an operand or performs a duty."""
 
@@ -401,6 +415,7 @@ def _spellings(members: dict[_Term, str]) -> dict[str, _Term]:
 
 _TERMS: dict[type[enum.Enum], dict[str, Any]] = {
     PolicyType: _spellings({member: ODRL_NS for member in PolicyType}),
+    Conflict: _spellings({member: ODRL_NS for member in Conflict}),
     Action: _spellings({member: _ACTION_NAMESPACES[member] for member in Action}),
     DutyAction: _spellings({member: _ACTION_NAMESPACES[member] for member in DutyAction}),
     Operator: _spellings({member: ODRL_NS for member in Operator}),
