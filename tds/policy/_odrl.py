@@ -80,6 +80,24 @@ _UNSUPPORTED = {
 }
 
 
+# Duties other ODRL stacks use that tds cannot check: refused, with why and what to write.
+_REFUSED_DUTIES = {
+    "compensate": "tds keeps no record of payments, so it could never tell that this duty "
+    "was met; settle payment outside the policy",
+    "attribute": "attribution is owed by whoever publishes a result, which tds cannot see",
+    "acceptTracking": "every use is recorded in the provider's audit log anyway; write the "
+    "tds:log duty to say so",
+    "inform": "write the tds:notify duty: the provider's log records a notice of each use",
+    "nextPolicy": "tds enforces one policy per agreement and passes none on",
+    "reviewPolicy": "tds enforces one policy per agreement and passes none on",
+    "watermark": "it concerns copies of the asset, and tds never hands the asset out",
+    "ensureExclusivity": "it concerns copies of the asset, and tds never hands the asset out",
+    "install": "it concerns copies of the asset, and tds never hands the asset out",
+    "uninstall": "it concerns copies of the asset, and tds never hands the asset out",
+    "include": "it concerns copies of the asset, and tds never hands the asset out",
+}
+
+
 def policy_from_odrl(document: dict[str, Any] | str | bytes) -> Policy:
     if isinstance(document, bytes):
         try:
@@ -475,10 +493,21 @@ def _action(value: object, path: str, kind: type[Any]) -> tuple[Any, tuple[AnyCo
     if isinstance(value, dict) and "rdf:value" in value:
         _check_keys(value, {"rdf:value", "refinement", "@type"}, path)
         _check_type(value, "Action", path)
-        action = _term_at(kind, _one(value["rdf:value"], path), _join(path, "rdf:value"), "action")
+        action = _action_term(kind, _one(value["rdf:value"], path), _join(path, "rdf:value"))
         refinements = _constraints(value.get("refinement", []), _join(path, "refinement"))
         return action, refinements
-    return _term_at(kind, value, path, "action"), ()
+    return _action_term(kind, value, path), ()
+
+
+def _action_term(kind: type[Any], value: object, path: str) -> Any:
+    spelling = value.get("@id") if isinstance(value, dict) and set(value) == {"@id"} else value
+    if kind is DutyAction and isinstance(spelling, str):
+        name = spelling.removeprefix(ODRL_NS).removeprefix("odrl:")
+        if name in _REFUSED_DUTIES:
+            raise PolicySyntaxError(
+                f"the duty {name} is not supported: {_REFUSED_DUTIES[name]}", path=path
+            )
+    return _term_at(kind, value, path, "action")
 
 
 def _constraints(value: object, path: str, depth: int = 0) -> tuple[AnyConstraint, ...]:

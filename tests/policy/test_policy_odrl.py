@@ -185,7 +185,7 @@ def test_odrl_example_date_constraint_with_a_profile_action():
                 ]
             ),
             "permission[0].duty[0].action",
-            "unknown action 'compensate'",
+            "the duty compensate is not supported: tds keeps no record of payments",
         ),
     ],
 )
@@ -445,7 +445,12 @@ C = "permission[0].constraint[0]"
         (
             policy_with(duty=[{"action": "compensate"}]),
             "permission[0].duty[0].action",
-            "unknown action",
+            "duty compensate is not supported",
+        ),
+        (
+            policy_with(duty=[{"action": "teleport"}]),
+            "permission[0].duty[0].action",
+            "unknown action 'teleport'",
         ),
         (
             policy_with(duty=[{"action": "log", "target": "urn:x"}]),
@@ -961,3 +966,27 @@ def test_the_odrl_im_agreement_with_conflict_perm_now_reads():
         ],
     }
     assert Policy.from_odrl(document).conflict is Conflict.PERM
+
+
+@pytest.mark.parametrize(
+    ("duty", "hint"),
+    [
+        ("compensate", "no record of payments"),
+        ("attribute", "publishes a result"),
+        ("acceptTracking", "tds:log"),
+        ("inform", "tds:notify"),
+        ("nextPolicy", "one policy per agreement"),
+        ("reviewPolicy", "one policy per agreement"),
+        ("watermark", "never hands the asset out"),
+        ("ensureExclusivity", "never hands the asset out"),
+        ("install", "never hands the asset out"),
+        ("uninstall", "never hands the asset out"),
+        ("include", "never hands the asset out"),
+    ],
+)
+@pytest.mark.parametrize("spelling", ["{}", "odrl:{}", f"{ODRL_NS}{{}}", "@id"])
+def test_odrl_duties_tds_cannot_check_are_refused_with_a_reason(duty, hint, spelling):
+    action = {"@id": f"odrl:{duty}"} if spelling == "@id" else spelling.format(duty)
+    with pytest.raises(PolicySyntaxError, match=hint) as caught:
+        Policy.from_odrl(policy_with(duty=[{"action": action}]))
+    assert caught.value.path == "permission[0].duty[0].action"
