@@ -17,7 +17,15 @@ standard library and :mod:`tds.errors`.
 from tds.policy._decision import ConstraintResult, Decision, DutyResult, RuleResult
 from tds.policy._describe import describe
 from tds.policy._evaluate import evaluate
-from tds.policy._model import Constraint, Duty, LogicalConstraint, Permission, Policy, Prohibition
+from tds.policy._model import (
+    Collection,
+    Constraint,
+    Duty,
+    LogicalConstraint,
+    Permission,
+    Policy,
+    Prohibition,
+)
 from tds.policy._profile import (
     Action,
     Conflict,
@@ -38,6 +46,7 @@ from tds.policy._values import BoundingBox, Day, Duration, Rate
 __all__ = [
     "Action",
     "BoundingBox",
+    "Collection",
     "Conflict",
     "Constraint",
     "ConstraintResult",

@@ -86,9 +86,11 @@ def _scope(policy: Policy, rule: Permission | Prohibition) -> str:
     """ "On <target>, for <assignee>" where the rule names its own, other than the policy's."""
     parts = []
     if rule.target is not None and rule.target != policy.target:
-        parts.append(f"on {_text(rule.target)}")
+        every = "every asset in " if policy.collection(rule.target) else ""
+        parts.append(f"on {every}{_text(rule.target)}")
     if rule.assignee is not None and rule.assignee != policy.assignee:
-        parts.append(f"for {_text(rule.assignee)}")
+        every = "every member of " if policy.collection(rule.assignee) else ""
+        parts.append(f"for {every}{_text(rule.assignee)}")
     return _sentence(", ".join(parts)) if parts else ""
 
 

@@ -211,12 +211,42 @@ def _mismatch(
     if not governs:
         return f"{name} is for {rule.action}, which does not include {request.action}"
     target = policy.target_of(rule)
-    if target != request.target:
-        return f"{name} is for target {target}, not {request.target}"
+    assert target is not None  # the model requires one
+    if not _reaches(policy, rule, target, request.target, request.target_collections):
+        if policy.collection(target) is None:
+            return f"{name} is for target {target}, not {request.target}"
+        return f"{name} is for the assets in {target}, {_not_among(request.target_collections)}"
     assignee = policy.assignee_of(rule)
-    if assignee is not None and assignee != request.assignee:
-        return f"{name} is assigned to {assignee}, not {request.assignee}"
+    if assignee is not None and not _reaches(
+        policy, rule, assignee, request.assignee, request.memberships
+    ):
+        if policy.collection(assignee) is None:
+            return f"{name} is assigned to {assignee}, not {request.assignee}"
+        return f"{name} is assigned to the members of {assignee}, {_not_among(request.memberships)}"
     return None
+
+
+def _reaches(
+    policy: Policy,
+    rule: Permission | Prohibition,
+    uid: str,
+    value: str,
+    known: frozenset[str] | None,
+) -> bool:
+    """Whether the rule's target or assignee ``uid`` covers the request's ``value``: the same,
+    or a collection the request says ``value`` is in (``known``). Where membership is not
+    known, a prohibition reaches and a permission does not: missing facts never widen access."""
+    if uid == value:
+        return True
+    if policy.collection(uid) is None:
+        return False
+    if known is None:
+        return isinstance(rule, Prohibition)
+    return uid in known
+
+
+def _not_among(known: frozenset[str] | None) -> str:
+    return "and the request does not say what it is in" if known is None else "and it is not one"
 
 
 def _prohibition_result(

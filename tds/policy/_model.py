@@ -355,6 +355,26 @@ Rule = Permission | Prohibition
 _PolicyPart = TypeVar("_PolicyPart", Permission, Prohibition)
 
 
+@dataclass(frozen=True)
+class Collection:
+    """A party collection or an asset collection (ODRL ``PartyCollection``,
+    ``AssetCollection``), named by ``uid``, with the ``source`` that lists its members if the
+    policy names one. A rule assigned to a party collection applies to each of its members, a
+    rule on an asset collection to each asset in it. Who is a member is a fact the enforcing
+    side supplies in the :class:`~tds.policy.Request`, never the requester's claim.
+    """
+
+    uid: str
+    kind: str  # "party" or "asset"
+    source: str | None = None
+
+    def __post_init__(self) -> None:
+        _identifier(self.uid, "uid", optional=False)
+        if self.kind not in ("party", "asset"):
+            raise PolicySyntaxError(f"a collection holds parties or assets, not {shown(self.kind)}")
+        _identifier(self.source, "source")
+
+
 @dataclass(frozen=True, kw_only=True)
 class Policy:
     """An ODRL policy (Set, Offer or Agreement) inside the tds profile.
@@ -374,6 +394,7 @@ class Policy:
     assigner: str | None = None
     assignee: str | None = None
     conflict: Conflict = Conflict.PROHIBIT
+    collections: tuple[Collection, ...] = ()
 
     def __post_init__(self) -> None:
         _identifier(self.uid, "uid", optional=False)
@@ -387,6 +408,7 @@ class Policy:
         )
         if not self.permissions and not self.prohibitions:
             raise PolicySyntaxError("a policy needs at least one permission or prohibition")
+        self._check_collections()
         rule_ids: dict[str, str] = {}
         for path, rule in self.rules():
             self._check_parties(path, rule)
@@ -395,6 +417,34 @@ class Policy:
                 for index, duty in enumerate(rule.duties):
                     duty_path = f"{path}.duty[{index}]"
                     _claim_id(rule_ids, duty.uid or duty_path, duty_path)
+
+    def _check_collections(self) -> None:
+        collections = _sequence(self.collections, "collections")
+        if not all(isinstance(collection, Collection) for collection in collections):
+            raise PolicySyntaxError("collections must be Collection values", "collections")
+        uids = [collection.uid for collection in collections]
+        if len(set(uids)) != len(uids):
+            raise PolicySyntaxError("a collection is declared twice", "collections")
+        object.__setattr__(self, "collections", tuple(sorted(collections, key=_by_uid)))
+        kinds = {collection.uid: collection.kind for collection in collections}
+        places = [("", self)] + [(f"{path}.", rule) for path, rule in self.rules()]
+        allowed = {
+            "target": ("asset", "an asset or a collection of assets"),
+            "assignee": ("party", "a party or a collection of parties"),
+            "assigner": (None, "one party"),
+        }
+        for prefix, owner in places:
+            for name, (kind, what) in allowed.items():
+                uid = getattr(owner, name)
+                if uid in kinds and kinds[uid] != kind:
+                    raise PolicySyntaxError(
+                        f"{uid} is a collection of {_PLURALS[kinds[uid]]}; the {name} is {what}",
+                        prefix + name,
+                    )
+
+    def collection(self, uid: str | None) -> Collection | None:
+        """The collection ``uid`` names in this policy, or None for a single party or asset."""
+        return next((c for c in self.collections if c.uid == uid), None)
 
     def _check_parties(self, path: str, rule: Rule) -> None:
         if self.target_of(rule) is None:
@@ -450,6 +500,13 @@ class Policy:
     def content_hash(self) -> str:
         """SHA-256 (hex) of :attr:`canonical_json` in UTF-8."""
         return hashlib.sha256(self.canonical_json.encode("utf-8")).hexdigest()
+
+
+_PLURALS = {"party": "parties", "asset": "assets"}
+
+
+def _by_uid(collection: Collection) -> str:
+    return collection.uid
 
 
 def _rules(values: Iterable[object], kind: type[_PolicyPart], path: str) -> tuple[_PolicyPart, ...]:

@@ -18,6 +18,7 @@ from tds.errors import PolicySyntaxError
 from tds.policy._model import (
     MAX_NESTING,
     AnyConstraint,
+    Collection,
     Constraint,
     Duty,
     LogicalConstraint,
@@ -193,11 +194,11 @@ def policy_to_odrl(policy: Policy) -> dict[str, Any]:
         # Always written, so that other ODRL processors resolve conflicts as tds does.
         "conflict": policy.conflict.value,
     }
-    _put_parties(document, policy)
+    _put_parties(document, policy, policy)
     if policy.permissions:
-        document["permission"] = [_rule_out(rule) for rule in policy.permissions]
+        document["permission"] = [_rule_out(rule, policy) for rule in policy.permissions]
     if policy.prohibitions:
-        document["prohibition"] = [_rule_out(rule) for rule in policy.prohibitions]
+        document["prohibition"] = [_rule_out(rule, policy) for rule in policy.prohibitions]
     return document
 
 
@@ -300,10 +301,11 @@ _NODE_CLASSES = {
 
 
 def _party_or_asset(node: dict[str, Any], name: str, path: str) -> str:
-    """The IRI of the party or asset ``node[name]``, which may say it is a plain Party/Asset.
+    """The IRI of the party or asset ``node[name]``, which may say it is a plain Party/Asset,
+    or a PartyCollection/AssetCollection (:func:`_collection_at` reads what that adds).
 
-    Any other ``@type`` is refused: dropping it would read a collection as a single member, so
-    that a prohibition of the collection reaches none of its members.
+    Any other ``@type`` is refused: dropping it could read a group as a single member, so
+    that a prohibition of the group would reach none of its members.
     """
     path = _join(path, name)
     value = _one(node[name], path)
@@ -311,18 +313,67 @@ def _party_or_asset(node: dict[str, Any], name: str, path: str) -> str:
         expected, described = _NODE_CLASSES[name]
         spelling, type_path = value["@type"], _join(path, "@type")
         if _names_class(spelling, f"{expected}Collection"):
-            raise PolicySyntaxError(
-                f"{expected}Collection is not supported: collections are not supported yet, "
-                f"so name each {expected.lower()} in a rule of its own",
-                type_path,
-            )
+            return _collection_node(value, name, path).uid
         if not _names_class(spelling, expected):
             raise PolicySyntaxError(
-                f"tds models {described} as one IRI (@type {expected}), not {shown(spelling)}",
+                f"tds models {described} as one IRI (@type {expected}) or a collection "
+                f"(@type {expected}Collection), not {shown(spelling)}",
                 type_path,
             )
         value = {key: item for key, item in value.items() if key != "@type"}
     return _iri(value, path)
+
+
+def _collection_node(value: dict[str, Any], name: str, path: str) -> Collection:
+    """The collection a ``{"@type": "PartyCollection" | "AssetCollection", ...}`` node names."""
+    if name == "assigner":
+        raise PolicySyntaxError(
+            "an assigner is one party, not a PartyCollection", _join(path, "@type")
+        )
+    _check_keys(value, {"@type", "uid", "@id", "source", "refinement"}, path)
+    if "refinement" in value:
+        raise PolicySyntaxError(
+            "refinements of a collection are not supported: who is a member is a fact the "
+            "enforcing side supplies, not a constraint in the policy",
+            _join(path, "refinement"),
+        )
+    identity = {key: item for key, item in value.items() if key in ("uid", "@id")}
+    uid = _iri(identity, path)
+    source = _iri(value["source"], _join(path, "source")) if "source" in value else None
+    with _at(path):
+        return Collection(uid, "asset" if name == "target" else "party", source)
+
+
+def _collection_at(node: dict[str, Any], name: str, path: str) -> Collection | None:
+    """The collection ``node[name]`` declares, or None for a single party or asset."""
+    value = _one(node[name], _join(path, name))
+    if not isinstance(value, dict) or "@type" not in value:
+        return None
+    expected = _NODE_CLASSES[name][0]
+    if not _names_class(value["@type"], f"{expected}Collection"):
+        return None
+    return _collection_node(value, name, _join(path, name))
+
+
+def _collections(node: dict[str, Any]) -> tuple[Collection, ...]:
+    """Every collection the policy declares, at policy level and in its rules."""
+    owners = [("", node)] + [
+        (f"{kind}[{index}]", item)
+        for kind in ("permission", "prohibition")
+        for index, item in enumerate(_many(node.get(kind, [])))
+    ]
+    found: dict[str, tuple[Collection, str]] = {}
+    for path, owner in owners:
+        for name in ("target", "assignee"):
+            collection = _collection_at(owner, name, path) if name in owner else None
+            if collection is None:
+                continue
+            earlier = found.setdefault(collection.uid, (collection, _join(path, name)))
+            if earlier[0] != collection:
+                raise PolicySyntaxError(
+                    f"{collection.uid} is declared differently at {earlier[1]}", _join(path, name)
+                )
+    return tuple(collection for collection, _ in found.values())
 
 
 def _term_at(kind: type[Any], value: object, path: str, label: str) -> Any:
@@ -422,6 +473,7 @@ def _policy(node: dict[str, Any]) -> Policy:
             uid=uid,
             type=policy_type,
             conflict=conflict,
+            collections=_collections(node),
             permissions=tuple(permissions),
             prohibitions=tuple(prohibitions),
             **parties,
@@ -650,18 +702,26 @@ def _typed_value(raw: object, kind: ValueKind, datatype: str | None) -> Any:
 # -- writing ------------------------------------------------------------------------------------
 
 
-def _put_parties(node: dict[str, Any], owner: Policy | Permission | Prohibition) -> None:
+def _put_parties(
+    node: dict[str, Any], owner: Policy | Permission | Prohibition, policy: Policy
+) -> None:
     for name in ("target", "assigner", "assignee"):
         value = getattr(owner, name)
-        if value is not None:
+        collection = policy.collection(value)
+        if collection is not None:
+            kind = "AssetCollection" if collection.kind == "asset" else "PartyCollection"
+            node[name] = {"@type": kind, "uid": value}
+            if collection.source is not None:
+                node[name]["source"] = collection.source
+        elif value is not None:
             node[name] = value
 
 
-def _rule_out(rule: Permission | Prohibition) -> dict[str, Any]:
+def _rule_out(rule: Permission | Prohibition, policy: Policy) -> dict[str, Any]:
     node: dict[str, Any] = {}
     if rule.uid is not None:
         node["uid"] = rule.uid
-    _put_parties(node, rule)
+    _put_parties(node, rule, policy)
     node["action"] = _action_out(rule.action, rule.refinements)
     if rule.constraints:
         node["constraint"] = [_constraint_out(c) for c in rule.constraints]

@@ -30,6 +30,10 @@ class Request:
     ``columns=()`` is a use that reads no column, which is not the same as ``None``.
     ``location`` is a point (latitude, longitude) or, for a use over an area, a
     :class:`BoundingBox`: a ``spatial`` constraint then holds when the whole box lies inside.
+    ``memberships`` are the party collections the assignee belongs to and
+    ``target_collections`` the asset collections the target is in, as the enforcing side knows
+    them (``None``: not known, so a permission for a collection does not apply and a
+    prohibition for one does).
     """
 
     assignee: str
@@ -46,6 +50,8 @@ class Request:
     recipient: str | None = None
     residency: str | None = None
     data_time: datetime | None = None
+    memberships: frozenset[str] | None = None
+    target_collections: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         for name in ("assignee", "target"):
@@ -61,6 +67,9 @@ class Request:
             object.__setattr__(self, "data_time", utc_instant("data_time", self.data_time))
         if self.columns is not None:
             object.__setattr__(self, "columns", _columns(self.columns))
+        for name in ("memberships", "target_collections"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, _identifiers(name, getattr(self, name)))
         for name in ("cohort_size", "peer_set_size", "classification"):
             value = getattr(self, name)
             if value is not None and (
@@ -79,6 +88,15 @@ class Request:
             object.__setattr__(self, "epsilon", epsilon)
         if self.location is not None and not isinstance(self.location, BoundingBox):
             object.__setattr__(self, "location", _location(self.location))
+
+
+def _identifiers(name: str, values: object) -> frozenset[str]:
+    if isinstance(values, str) or not isinstance(values, Iterable):
+        raise PolicyEvaluationError(f"{name} must be a set of IRIs, got {shown(values)}")
+    values = frozenset(values)
+    for value in values:
+        _check_text(name, value, optional=False)
+    return values
 
 
 def _check_text(name: str, value: object, *, optional: bool) -> None:

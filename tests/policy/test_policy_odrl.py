@@ -12,6 +12,7 @@ import pytest
 from tds.errors import PolicySyntaxError
 from tds.policy import (
     Action,
+    Collection,
     Conflict,
     Constraint,
     Duration,
@@ -820,48 +821,99 @@ def collection_policy(assignee: object) -> dict:
     }
 
 
-def test_a_prohibition_for_a_party_collection_is_refused_not_narrowed_to_one_party():
-    # Read as a plain party, the collection would be no member, and a member's read would pass.
+def test_a_prohibition_for_a_party_collection_reaches_its_members():
+    # The fail-open this guards against: the collection read as one plain party, so that a
+    # member's read passes. Membership is the enforcing side's fact, in the request.
     document = collection_policy({"@type": "PartyCollection", "uid": "urn:group:staff"})
-    with pytest.raises(PolicySyntaxError, match="collections are not supported yet") as caught:
-        Policy.from_odrl(document)
-    assert caught.value.path == "prohibition[0].assignee.@type"
-    # The same prohibition assigned to the member herself is read, and denies her the read.
-    member = Policy.from_odrl(collection_policy("urn:party:alice"))
-    read = Request(assignee="urn:party:alice", action="read", target="urn:ds:1")
-    assert not evaluate(member, read).permitted
-    assert evaluate(
-        member, Request(assignee="urn:party:bob", action="read", target="urn:ds:1")
-    ).permitted
+    policy = Policy.from_odrl(document)
+    assert policy.collections == (Collection("urn:group:staff", "party"),)
+
+    def read(memberships):
+        request = Request(
+            assignee="urn:party:alice", action="read", target="urn:ds:1", memberships=memberships
+        )
+        return evaluate(policy, request)
+
+    member = read(frozenset({"urn:group:staff"}))
+    assert not member.permitted
+    assert member.reasons == ("prohibition 1 forbids read on urn:ds:1",)
+    assert read(frozenset()).permitted  # known not to be a member
+    assert not read(None).permitted  # not known: the prohibition applies
+    # The type survives the round trip, and with it the prohibition's reach.
+    assert policy.to_odrl()["prohibition"][0]["assignee"] == {
+        "@type": "PartyCollection",
+        "uid": "urn:group:staff",
+    }
+    assert Policy.from_odrl(policy.to_odrl()) == policy
 
 
 @pytest.mark.parametrize(
-    ("where", "value", "message"),
+    ("where", "value", "message", "at"),
     [
-        ("target", {"@type": "AssetCollection", "uid": "urn:ds:all"}, "collections"),
-        ("target", {"@type": "odrl:AssetCollection", "@id": "urn:ds:all"}, "collections"),
-        ("assignee", {"@type": f"{ODRL_NS}PartyCollection", "@id": "urn:g"}, "collections"),
-        ("assigner", {"@type": "PartyCollection", "uid": "urn:g"}, "collections"),
-        ("assignee", {"@type": "vcard:Group", "uid": "urn:g"}, "tds models a party"),
-        ("assignee", {"@type": "Asset", "uid": "urn:g"}, "tds models a party"),
-        ("target", {"@type": "Party", "uid": "urn:ds:1"}, "tds models an asset"),
-        ("target", {"@type": ["Asset"], "uid": "urn:ds:1"}, "tds models an asset"),
+        (
+            "assigner",
+            {"@type": "PartyCollection", "uid": "urn:g"},
+            "assigner is one party",
+            "@type",
+        ),
+        (
+            "assignee",
+            {"@type": "PartyCollection", "uid": "urn:g", "refinement": []},
+            "refinements of a collection",
+            "refinement",
+        ),
+        ("assignee", {"@type": "PartyCollection", "uid": "urn:g", "size": 3}, "size", "size"),
+        ("assignee", {"@type": "vcard:Group", "uid": "urn:g"}, "tds models a party", "@type"),
+        ("assignee", {"@type": "Asset", "uid": "urn:g"}, "tds models a party", "@type"),
+        ("assignee", {"@type": "AssetCollection", "uid": "urn:g"}, "tds models a party", "@type"),
+        ("target", {"@type": "Party", "uid": "urn:ds:1"}, "tds models an asset", "@type"),
+        ("target", {"@type": ["Asset"], "uid": "urn:ds:1"}, "tds models an asset", "@type"),
+        ("target", {"@type": "PartyCollection", "uid": "urn:x"}, "tds models an asset", "@type"),
     ],
 )
-def test_unmodelled_party_and_asset_types_are_refused(where, value, message):
+def test_unmodelled_party_and_asset_types_are_refused(where, value, message, at):
     document = policy_with()
     document["permission"][0][where] = value
     with pytest.raises(PolicySyntaxError, match=message) as caught:
         Policy.from_odrl(document)
-    assert caught.value.path == f"permission[0].{where}.@type"
+    assert caught.value.path == f"permission[0].{where}.{at}"
 
 
-def test_collections_at_policy_level_are_refused():
+@pytest.mark.parametrize(
+    ("where", "value", "kind"),
+    [
+        ("target", {"@type": "AssetCollection", "uid": "urn:ds:all"}, "asset"),
+        ("target", {"@type": "odrl:AssetCollection", "@id": "urn:ds:all"}, "asset"),
+        ("assignee", {"@type": f"{ODRL_NS}PartyCollection", "@id": "urn:g"}, "party"),
+    ],
+)
+def test_collections_read_in_any_spelling(where, value, kind):
     document = policy_with()
-    document["assignee"] = {"@type": "PartyCollection", "uid": "urn:group:staff"}
-    with pytest.raises(PolicySyntaxError, match="collections are not supported yet") as caught:
+    document["permission"][0][where] = value
+    policy = Policy.from_odrl(document)
+    (collection,) = policy.collections
+    assert (collection.kind, getattr(policy.permissions[0], where)) == (kind, collection.uid)
+
+
+def test_a_collection_at_policy_level_with_its_source():
+    document = policy_with()
+    document["assignee"] = {
+        "@type": "PartyCollection",
+        "uid": "urn:group:staff",
+        "source": "urn:list:staff",
+    }
+    policy = Policy.from_odrl(document)
+    assert policy.collections == (Collection("urn:group:staff", "party", "urn:list:staff"),)
+    assert policy.to_odrl()["assignee"]["source"] == "urn:list:staff"
+
+
+def test_one_collection_declared_two_ways_is_refused():
+    document = policy_with()
+    document["assignee"] = {"@type": "PartyCollection", "uid": "urn:g", "source": "urn:a"}
+    document["permission"][0]["assignee"] = {"@type": "PartyCollection", "uid": "urn:g"}
+    with pytest.raises(PolicySyntaxError, match="declared differently") as caught:
         Policy.from_odrl(document)
-    assert caught.value.path == "assignee.@type"
+    assert caught.value.path == "permission[0].assignee"
 
 
 @pytest.mark.parametrize(
