@@ -177,6 +177,16 @@ def issue(
         bool,
         typer.Option("--renew", help="Issue another certificate to a node that holds a valid one."),
     ] = False,
+    member: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--member",
+            metavar="COLLECTION",
+            help="A party collection the CA certifies the node belongs to, e.g. "
+            "urn:tds:space:healthcare (repeat for several); policies for it reach the node.",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Issue a node its certificate from its certificate request.
@@ -191,7 +201,9 @@ def issue(
         if out is not None and not out.parent.is_dir():
             raise ConfigError(f"--out {out}: there is no directory {out.parent}; create it first")
         authority = open_authority(ca)
-        certificate_pem = authority.issue(request, validity=validity, renew=renew)
+        certificate_pem = authority.issue(
+            request, validity=validity, renew=renew, memberships=member or ()
+        )
         certificate = load_certificate(certificate_pem)
         name = node_name_of(certificate)
         target = out if out is not None else Path(f"{name}-cert.pem")
@@ -202,6 +214,7 @@ def issue(
             "certificate": target,
             "not_valid_after": certificate.not_valid_after_utc,
             "fingerprint_sha256": certificate.fingerprint(hashes.SHA256()).hex(),
+            "memberships": sorted(member or ()),
             "ca_certificate": ca / CA_CERTIFICATE_FILE,
             **_crl_facts(authority),
         }

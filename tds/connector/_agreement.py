@@ -110,6 +110,8 @@ def agreement_policy(offer: Policy, *, agreement_id: str, provider: str, consume
         target=offer.target,
         assigner=node_uri(provider),
         assignee=node_uri(consumer),
+        conflict=offer.conflict,
+        collections=offer.collections,
     )
 
 
@@ -192,7 +194,10 @@ class Agreement:
                 "assignee": policy.assignee_of(rule),
             }
             for role, value in expected.items():
-                if actual[role] != value:
+                # A rule for a party collection binds the consumer if the CA certifies it a
+                # member; which is checked at each use, never taken on the agreement's word.
+                collective = role == "assignee" and policy.collection(actual[role]) is not None
+                if actual[role] != value and not collective:
                     raise ConfigError(
                         f"agreement {self.id}: {path} has {role} {actual[role]!r}, not {value!r}"
                     )

@@ -303,8 +303,12 @@ def check_offer_policy(policy: Policy, provider: str, dataset_id: str) -> None:
             )
         if policy.target_of(rule) != target:
             raise ConfigError(f"{where}: {path} targets {policy.target_of(rule)}, not {target}")
-        if policy.assignee_of(rule) is not None:
-            raise ConfigError(f"{where}: {path} names an assignee; an offer is for any consumer")
+        assignee = policy.assignee_of(rule)
+        if assignee is not None and policy.collection(assignee) is None:
+            raise ConfigError(
+                f"{where}: {path} names an assignee; an offer is for any consumer, or for the "
+                "members of a party collection"
+            )
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -79,6 +81,9 @@ from tds.psi import (
 
 __all__ = ["Contribute", "JobProvider", "secure_join_items"]
 
+# Jobs whose requester's memberships the provider keeps in memory, newest first.
+_REMEMBERED_JOBS = 4096
+
 _log = logging.getLogger("tds.connector.jobs")
 
 Contribute = Callable[[ProviderPart, str, float], Contribution]
@@ -105,6 +110,8 @@ class JobProvider:
         self._node = node
         self._contribute = contribute
         self._compute = Compute() if compute is None else compute
+        self._memberships: OrderedDict[str, frozenset[str] | None] = OrderedDict()
+        self._memberships_lock = threading.Lock()
         self.jobs: Jobs = node.jobs
 
     @property
@@ -112,6 +119,15 @@ class JobProvider:
         return self._node.name
 
     # -- asking -------------------------------------------------------------------------------
+
+    def _note_memberships(self, job_id: str, memberships: frozenset[str] | None) -> None:
+        """Keep what the requester's certificate says it belongs to, for the job's decisions
+        (a daemon that restarts forgets it, and its jobs then end anyway)."""
+        with self._memberships_lock:
+            self._memberships[job_id] = memberships
+            self._memberships.move_to_end(job_id)
+            while len(self._memberships) > _REMEMBERED_JOBS:
+                self._memberships.popitem(last=False)
 
     def start(self, caller: str, spec: JobSpec) -> Job:
         """Check and record a job ``caller`` asks for: PENDING (ready) or AWAITING_APPROVAL.
@@ -127,6 +143,7 @@ class JobProvider:
         existing = self._existing(caller, spec)
         if existing is not None:
             return existing
+        self._note_memberships(spec.job_id, getattr(caller, "memberships", None))
         part = spec.part(self.name)
         if spec.kind is JobKind.AGGREGATE:
             PublicKey.from_bytes(spec.requester_key)  # KeySizeError below 2048 bits
@@ -387,6 +404,8 @@ class JobProvider:
             peer_set_size=spec.requester_set_size or None,
             location=spec.area,
             data_time=spec.data_time,
+            # The CA's word on the requester's collections; unknown (None) never widens access.
+            memberships=self._memberships.get(spec.job_id),
         )
         state = self._node.usage if job_id is None else self._node.usage.for_job(job_id)
         decision = evaluate(agreement.policy, request, state, consume=consume)

@@ -19,7 +19,7 @@ import logging
 import os
 import stat
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,6 +58,7 @@ __all__ = [
     "CertificateAuthority",
     "IssuedCertificate",
     "NodeIdentity",
+    "check_memberships",
     "create_node",
     "enroll_node",
     "install_crl",
@@ -261,9 +262,15 @@ class CertificateAuthority:
         *,
         validity: dt.timedelta = DEFAULT_NODE_VALIDITY,
         renew: bool = False,
+        memberships: Sequence[str] = (),
         now: dt.datetime | None = None,
     ) -> bytes:
         """Issue a node certificate for a certificate signing request; returns it in PEM.
+
+        ``memberships`` are the party collections the CA certifies the node belongs to (IRIs
+        such as ``urn:tds:space:healthcare``, at most 64 characters each), written as the
+        subject's organizational units; policies assigned to those collections reach the node
+        (:func:`certified_memberships`). They are the CA's statement, never the request's.
 
         The request must be signed by the P-256 key it carries and ask for exactly one URI,
         ``urn:tds:node:NAME``, plus at most :data:`MAX_HOSTS` DNS names or IP addresses at
@@ -277,6 +284,7 @@ class CertificateAuthority:
         """
         issued_at = current_time(now)
         _check_positive(validity, "certificate validity")
+        units = check_memberships(memberships)
         request = _load_csr(csr_pem)
         name, hosts = _check_request(request)
         with _locked(self._directory):
@@ -296,7 +304,7 @@ class CertificateAuthority:
             while serial in serials:
                 serial = x509.random_serial_number()
             certificate = self._build_node_certificate(
-                request, name, hosts, serial, validity, issued_at
+                request, name, hosts, serial, validity, issued_at, units
             )
             record = IssuedCertificate(
                 serial=serial,
@@ -388,6 +396,7 @@ class CertificateAuthority:
         serial: int,
         validity: dt.timedelta,
         now: dt.datetime,
+        memberships: tuple[str, ...] = (),
     ) -> x509.Certificate:
         alternative_names: list[x509.GeneralName] = [
             x509.UniformResourceIdentifier(node_uri(name)),
@@ -396,7 +405,17 @@ class CertificateAuthority:
         ]
         return (
             x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+            .subject_name(
+                x509.Name(
+                    [
+                        x509.NameAttribute(NameOID.COMMON_NAME, name),
+                        *(
+                            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, member)
+                            for member in memberships
+                        ),
+                    ]
+                )
+            )
             .issuer_name(self._certificate.subject)
             .public_key(request.public_key())
             .serial_number(serial)
@@ -615,9 +634,11 @@ def enroll_node(
     *,
     hosts: Sequence[str] = (),
     validity: dt.timedelta = DEFAULT_NODE_VALIDITY,
+    memberships: Sequence[str] = (),
     now: dt.datetime | None = None,
 ) -> NodeIdentity:
-    """Create node ``name`` in ``directory`` and have ``ca`` certify it, for local set-ups.
+    """Create node ``name`` in ``directory`` and have ``ca`` certify it (and its
+    ``memberships``), for local set-ups.
 
     Does what :func:`create_node`, :meth:`CertificateAuthority.issue` and
     :func:`install_node_certificate` do in turn, and installs the CA's current revocation
@@ -626,7 +647,7 @@ def enroll_node(
     directory = Path(directory)
     key, request = _new_key_and_request(name, hosts)
     _refuse_existing_node(directory)
-    certificate_pem = ca.issue(_pem(request), validity=validity, now=now)
+    certificate_pem = ca.issue(_pem(request), validity=validity, memberships=memberships, now=now)
     _write_node_key(directory, key, request)
     return install_node_certificate(directory, certificate_pem, ca.certificate_pem, ca.crl_pem)
 
@@ -921,3 +942,30 @@ def _sync_directory(directory: Path) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+# X.520 bounds an organizational unit name at 64 characters.
+MAX_MEMBERSHIP_CHARACTERS = 64
+MAX_MEMBERSHIPS = 32
+
+
+def check_memberships(memberships: object) -> tuple[str, ...]:
+    """``memberships`` as the sorted, distinct collection IRIs a certificate may carry."""
+    if isinstance(memberships, str | bytes) or not isinstance(memberships, Iterable):
+        raise ConfigError("memberships must be a list of collection IRIs, not one string")
+    units = sorted(set(memberships))
+    if len(units) > MAX_MEMBERSHIPS:
+        raise ConfigError(f"a certificate carries at most {MAX_MEMBERSHIPS} memberships")
+    for unit in units:
+        if (
+            not isinstance(unit, str)
+            or not 0 < len(unit) <= MAX_MEMBERSHIP_CHARACTERS
+            or ":" not in unit
+            or not unit.isprintable()
+            or any(character.isspace() for character in unit)
+        ):
+            raise ConfigError(
+                f"a membership is a collection IRI of at most {MAX_MEMBERSHIP_CHARACTERS} "
+                f"characters, such as urn:tds:space:healthcare, not {unit!r:.80}"
+            )
+    return tuple(units)

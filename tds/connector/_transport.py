@@ -243,11 +243,27 @@ class _CallerCache:
 _callers = _CallerCache()
 
 
-def authenticated_caller(context: grpc.ServicerContext, trust: ReloadingTrustStore | None) -> str:
-    """The name of the node that made this call, from its verified client certificate.
+class Caller(str):
+    """The name of the node that made a call, with the party collections its verified
+    certificate says it belongs to (``memberships``; None in insecure mode, where nothing is
+    certified)."""
 
-    ``trust`` None is insecure mode: the caller's ``tds-node`` header is believed.
-    Raises AuthenticationError for a missing, unverifiable or revoked certificate.
+    memberships: frozenset[str] | None
+
+    def __new__(cls, name: str, memberships: frozenset[str] | None) -> Caller:
+        caller = super().__new__(cls, name)
+        caller.memberships = memberships
+        return caller
+
+
+def authenticated_caller(
+    context: grpc.ServicerContext, trust: ReloadingTrustStore | None
+) -> Caller:
+    """The node that made this call, from its verified client certificate.
+
+    ``trust`` None is insecure mode: the caller's ``tds-node`` header is believed, and no
+    membership is. Raises AuthenticationError for a missing, unverifiable or revoked
+    certificate.
     """
     if trust is None:
         claimed = dict(context.invocation_metadata()).get(NODE_METADATA)
@@ -256,7 +272,7 @@ def authenticated_caller(context: grpc.ServicerContext, trust: ReloadingTrustSto
                 f"insecure mode: the caller must name itself in the {NODE_METADATA!r} header"
             )
         try:
-            return validate_node_name(claimed)
+            return Caller(validate_node_name(claimed), None)
         except ConfigError as error:
             raise AuthenticationError(
                 f"insecure mode: the {NODE_METADATA!r} header names no node: {error}"
@@ -264,7 +280,8 @@ def authenticated_caller(context: grpc.ServicerContext, trust: ReloadingTrustSto
     certificates = context.auth_context().get("x509_pem_cert")
     if not certificates:
         raise AuthenticationError("the caller presented no client certificate")
-    return _callers.verify(certificates[0], trust.current()).name
+    verified = _callers.verify(certificates[0], trust.current())
+    return Caller(verified.name, verified.memberships)
 
 
 def client_credentials(identity: NodeIdentity) -> grpc.ChannelCredentials:

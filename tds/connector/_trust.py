@@ -18,7 +18,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.x509.oid import ExtendedKeyUsageOID, ObjectIdentifier
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 from cryptography.x509.verification import (
     Criticality,
     ExtensionPolicy,
@@ -117,6 +117,15 @@ class VerifiedNode:
     def not_valid_after(self) -> dt.datetime:
         """When the certificate expires (UTC)."""
         return self.certificate.not_valid_after_utc
+
+    @property
+    def memberships(self) -> frozenset[str]:
+        """The party collections the CA certified this node belongs to (its organizational
+        units; see :meth:`CertificateAuthority.issue`)."""
+        attributes = self.certificate.subject.get_attributes_for_oid(
+            NameOID.ORGANIZATIONAL_UNIT_NAME
+        )
+        return frozenset(str(attribute.value) for attribute in attributes)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 from typer.testing import Result
 
 from tds.connector import (
@@ -206,6 +208,22 @@ def test_issue_json_and_out(run_json: RunJson, run: Run, ca: Path, tmp_path: Pat
     not_after = dt.datetime.fromisoformat(facts["not_valid_after"])
     assert dt.timedelta(days=6) < not_after - dt.datetime.now(dt.UTC) <= dt.timedelta(days=7)
     assert (tmp_path / "b.pem").read_bytes().startswith(b"-----BEGIN CERTIFICATE-----")
+
+
+def test_the_ca_certifies_memberships(
+    run_json: RunJson, run: Run, ca: Path, tmp_path: Path
+) -> None:
+    assert run("node", "init", "bob", "--dir", "bob").exit_code == 0
+    space, consortium = "urn:tds:space:healthcare", "urn:tds:consortium:harbour"
+    facts = run_json(
+        "ca", "issue", "bob/node-csr.pem", "--ca", ca, "--member", space, "--member", consortium
+    )
+    assert facts["memberships"] == [consortium, space]
+    certificate = x509.load_pem_x509_certificate((tmp_path / "bob-cert.pem").read_bytes())
+    units = certificate.subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)
+    assert sorted(unit.value for unit in units) == [consortium, space]
+    refused = run("ca", "issue", "bob/node-csr.pem", "--ca", ca, "--renew", "--member", "x")
+    assert refused.exit_code == 2 and "a membership is a collection IRI" in refused.stderr
 
 
 def test_a_second_certificate_needs_renew(run: Run, ca: Path) -> None:

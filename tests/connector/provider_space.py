@@ -26,14 +26,20 @@ class ProviderSpace:
 
 
 def provider_space(
-    root: Path, dataset: Dataset, *, provider: str, requester: str
+    root: Path,
+    dataset: Dataset,
+    *,
+    provider: str,
+    requester: str,
+    requester_memberships: tuple[str, ...] = (),
 ) -> Iterator[ProviderSpace]:
-    """Publish ``dataset`` at ``provider``, serve it, and let ``requester`` agree to it."""
+    """Publish ``dataset`` at ``provider``, serve it, and let ``requester`` (certified with
+    ``requester_memberships``) agree to it."""
     ca = CertificateAuthority.create(root / "ca", "Job space")
     provider_config = NodeConfig(name=provider, directory=root / provider, listen="127.0.0.1:0")
     requester_config = NodeConfig(name=requester, directory=root / requester)
-    for config in (provider_config, requester_config):
-        enroll_node(config.directory, config.name, ca)
+    enroll_node(provider_config.directory, provider, ca)
+    enroll_node(requester_config.directory, requester, ca, memberships=requester_memberships)
     with Client(provider_config) as client:
         client.publish(dataset)
     with Daemon(provider_config) as daemon:

@@ -24,7 +24,15 @@ from tds.connector._pki import CertificateAuthority, NodeIdentity, enroll_node, 
 from tds.connector._signing import sign_detached
 from tds.connector._trust import TrustStore, node_uri
 from tds.errors import AlreadyExistsError, AuthenticationError, ConfigError, DecodeError
-from tds.policy import Permission, Policy, PolicyType
+from tds.policy import (
+    Action,
+    Collection,
+    Conflict,
+    Permission,
+    Policy,
+    PolicyType,
+    Prohibition,
+)
 from tds.sectors import healthcare
 
 if TYPE_CHECKING:
@@ -443,3 +451,20 @@ def test_a_fresh_agreement_is_timestamped_now() -> None:
         dataset_id="visits",
     )
     assert before <= agreement.agreed_at <= dt.datetime.now(dt.UTC)
+
+
+@pytest.mark.parametrize("conflict", list(Conflict))
+def test_the_agreement_keeps_the_offers_conflict_strategy_and_collections(conflict) -> None:
+    space = "urn:tds:space:healthcare"
+    offer = dataclasses.replace(
+        _offer(),
+        conflict=conflict,
+        collections=(Collection(space, "party"),),
+        prohibitions=(Prohibition(action=Action.READ, assignee=space),),
+    )
+    policy = agreement_from_offer(
+        offer, negotiation_id=NEGOTIATION, provider="alice", consumer="bob", dataset_id="visits"
+    ).policy
+    assert policy.conflict is conflict
+    assert policy.collections == offer.collections
+    assert policy.prohibitions[0].assignee == space  # the collection, not the consumer

@@ -1,0 +1,91 @@
+"""Collections through the connector: the CA certifies which collections a node belongs to,
+and a provider's policy for a collection reaches exactly the requesters so certified."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from provider_space import provider_space
+
+from tds.connector import (
+    CertificateAuthority,
+    Client,
+    Column,
+    Dataset,
+    DataSource,
+    JobState,
+    dataset_target,
+    enroll_node,
+    node_uri,
+)
+from tds.connector._trust import VerifiedNode
+from tds.errors import ConfigError, UsageDeniedError
+from tds.policy import Action, Collection, Permission
+from tds.sectors._offer import offer_or_agreement
+
+SPACE = "urn:tds:space:healthcare"
+PATIENTS = [f"P{number:06d}" for number in range(0, 3000)]
+
+
+def _dataset(tmp_path: Path) -> Dataset:
+    (tmp_path / "visits.csv").write_text("patient_id\n" + "\n".join(PATIENTS) + "\n")
+    policy = offer_or_agreement(
+        uid="urn:tds:policy:hospital:visits",
+        assigner=node_uri("hospital"),
+        target=dataset_target("hospital", "visits"),
+        assignee=None,
+        permissions=(Permission(action=Action.USE, assignee=SPACE),),
+    )
+    policy = dataclasses.replace(policy, collections=(Collection(SPACE, "party"),))
+    return Dataset(
+        id="visits",
+        title="Visits",
+        sector="healthcare",
+        columns=(Column("patient_id", "string"),),
+        source=DataSource("csv", tmp_path / "visits.csv"),
+        contract_policy=policy,
+    )
+
+
+def _join(space) -> object:
+    with Client(space.requester) as client:
+        return client.secure_join(
+            space.peer, "visits", PATIENTS[1000:2000], key_columns=["patient_id"],
+            purpose="research",
+        )  # fmt: skip
+
+
+def test_a_certified_member_of_the_collection_may_join(tmp_path: Path) -> None:
+    for space in provider_space(
+        tmp_path, _dataset(tmp_path), provider="hospital", requester="insurer",
+        requester_memberships=(SPACE,),
+    ):  # fmt: skip
+        job = _join(space)
+        assert job.state is JobState.SUCCEEDED and job.result["size"] == 1000
+
+
+def test_a_requester_the_ca_did_not_certify_is_refused(tmp_path: Path) -> None:
+    for space in provider_space(
+        tmp_path, _dataset(tmp_path), provider="hospital", requester="insurer",
+        requester_memberships=("urn:tds:space:power",),
+    ):  # fmt: skip
+        with pytest.raises(UsageDeniedError, match="members of urn:tds:space:healthcare"):
+            _join(space)
+
+
+def test_the_ca_writes_memberships_into_the_certificate(tmp_path: Path) -> None:
+    ca = CertificateAuthority.create(tmp_path / "ca", "Space")
+    identity = enroll_node(tmp_path / "n", "insurer", ca, memberships=[SPACE, SPACE])
+    certificate = x509.load_pem_x509_certificate(identity.certificate_pem)
+    assert VerifiedNode("insurer", certificate).memberships == {SPACE}
+
+
+@pytest.mark.parametrize("bad", [SPACE, ["no-colon"], ["urn:" + "x" * 61], ["urn:a b"], [3]])
+def test_memberships_must_be_short_collection_iris(tmp_path: Path, bad: object) -> None:
+    ca = CertificateAuthority.create(tmp_path / "ca", "Space")
+    with pytest.raises(ConfigError, match="membership"):
+        enroll_node(tmp_path / "n", "insurer", ca, memberships=bad)
+    assert not (tmp_path / "n").exists()
