@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
 from typing import Any
 
+from tds._workers import relay
 from tds.errors import ConfigError, WorkerError
 
 __all__ = ["RayExecutor", "local_cluster", "ray_executor"]
@@ -65,21 +66,15 @@ class RayExecutor(Executor):
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
         outer: Future = Future()
         reference = self._task.remote(fn, args, kwargs)
-        reference.future().add_done_callback(lambda done: self._settle(outer, done))
+        reference.future().add_done_callback(lambda done: relay(done, outer, self._translate))
         return outer
 
-    def _settle(self, outer: Future, done: Future) -> None:
-        error = done.exception()
-        if error is None:
-            outer.set_result(done.result())
-        elif isinstance(error, self._ray.exceptions.RayTaskError):
+    def _translate(self, error: BaseException) -> BaseException:
+        if isinstance(error, self._ray.exceptions.RayTaskError):
             # The task itself raised: hand on its own exception, as the local pool does.
             cause = getattr(error, "cause", None)
-            outer.set_exception(cause if isinstance(cause, Exception) else error)
-        else:
-            outer.set_exception(
-                WorkerError(f"a Ray worker was lost before it finished its batch ({error})")
-            )
+            return cause if isinstance(cause, Exception) else error
+        return WorkerError(f"a Ray worker was lost before it finished its batch ({error})")
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Nothing to do: the cluster outlives this program's batches."""

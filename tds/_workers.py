@@ -117,6 +117,19 @@ def start_pool(workers: int) -> Executor:
     return guarded(pool)
 
 
+def relay(done: Future, outer: Future, translate: Callable[[BaseException], BaseException]) -> None:
+    """Settle ``outer`` as ``done`` ended: its result, its cancellation, or its exception as
+    ``translate`` reports it (so that each executor names a lost worker its own way)."""
+    if done.cancelled():
+        outer.cancel()
+        return
+    error = done.exception()
+    if error is None:
+        outer.set_result(done.result())
+    else:
+        outer.set_exception(translate(error))
+
+
 def guarded(executor: Executor) -> Executor:
     """``executor``, its futures raising WorkerError where a worker was lost."""
     return executor if isinstance(executor, _Guarded | InlineExecutor) else _Guarded(executor)
@@ -134,28 +147,17 @@ class _Guarded(Executor):
         try:
             inner = self._inner.submit(fn, *args, **kwargs)
         except BrokenExecutor as error:
-            self._settle_lost(outer, error)
+            outer.set_exception(self._lost(error))
             return outer
-        inner.add_done_callback(lambda done: self._settle(outer, done))
+        inner.add_done_callback(lambda done: relay(done, outer, self._translate))
         return outer
 
-    def _settle(self, outer: Future, inner: Future) -> None:
-        if inner.cancelled():
-            outer.cancel()
-            return
-        error = inner.exception()
-        if isinstance(error, BrokenExecutor):
-            self._settle_lost(outer, error)
-        elif error is not None:
-            outer.set_exception(error)
-        else:
-            outer.set_result(inner.result())
+    def _translate(self, error: BaseException) -> BaseException:
+        return self._lost(error) if isinstance(error, BrokenExecutor) else error
 
-    def _settle_lost(self, outer: Future, error: BaseException) -> None:
+    def _lost(self, error: BaseException) -> WorkerError:
         self.broken = True
-        outer.set_exception(
-            WorkerError(f"a worker process died before it finished its batch ({error})")
-        )
+        return WorkerError(f"a worker process died before it finished its batch ({error})")
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         self._inner.shutdown(wait=wait, cancel_futures=cancel_futures)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from concurrent.futures import Executor, Future
 
 import numpy as np
 import pytest
@@ -15,6 +14,7 @@ import ray
 import tds
 from tds import _ray
 from tds.errors import WorkerError
+from tests.dying_pool import DyingPool
 
 LEFT = [f"id-{i}" for i in range(6000)]
 RIGHT = [f"id-{i}" for i in range(4000, 9000)]
@@ -84,22 +84,15 @@ def test_a_task_whose_worker_dies_fails_with_worker_error() -> None:
     assert _ray.ray_executor().submit(abs, -2).result() == 2
 
 
-class _KillsOneWorker(Executor):
-    """The Ray executor, but the fourth task kills the worker that runs it."""
-
-    def __init__(self) -> None:
-        self.submitted = 0
-
-    def submit(self, fn, /, *args, **kwargs) -> Future:  # type: ignore[no-untyped-def]
-        self.submitted += 1
-        if self.submitted == 4:
-            return _ray.ray_executor().submit(os._exit, 1)
-        return _ray.ray_executor().submit(fn, *args, **kwargs)
-
-
 def test_a_worker_killed_mid_join_fails_the_join_cleanly() -> None:
     with pytest.raises(WorkerError):
-        tds.psi.run_local(LEFT, RIGHT, protocol="oprf", executor=_KillsOneWorker(), workers=2)
+        tds.psi.run_local(
+            LEFT,
+            RIGHT,
+            protocol="oprf",
+            executor=DyingPool(_ray.ray_executor(), fatal=4),
+            workers=2,
+        )
     again = tds.psi.run_local(LEFT, RIGHT, protocol="oprf", executor="ray")
     assert set(again.items) == set(LEFT) & set(RIGHT)
 

@@ -19,6 +19,7 @@ import tds
 from tds import _ray, _workers
 from tds.errors import WorkerError
 from tds.he import _pool
+from tests.dying_pool import DyingPool
 
 # A newcomer's first script: no main guard, batches large enough for the pool.
 FIRST_SCRIPT = textwrap.dedent(
@@ -156,23 +157,9 @@ def test_a_worker_that_dies_fails_its_batch_and_the_next_pool_is_fresh() -> None
     assert fresh.submit(abs, -3).result() == 3
 
 
-class _DyingPool(Executor):
-    """A real process pool whose third task kills its worker instead of running."""
-
-    def __init__(self) -> None:
-        self.inner = _workers.start_pool(2)
-        self.submitted = 0
-
-    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
-        self.submitted += 1
-        if self.submitted == 3:
-            return self.inner.submit(os._exit, 1)
-        return self.inner.submit(fn, *args, **kwargs)
-
-
 @pytest.mark.parametrize("protocol", ["ecdh", "oprf"])
 def test_a_worker_killed_mid_join_fails_the_join_with_worker_error(protocol: str) -> None:
-    dying = _DyingPool()
+    dying = DyingPool(_workers.start_pool(2))
     left, right = [f"k{i}" for i in range(5000)], [f"k{i}" for i in range(2500, 7500)]
     with pytest.raises(WorkerError):
         tds.psi.run_local(left, right, executor=dying, workers=2, protocol=protocol)
@@ -184,7 +171,7 @@ def test_a_worker_killed_mid_join_fails_the_join_with_worker_error(protocol: str
 def test_a_worker_killed_mid_encryption_fails_it_with_worker_error() -> None:
     public_key, private_key = tds.he.generate_keypair(1024, insecure=True)
     with pytest.raises(WorkerError):
-        public_key.encrypt_many(range(400), executor=_DyingPool(), workers=2)
+        public_key.encrypt_many(range(400), executor=DyingPool(_workers.start_pool(2)), workers=2)
     assert private_key.decrypt_many(public_key.encrypt_many(range(400), workers=2)) == list(
         range(400)
     )

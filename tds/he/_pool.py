@@ -139,23 +139,20 @@ def _private_key(key_bytes: bytes) -> PrivateKey:
 
 def encrypt_chunk(key_bytes: bytes, strict: bool, residues: bytes) -> bytes:
     key = _public_key(key_bytes)
-    residue_bytes, ciphertext_bytes = widths(key)
-    return joined(
-        [key.raw_encrypt(m, strict=strict) for m in split(residues, residue_bytes)],
-        ciphertext_bytes,
-    )
+    return _each(lambda m: key.raw_encrypt(m, strict=strict), residues, widths(key))
 
 
 def crt_encrypt_chunk(key_bytes: bytes, strict: bool, residues: bytes) -> bytes:
     key = _private_key(key_bytes)
-    residue_bytes, ciphertext_bytes = widths(key.public_key)
-    return joined(
-        [key.raw_encrypt(m, strict=strict) for m in split(residues, residue_bytes)],
-        ciphertext_bytes,
-    )
+    return _each(lambda m: key.raw_encrypt(m, strict=strict), residues, widths(key.public_key))
 
 
 def decrypt_chunk(key_bytes: bytes, ciphertexts: bytes) -> bytes:
     key = _private_key(key_bytes)
-    residue_bytes, ciphertext_bytes = widths(key.public_key)
-    return joined([key.raw_decrypt(c) for c in split(ciphertexts, ciphertext_bytes)], residue_bytes)
+    return _each(key.raw_decrypt, ciphertexts, widths(key.public_key)[::-1])
+
+
+def _each(function: Callable[[int], int], data: bytes, sizes: tuple[int, int]) -> bytes:
+    """``function`` over the numbers of ``data``, ``sizes`` bytes wide going in and out."""
+    width_in, width_out = sizes
+    return joined([function(value) for value in split(data, width_in)], width_out)

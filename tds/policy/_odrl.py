@@ -307,13 +307,14 @@ def _party_or_asset(node: dict[str, Any], name: str, path: str) -> str:
     Any other ``@type`` is refused: dropping it could read a group as a single member, so
     that a prohibition of the group would reach none of its members.
     """
+    collection = _collection_at(node, name, path)
+    if collection is not None:
+        return collection.uid
     path = _join(path, name)
     value = _one(node[name], path)
     if isinstance(value, dict) and "@type" in value:
         expected, described = _NODE_CLASSES[name]
         spelling, type_path = value["@type"], _join(path, "@type")
-        if _names_class(spelling, f"{expected}Collection"):
-            return _collection_node(value, name, path).uid
         if not _names_class(spelling, expected):
             raise PolicySyntaxError(
                 f"tds models {described} as one IRI (@type {expected}) or a collection "

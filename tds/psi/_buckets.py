@@ -40,9 +40,10 @@ from typing import ClassVar
 
 import numpy as np
 
-from tds._workers import ExecutorChoice, resolve_executor
+from tds._workers import ExecutorChoice, InlineExecutor, resolve_executor
 from tds.errors import ConfigError, JobMismatchError, ProtocolError, UnexpectedMessageError
 from tds.progress import Progress, ProgressCallback
+from tds.psi._group import split_ranges
 from tds.psi._items import DistinctItems, deduplicate
 from tds.psi._messages import (
     MAX_BUCKETS,
@@ -244,10 +245,10 @@ class _BucketedParty(ABC):
         key = hashlib.sha256(material).digest()
         self._sub_job = hashlib.blake2b(material, digest_size=16).hexdigest().encode()
         encoded = self._own.encoded
-        size = max(1, -(-len(encoded) // self._workers))
+        pool = self._executor or InlineExecutor()
         parts: list[Future[np.ndarray]] = [
-            self._submit(bucket_ids, encoded[start : start + size], key, buckets)
-            for start in range(0, len(encoded), size)
+            pool.submit(bucket_ids, encoded[start:stop], key, buckets)
+            for start, stop in split_ranges(len(encoded), self._workers)
         ]
         ids = np.concatenate([part.result() for part in parts] or [np.empty(0, np.uint32)])
         order = np.argsort(ids, kind="stable")
@@ -256,13 +257,6 @@ class _BucketedParty(ABC):
         self._padded_size = int(counts.max())
         self._buckets = buckets
         self._report()
-
-    def _submit(self, function: object, *arguments: object) -> Future[np.ndarray]:
-        if self._executor is None:
-            future: Future[np.ndarray] = Future()
-            future.set_result(function(*arguments))  # type: ignore[operator]
-            return future
-        return self._executor.submit(function, *arguments)  # type: ignore[arg-type]
 
     def _fill_window(self) -> None:
         while self._buckets and len(self._active) < self._window:

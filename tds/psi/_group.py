@@ -47,6 +47,7 @@ __all__ = [
     "hash_and_blind",
     "multiply",
     "prefetched",
+    "split_ranges",
 ]
 
 POINT_BYTES = 32
@@ -134,7 +135,7 @@ class Batches:
         self.workers = workers if executor is not None else 1
 
     def hash_and_blind(self, dst: bytes, scalar: bytes, messages: Sequence[bytes]) -> Pending:
-        parts = _split(len(messages), self.workers)
+        parts = split_ranges(len(messages), self.workers)
         return self._submit(
             [(hash_and_blind, dst, scalar, messages[start:stop]) for start, stop in parts]
         )
@@ -142,7 +143,7 @@ class Batches:
     def blind(self, scalar: bytes, first_index: int, blob: bytes, *, digests: bool) -> Pending:
         """Multiply peer points; return the products, or their digests when ``digests``."""
         function = blind_to_digests if digests else blind
-        parts = _split(len(blob) // POINT_BYTES, self.workers)
+        parts = split_ranges(len(blob) // POINT_BYTES, self.workers)
         return self._submit(
             [
                 (
@@ -187,7 +188,7 @@ def prefetched(work: Iterator[_T], depth: int) -> Iterator[_T]:
         yield item
 
 
-def _split(count: int, parts: int) -> list[tuple[int, int]]:
+def split_ranges(count: int, parts: int) -> list[tuple[int, int]]:
     """At most ``parts`` contiguous, non-empty, near-equal ranges covering range(count)."""
     size = max(1, -(-count // parts))
     return [(start, min(start + size, count)) for start in range(0, count, size)]

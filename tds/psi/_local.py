@@ -86,40 +86,32 @@ def run_local(
     left, right = _materialized(left), _materialized(right)
     sizes = [len(side) if hasattr(side, "__len__") else 0 for side in (left, right)]
     chosen = choose_protocol(protocol, mode, *sizes)
-    if bucket_items is not None or (
+    bucketed = bucket_items is not None or (
         parse_mode(mode) in BUCKETED_MODES and max(sizes) > BUCKET_ITEMS
-    ):
-        if right_values is not None or paillier_key is not None:
-            raise ConfigError("a bucketed join adds up nothing: values are for mode 'sum'")
-        job = secrets.token_hex(16) if job_id is None else job_id
-        options = {"job_id": job, "mode": mode, "protocol": chosen, "progress": progress}
-        pool = {"executor": executor, "workers": workers}
-        bucketed_right = BucketedRightParty(right, **options, **pool)
-        bucketed_left = BucketedLeftParty(
-            left, **options, **pool, bucket_items=bucket_items or BUCKET_ITEMS
-        )
-        exchange(bucketed_left, bucketed_right, keep=False)
-        return bucketed_left.result()
-    if chosen == "oprf":
-        if right_values is not None or paillier_key is not None:
-            raise ConfigError("the OPRF join adds up nothing: values are for mode 'sum' (ECDH)")
-        job = secrets.token_hex(16) if job_id is None else job_id
-        pool = {"executor": executor, "workers": workers}
-        # The right first: the pool hashes its items while the left deduplicates its own.
-        oprf_right = OprfRightParty(right, job_id=job, mode=mode, progress=progress, **pool)
-        oprf_left = OprfLeftParty(left, job_id=job, mode=mode, progress=progress, **pool)
-        exchange(oprf_left, oprf_right, keep=False)
-        return oprf_left.result()
-    job_id = secrets.token_hex(16) if job_id is None else job_id
+    )
     common = {
-        "job_id": job_id,
+        "job_id": secrets.token_hex(16) if job_id is None else job_id,
         "mode": mode,
-        "chunk_size": chunk_size,
+        "progress": progress,
         "executor": executor,
         "workers": workers,
-        "progress": progress,
-        "insecure": insecure,
     }
+    if bucketed or chosen == "oprf":
+        if right_values is not None or paillier_key is not None:
+            join = "a bucketed join" if bucketed else "the OPRF join"
+            raise ConfigError(f"{join} adds up nothing: values are for mode 'sum' (ECDH)")
+        if bucketed:
+            right_party = BucketedRightParty(right, **common, protocol=chosen)
+            left_party = BucketedLeftParty(
+                left, **common, protocol=chosen, bucket_items=bucket_items or BUCKET_ITEMS
+            )
+        else:
+            # The right first: the pool hashes its items while the left deduplicates its own.
+            right_party = OprfRightParty(right, **common)
+            left_party = OprfLeftParty(left, **common)
+        exchange(left_party, right_party, keep=False)
+        return left_party.result()
+    common |= {"chunk_size": chunk_size, "insecure": insecure}
     left_party = LeftParty(left, **common)
     right_party = RightParty(right, values=right_values, paillier_key=paillier_key, **common)
     exchange(left_party, right_party, keep=False)

@@ -34,7 +34,7 @@ from tds._workers import ExecutorChoice, resolve_executor
 from tds.errors import ConfigError, JobMismatchError, ProtocolError, UnexpectedMessageError
 from tds.progress import Progress, ProgressCallback
 from tds.psi import _oprf
-from tds.psi._group import prefetched
+from tds.psi._group import prefetched, split_ranges
 from tds.psi._items import DistinctItems, deduplicate
 from tds.psi._messages import (
     MAX_CHUNK_ITEMS,
@@ -96,8 +96,7 @@ def _keys(job_id: bytes, seed: bytes) -> dict[str, bytes]:
 
 def _parts(count: int, parts: int) -> list[tuple[int, int]]:
     """``range(count)`` in at most ``parts`` near-equal pieces (one, possibly empty, if 0)."""
-    size = max(1, -(-count // max(parts, 1)))
-    return [(start, min(start + size, count)) for start in range(0, count, size)] or [(0, 0)]
+    return split_ranges(count, parts) or [(0, 0)]
 
 
 class _OprfParty(ABC):

@@ -3,11 +3,25 @@ node that holds an agreement on it: what the job tests of this directory run aga
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tds.connector import CertificateAuthority, Client, Daemon, Dataset, NodeConfig, enroll_node
+from tds.connector import (
+    CertificateAuthority,
+    Client,
+    Column,
+    Daemon,
+    Dataset,
+    DataSource,
+    NodeConfig,
+    dataset_target,
+    enroll_node,
+    node_uri,
+)
+from tds.policy import Collection, Permission
+from tds.sectors._offer import offer_or_agreement
 
 
 @dataclass
@@ -47,3 +61,29 @@ def provider_space(
         with Client(requester_config) as client:
             client.negotiate(space.peer, dataset.id)
         yield space
+
+
+def visits_dataset(
+    directory: Path,
+    patients: list[str],
+    permissions: tuple[Permission, ...],
+    collections: tuple[Collection, ...] = (),
+) -> Dataset:
+    """Hospital's dataset ``visits``: one column of ``patients``, offered under
+    ``permissions`` (and, for rules assigned to them, ``collections``)."""
+    (directory / "visits.csv").write_text("patient_id\n" + "\n".join(patients) + "\n")
+    policy = offer_or_agreement(
+        uid="urn:tds:policy:hospital:visits",
+        assigner=node_uri("hospital"),
+        target=dataset_target("hospital", "visits"),
+        assignee=None,
+        permissions=permissions,
+    )
+    return Dataset(
+        id="visits",
+        title="Visits",
+        sector="healthcare",
+        columns=(Column("patient_id", "string"),),
+        source=DataSource("csv", directory / "visits.csv"),
+        contract_policy=dataclasses.replace(policy, collections=collections),
+    )

@@ -3,29 +3,22 @@ arithmetic, the provider's checks as for ECDH, and only where the job kind allow
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from concurrent.futures import Executor
 from pathlib import Path
 
 import pytest
-from provider_space import ProviderSpace, provider_space
+from provider_space import ProviderSpace, provider_space, visits_dataset
 
 from tds._workers import start_pool
 from tds.connector import (
     Client,
-    Column,
-    Dataset,
-    DataSource,
     JobRole,
     JobState,
-    dataset_target,
-    node_uri,
 )
 from tds.connector._jobs import Compute
 from tds.errors import ConfigError, UsageDeniedError, WorkerError
 from tds.policy import Action, Constraint, Permission
-from tds.sectors._offer import offer_or_agreement
+from tests.dying_pool import DyingPool
 
 PATIENTS = [f"P{number:06d}" for number in range(0, 6000)]
 MINE = [f"P{number:06d}" for number in range(3000, 9000)]
@@ -33,27 +26,10 @@ MINE = [f"P{number:06d}" for number in range(3000, 9000)]
 
 @pytest.fixture
 def nodes(tmp_path: Path) -> Iterator[ProviderSpace]:
-    (tmp_path / "visits.csv").write_text("patient_id\n" + "\n".join(PATIENTS) + "\n")
-    policy = offer_or_agreement(
-        uid="urn:tds:policy:hospital:visits",
-        assigner=node_uri("hospital"),
-        target=dataset_target("hospital", "visits"),
-        assignee=None,
-        permissions=(
-            Permission(
-                action=Action.USE,
-                constraints=(Constraint("peerSetSize", "gteq", 1000),),
-            ),
-        ),
+    permission = Permission(
+        action=Action.USE, constraints=(Constraint("peerSetSize", "gteq", 1000),)
     )
-    dataset = Dataset(
-        id="visits",
-        title="Visits",
-        sector="healthcare",
-        columns=(Column("patient_id", "string"),),
-        source=DataSource("csv", tmp_path / "visits.csv"),
-        contract_policy=policy,
-    )
+    dataset = visits_dataset(tmp_path, PATIENTS, (permission,))
     yield from provider_space(tmp_path, dataset, provider="hospital", requester="insurer")
 
 
@@ -94,25 +70,11 @@ def test_a_kind_that_must_hide_the_keys_refuses_the_oprf_join(nodes: ProviderSpa
         _join(nodes, MINE, protocol="oprf", kind="psi-cardinality")
 
 
-class _DyingPool(Executor):
-    """A real pool of 2 processes whose third task kills its worker instead of running."""
-
-    def __init__(self) -> None:
-        self.inner = start_pool(2)
-        self.submitted = 0
-
-    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
-        self.submitted += 1
-        if self.submitted == 3:
-            return self.inner.submit(os._exit, 1)
-        return self.inner.submit(fn, *args, **kwargs)
-
-
 @pytest.mark.parametrize("side", ["provider", "requester"])
 def test_a_worker_killed_mid_join_fails_the_job_cleanly(
     nodes: ProviderSpace, monkeypatch: pytest.MonkeyPatch, side: str
 ) -> None:
-    dying = Compute(_DyingPool(), 2)
+    dying = Compute(DyingPool(start_pool(2)), 2)
     if side == "provider":
         monkeypatch.setattr(nodes.daemon.jobs, "_compute", dying)
     with Client(nodes.requester) as client:

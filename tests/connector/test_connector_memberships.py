@@ -3,51 +3,30 @@ and a provider's policy for a collection reaches exactly the requesters so certi
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
 from cryptography import x509
-from provider_space import provider_space
+from provider_space import provider_space, visits_dataset
 
 from tds.connector import (
     CertificateAuthority,
     Client,
-    Column,
     Dataset,
-    DataSource,
     JobState,
-    dataset_target,
     enroll_node,
-    node_uri,
 )
 from tds.connector._trust import VerifiedNode
 from tds.errors import ConfigError, UsageDeniedError
 from tds.policy import Action, Collection, Permission
-from tds.sectors._offer import offer_or_agreement
 
 SPACE = "urn:tds:space:healthcare"
 PATIENTS = [f"P{number:06d}" for number in range(0, 3000)]
 
 
 def _dataset(tmp_path: Path) -> Dataset:
-    (tmp_path / "visits.csv").write_text("patient_id\n" + "\n".join(PATIENTS) + "\n")
-    policy = offer_or_agreement(
-        uid="urn:tds:policy:hospital:visits",
-        assigner=node_uri("hospital"),
-        target=dataset_target("hospital", "visits"),
-        assignee=None,
-        permissions=(Permission(action=Action.USE, assignee=SPACE),),
-    )
-    policy = dataclasses.replace(policy, collections=(Collection(SPACE, "party"),))
-    return Dataset(
-        id="visits",
-        title="Visits",
-        sector="healthcare",
-        columns=(Column("patient_id", "string"),),
-        source=DataSource("csv", tmp_path / "visits.csv"),
-        contract_policy=policy,
-    )
+    permission = Permission(action=Action.USE, assignee=SPACE)
+    return visits_dataset(tmp_path, PATIENTS, (permission,), (Collection(SPACE, "party"),))
 
 
 def _join(space) -> object:

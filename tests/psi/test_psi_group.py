@@ -122,7 +122,7 @@ def test_worker_count_must_be_positive(workers: object) -> None:
 
 def test_split_covers_everything_without_empty_parts() -> None:
     for count, parts in itertools.product(range(0, 12), range(1, 5)):
-        ranges = _group._split(count, parts)
+        ranges = _group.split_ranges(count, parts)
         assert [i for start, stop in ranges for i in range(start, stop)] == list(range(count))
         assert len(ranges) <= parts
         assert all(stop > start for start, stop in ranges)
