@@ -25,6 +25,7 @@ from tds.policy._model import (
     Prohibition,
 )
 from tds.policy._profile import (
+    ACTIONS,
     Action,
     Conflict,
     DutyAction,
@@ -33,16 +34,6 @@ from tds.policy._profile import (
     Operator,
 )
 from tds.policy._wording import duration_words, label, show, verbs
-
-# What each action does, as a verb phrase that reads after "May" and after "Never".
-ACTION_WORDS = {
-    Action.USE: "use the data",
-    Action.READ: "read the rows",
-    Action.AGGREGATE: "aggregate the data",
-    Action.JOIN: "learn the shared keys (join)",
-    Action.JOIN_SUM: "sum over the shared keys (join-sum)",
-    Action.CARDINALITY: "count the shared keys (cardinality)",
-}
 
 # When the consumer deletes a result, after the use, for each comparison of its elapsedTime.
 _DELETE_WITHIN = {
@@ -76,7 +67,7 @@ def _rule(policy: Policy, rule: Permission | Prohibition) -> str:
     conditions = _when(rule.refinements + rule.constraints)
     scope = _scope(policy, rule)
     head = f"{scope}: {verb}" if scope else verb.capitalize()
-    sentences = [f"{head} {ACTION_WORDS[rule.action]}{conditions}."]
+    sentences = [f"{head} {ACTIONS[rule.action].words}{conditions}."]
     if isinstance(rule, Permission):
         sentences.extend(_sentence(_duty(duty)) + "." for duty in rule.duties)
     return " ".join(sentences)

@@ -60,20 +60,72 @@ class Enforcer(enum.StrEnum):
 class Action(enum.StrEnum):
     """Actions a permission or prohibition governs.
 
-    ``use`` is the parent of every other action: a permission or prohibition for ``use``
-    covers them all. The other actions are siblings; none includes another.
+    The operations tds performs (``read`` and the four computations) and every action of the
+    ODRL 2.2 Common Vocabulary, so that a policy written for another stack means the same here.
+    Each action but ``use`` and ``transfer`` is included in a broader one (ODRL ``includedIn``),
+    and a rule for an action governs every action under it: tds's computations are under
+    ``derive`` (each creates a new result from the data), ``derive`` and ``read`` under ``use``.
+    ``ACTIONS`` gives each one's parent and meaning.
     """
 
     USE = "use"
+    TRANSFER = "transfer"
     READ = "read"
     AGGREGATE = "aggregate"
     JOIN = "join"
     JOIN_SUM = "join-sum"
     CARDINALITY = "cardinality"
+    ACCEPT_TRACKING = "acceptTracking"
+    # ODRL's aggregate (use as part of a composite collection), which is not tds's: the tds
+    # context binds the bare name to tds:aggregate, so ODRL's is written with its prefix.
+    ODRL_AGGREGATE = "odrl:aggregate"
+    ANNOTATE = "annotate"
+    ANONYMIZE = "anonymize"
+    ARCHIVE = "archive"
+    ATTRIBUTE = "attribute"
+    COMPENSATE = "compensate"
+    CONCURRENT_USE = "concurrentUse"
+    DELETE = "delete"
+    DERIVE = "derive"
+    DIGITIZE = "digitize"
+    DISPLAY = "display"
+    DISTRIBUTE = "distribute"
+    ENSURE_EXCLUSIVITY = "ensureExclusivity"
+    EXECUTE = "execute"
+    EXTRACT = "extract"
+    GIVE = "give"
+    GRANT_USE = "grantUse"
+    INCLUDE = "include"
+    INDEX = "index"
+    INFORM = "inform"
+    INSTALL = "install"
+    MODIFY = "modify"
+    MOVE = "move"
+    NEXT_POLICY = "nextPolicy"
+    OBTAIN_CONSENT = "obtainConsent"
+    PLAY = "play"
+    PRESENT = "present"
+    PRINT = "print"
+    REPRODUCE = "reproduce"
+    REVIEW_POLICY = "reviewPolicy"
+    SELL = "sell"
+    STREAM = "stream"
+    SYNCHRONIZE = "synchronize"
+    TEXT_TO_SPEECH = "textToSpeech"
+    TRANSFORM = "transform"
+    TRANSLATE = "translate"
+    UNINSTALL = "uninstall"
+    WATERMARK = "watermark"
 
     @property
     def parent(self) -> Action | None:
-        return None if self is Action.USE else Action.USE
+        """The action this one is included in (ODRL ``includedIn``); None for use and transfer."""
+        return ACTIONS[self].parent
+
+    @property
+    def performed_by_tds(self) -> bool:
+        """Whether a tds operation is this action (the others occur only in policies)."""
+        return ACTIONS[self].performed_by_tds
 
     def covers(self, other: Action) -> bool:
         """Whether a rule for this action governs ``other`` (ODRL ``includedIn``)."""
@@ -85,6 +137,77 @@ class Action(enum.StrEnum):
                 return True
             action = action.parent
         return False
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """Where an action stands: its namespace, the action that includes it, what it means (a
+    verb phrase that reads after "May" and after "Never"), and whether tds performs it."""
+
+    namespace: str
+    parent: Action | None
+    words: str
+    performed_by_tds: bool = False
+
+
+def _odrl(parent: Action | None, words: str) -> ActionSpec:
+    return ActionSpec(ODRL_NS, parent, words)
+
+
+ACTIONS: MappingProxyType[Action, ActionSpec] = MappingProxyType(
+    {
+        Action.USE: _odrl(None, "use the data"),
+        Action.TRANSFER: _odrl(None, "transfer ownership of the data"),
+        Action.READ: ActionSpec(ODRL_NS, Action.USE, "read the rows", True),
+        Action.AGGREGATE: ActionSpec(TDS_NS, Action.DERIVE, "aggregate the data", True),
+        Action.JOIN: ActionSpec(TDS_NS, Action.DERIVE, "learn the shared keys (join)", True),
+        Action.JOIN_SUM: ActionSpec(
+            TDS_NS, Action.DERIVE, "sum over the shared keys (join-sum)", True
+        ),
+        Action.CARDINALITY: ActionSpec(
+            TDS_NS, Action.DERIVE, "count the shared keys (cardinality)", True
+        ),
+        Action.ACCEPT_TRACKING: _odrl(Action.USE, "accept that the use is tracked"),
+        Action.ODRL_AGGREGATE: _odrl(Action.USE, "use the data as part of a composite collection"),
+        Action.ANNOTATE: _odrl(Action.USE, "annotate the data"),
+        Action.ANONYMIZE: _odrl(Action.USE, "anonymize the data"),
+        Action.ARCHIVE: _odrl(Action.USE, "archive the data"),
+        Action.ATTRIBUTE: _odrl(Action.USE, "attribute the data to its owner"),
+        Action.COMPENSATE: _odrl(Action.USE, "compensate the owner"),
+        Action.CONCURRENT_USE: _odrl(Action.USE, "use the data concurrently"),
+        Action.DELETE: _odrl(Action.USE, "delete the data"),
+        Action.DERIVE: _odrl(Action.USE, "derive new data from the data"),
+        Action.DIGITIZE: _odrl(Action.USE, "digitize the data"),
+        Action.DISPLAY: _odrl(Action.PLAY, "display the data"),
+        Action.DISTRIBUTE: _odrl(Action.USE, "distribute the data to third parties"),
+        Action.ENSURE_EXCLUSIVITY: _odrl(Action.USE, "ensure exclusive use"),
+        Action.EXECUTE: _odrl(Action.USE, "execute the data as a program"),
+        Action.EXTRACT: _odrl(Action.REPRODUCE, "extract parts of the data"),
+        Action.GIVE: _odrl(Action.TRANSFER, "give the data away"),
+        Action.GRANT_USE: _odrl(Action.USE, "grant others the use of the data"),
+        Action.INCLUDE: _odrl(Action.USE, "include other assets with the data"),
+        Action.INDEX: _odrl(Action.USE, "index the data"),
+        Action.INFORM: _odrl(Action.USE, "inform a party of the use"),
+        Action.INSTALL: _odrl(Action.USE, "install the data"),
+        Action.MODIFY: _odrl(Action.USE, "modify the data in place"),
+        Action.MOVE: _odrl(Action.USE, "move the data"),
+        Action.NEXT_POLICY: _odrl(Action.USE, "pass the data on under a further policy"),
+        Action.OBTAIN_CONSENT: _odrl(Action.USE, "obtain consent"),
+        Action.PLAY: _odrl(Action.USE, "play the data"),
+        Action.PRESENT: _odrl(Action.USE, "present the data publicly"),
+        Action.PRINT: _odrl(Action.USE, "print the data"),
+        Action.REPRODUCE: _odrl(Action.USE, "copy the data"),
+        Action.REVIEW_POLICY: _odrl(Action.USE, "have the policy reviewed"),
+        Action.SELL: _odrl(Action.TRANSFER, "sell the data"),
+        Action.STREAM: _odrl(Action.USE, "stream the data"),
+        Action.SYNCHRONIZE: _odrl(Action.USE, "synchronize the data with other media"),
+        Action.TEXT_TO_SPEECH: _odrl(Action.USE, "read the data aloud by speech synthesis"),
+        Action.TRANSFORM: _odrl(Action.USE, "transform the data into another format"),
+        Action.TRANSLATE: _odrl(Action.USE, "translate the data"),
+        Action.UNINSTALL: _odrl(Action.USE, "uninstall the data"),
+        Action.WATERMARK: _odrl(Action.USE, "watermark the data"),
+    }
+)
 
 
 class DutyAction(enum.StrEnum):
@@ -365,13 +488,7 @@ DUTY_PARAMETERS: dict[DutyAction, frozenset[LeftOperand]] = {
     DutyAction.OBTAIN_CONSENT: frozenset(),
 }
 
-_ACTION_NAMESPACES = {
-    Action.USE: ODRL_NS,
-    Action.READ: ODRL_NS,
-    Action.AGGREGATE: TDS_NS,
-    Action.JOIN: TDS_NS,
-    Action.JOIN_SUM: TDS_NS,
-    Action.CARDINALITY: TDS_NS,
+_DUTY_NAMESPACES = {
     DutyAction.LOG: TDS_NS,
     DutyAction.NOTIFY: TDS_NS,
     DutyAction.DELETE: ODRL_NS,
@@ -402,25 +519,35 @@ _PREFIX_OF = {namespace: prefix for prefix, namespace in PREFIXES.items()}
 _Term = TypeVar("_Term", bound=enum.Enum)
 
 
-def _spellings(members: dict[_Term, str]) -> dict[str, _Term]:
+def _namespace(member: enum.Enum) -> str:
+    if isinstance(member, LeftOperand):
+        return OPERANDS[member].namespace
+    if isinstance(member, Action):
+        return ACTIONS[member].namespace
+    if isinstance(member, DutyAction):
+        return _DUTY_NAMESPACES[member]
+    return ODRL_NS
+
+
+def _local_name(member: enum.Enum) -> str:
+    # Only Action.ODRL_AGGREGATE carries its prefix in its value.
+    return str(member.value).removeprefix("odrl:")
+
+
+def _spellings(kind: type[_Term]) -> dict[str, _Term]:
     """Every accepted spelling of each term: bare, prefixed and as a full IRI."""
     table: dict[str, _Term] = {}
-    for member, namespace in members.items():
-        local = member.value
-        table[local] = member
+    for member in kind:
+        namespace, local = _namespace(member), _local_name(member)
+        table[member.value] = member
         table[f"{_PREFIX_OF[namespace]}:{local}"] = member
         table[f"{namespace}{local}"] = member
     return table
 
 
 _TERMS: dict[type[enum.Enum], dict[str, Any]] = {
-    PolicyType: _spellings({member: ODRL_NS for member in PolicyType}),
-    Conflict: _spellings({member: ODRL_NS for member in Conflict}),
-    Action: _spellings({member: _ACTION_NAMESPACES[member] for member in Action}),
-    DutyAction: _spellings({member: _ACTION_NAMESPACES[member] for member in DutyAction}),
-    Operator: _spellings({member: ODRL_NS for member in Operator}),
-    LogicalOperator: _spellings({member: ODRL_NS for member in LogicalOperator}),
-    LeftOperand: _spellings({member: spec.namespace for member, spec in OPERANDS.items()}),
+    kind: _spellings(kind)
+    for kind in (PolicyType, Conflict, Action, DutyAction, Operator, LogicalOperator, LeftOperand)
 }
 
 
@@ -431,19 +558,12 @@ def resolve_term(kind: type[_Term], spelling: str) -> _Term | None:
 
 def term_iri(member: enum.Enum) -> str:
     """The full IRI of a profile term."""
-    if isinstance(member, LeftOperand):
-        namespace = OPERANDS[member].namespace
-    elif isinstance(member, Action | DutyAction):
-        namespace = _ACTION_NAMESPACES[member]
-    else:
-        namespace = ODRL_NS
-    return f"{namespace}{member.value}"
+    return f"{_namespace(member)}{_local_name(member)}"
 
 
 def compact_iri(member: enum.Enum) -> str:
     """The prefixed name of a profile term, e.g. ``tds:minCohort``."""
-    namespace = term_iri(member)[: -len(member.value)]
-    return f"{_PREFIX_OF[namespace]}:{member.value}"
+    return f"{_PREFIX_OF[_namespace(member)]}:{_local_name(member)}"
 
 
 def profile_context() -> dict[str, Any]:

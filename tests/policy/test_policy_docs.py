@@ -44,7 +44,7 @@ def test_every_example_is_inside_the_profile(document):
 
 def test_the_counter_example_is_rejected_as_documented():
     example = JSON_BLOCKS[1]
-    document = {**example, "permission": [{**example["permission"][0], "action": "play"}]}
+    document = {**example, "permission": [{**example["permission"][0], "action": "download"}]}
     with pytest.raises(PolicySyntaxError) as caught:
         Policy.from_odrl(document)
     assert f"PolicySyntaxError: {caught.value}" in " ".join(DOC.split())

@@ -302,8 +302,18 @@ def test_xone_reason_says_how_many_hold():
 
 @pytest.mark.parametrize(
     ("rule_action", "requested", "applies"),
-    [(Action.USE, action, True) for action in Action]
+    # ODRL 2.2: everything is included in use but transfer and the two ways to transfer.
+    [
+        (Action.USE, action, action not in {Action.TRANSFER, Action.GIVE, Action.SELL})
+        for action in Action
+    ]
     + [
+        (Action.TRANSFER, Action.SELL, True),
+        (Action.TRANSFER, Action.READ, False),
+        (Action.DERIVE, Action.JOIN, True),
+        (Action.DERIVE, Action.READ, False),
+        (Action.DISTRIBUTE, Action.JOIN_SUM, False),
+        (Action.ODRL_AGGREGATE, Action.AGGREGATE, False),
         (Action.AGGREGATE, Action.AGGREGATE, True),
         (Action.AGGREGATE, Action.READ, False),
         (Action.JOIN, Action.JOIN_SUM, False),
@@ -312,7 +322,7 @@ def test_xone_reason_says_how_many_hold():
         (Action.READ, Action.USE, False),
     ],
 )
-def test_action_hierarchy_use_covers_everything_else_nothing(rule_action, requested, applies):
+def test_a_rule_governs_its_action_and_the_actions_under_it(rule_action, requested, applies):
     decision = evaluate(permit_only(action=rule_action), request(action=requested))
     assert decision.permitted is applies
     assert decision.rules[0].applies is applies
@@ -587,7 +597,7 @@ def test_raise_for_denial_carries_the_decision():
     [
         {"time": datetime(2026, 1, 1)},  # naive
         {"data_time": datetime(2026, 1, 1)},
-        {"action": "play"},
+        {"action": "download"},
         {"assignee": ""},
         {"columns": "age,sex"},
         {"columns": ["age", 3]},
