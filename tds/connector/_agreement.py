@@ -195,8 +195,9 @@ class Agreement:
             }
             for role, value in expected.items():
                 # A rule for a party collection binds the consumer if the CA certifies it a
-                # member; which is checked at each use, never taken on the agreement's word.
-                collective = role == "assignee" and policy.collection(actual[role]) is not None
+                # member, one on an asset collection the dataset if its provider put it there;
+                # both are checked at each use, never taken on the agreement's word.
+                collective = role != "assigner" and policy.collection(actual[role]) is not None
                 if actual[role] != value and not collective:
                     raise ConfigError(
                         f"agreement {self.id}: {path} has {role} {actual[role]!r}, not {value!r}"

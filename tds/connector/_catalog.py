@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tds.connector._pki import check_memberships
 from tds.connector._store import Store
 from tds.connector._trust import node_uri, validate_node_name
 from tds.errors import AlreadyExistsError, ConfigError, DecodeError, NotFoundError, PolicyError
@@ -174,6 +175,9 @@ class Dataset:
     policy it is offered under, and who may see the offer (``access_policy``; None for every
     node of the data space).
 
+    ``collections`` are the asset collections the operator puts the dataset in: rules of its
+    offer may target one of them, and every decision on the dataset knows it belongs to them.
+
     With ``counter_offers`` a request for another policy is answered with the offer as a
     counter-offer; without, it is refused with the differences explained.
     """
@@ -191,6 +195,7 @@ class Dataset:
     subject_column: str | None = None
     time_column: str | None = None
     location_columns: tuple[str, str] | None = None
+    collections: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         check_dataset_id(self.id)
@@ -206,6 +211,9 @@ class Dataset:
             raise ConfigError("access_policy must be a Policy or None")
         if not isinstance(self.counter_offers, bool):
             raise ConfigError("counter_offers must be True or False")
+        object.__setattr__(
+            self, "collections", check_memberships(self.collections, holder="a dataset")
+        )
         if self.approval not in APPROVALS:
             raise ConfigError(
                 f"approval is 'auto' (jobs the agreement permits run at once) or 'manual' "
@@ -264,6 +272,7 @@ class Dataset:
             "location_columns": None
             if self.location_columns is None
             else list(self.location_columns),
+            "collections": list(self.collections),
         }
 
     @classmethod
@@ -286,23 +295,40 @@ class Dataset:
             subject_column=data.get("subject_column"),
             time_column=data.get("time_column"),
             location_columns=None if location is None else tuple(location),
+            # Nor these, from before datasets could be put in asset collections.
+            collections=tuple(data.get("collections", ())),
         )
 
 
-def check_offer_policy(policy: Policy, provider: str, dataset_id: str) -> None:
-    """ConfigError unless ``policy`` is an Offer by ``provider`` for exactly this dataset."""
+def check_offer_policy(
+    policy: Policy, provider: str, dataset_id: str, collections: Iterable[str] | None = None
+) -> None:
+    """ConfigError unless ``policy`` is an Offer by ``provider`` for exactly this dataset.
+
+    A rule may instead target an asset collection the policy declares: one of the dataset's
+    ``collections``, or any, where (as for a peer's offer) they are not known.
+    """
     where = f"the policy of dataset {dataset_id!r}"
     if policy.type is not PolicyType.OFFER:
         raise ConfigError(f"{where} must be an Offer (no assignee), not a {policy.type}")
     assigner = node_uri(provider)
     target = dataset_target(provider, dataset_id)
+    known = None if collections is None else frozenset(collections)
     for path, rule in policy.rules():
         if policy.assigner_of(rule) != assigner:
             raise ConfigError(
                 f"{where}: {path} is assigned by {policy.assigner_of(rule)}, not {assigner}"
             )
-        if policy.target_of(rule) != target:
-            raise ConfigError(f"{where}: {path} targets {policy.target_of(rule)}, not {target}")
+        ruled = policy.target_of(rule)
+        if ruled != target and policy.collection(ruled) is None:
+            raise ConfigError(
+                f"{where}: {path} targets {ruled}, not {target} or an asset collection"
+            )
+        if ruled != target and known is not None and ruled not in known:
+            raise ConfigError(
+                f"{where}: {path} targets the asset collection {ruled}, which the dataset is "
+                f"not in (its collections: {', '.join(sorted(known)) or 'none'})"
+            )
         assignee = policy.assignee_of(rule)
         if assignee is not None and policy.collection(assignee) is None:
             raise ConfigError(
@@ -390,7 +416,9 @@ class Catalog:
         """
         if not isinstance(dataset, Dataset):
             raise ConfigError(f"expected a Dataset, got {type(dataset).__name__}")
-        check_offer_policy(dataset.contract_policy, self.node_name, dataset.id)
+        check_offer_policy(
+            dataset.contract_policy, self.node_name, dataset.id, dataset.collections
+        )
         document = json.dumps(dataset.to_dict(), sort_keys=True, ensure_ascii=False)
         with self._store.transaction() as connection:
             row = connection.execute(

@@ -11,6 +11,7 @@ A description is TOML::
     subject_column = "patient_id"   # cohorts count distinct patients, not rows (optional)
     time_column = "visit_date"      # lets jobs ask for a period; needed by dataAge (optional)
     # location_columns = ["latitude", "longitude"]   # areas; needed by spatial (optional)
+    # collections = ["urn:tds:assets:personal-data"]  # asset collections it is in (optional)
 
     [source]
     csv = "visits.csv"              # or: sqlite = "records.db" and table = "visits"
@@ -35,7 +36,6 @@ Paths are relative to the file.
 from __future__ import annotations
 
 import functools
-import json
 import tomllib
 from collections.abc import Callable, Mapping
 from decimal import Decimal
@@ -85,6 +85,7 @@ _TOP_KEYS = {
     "subject_column",
     "time_column",
     "location_columns",
+    "collections",
     "source",
     "columns",
 }
@@ -149,6 +150,7 @@ def _dataset(document: dict[str, Any], path: Path, node_name: str) -> Dataset:
         subject_column=document.get("subject_column"),
         time_column=document.get("time_column"),
         location_columns=document.get("location_columns"),
+        collections=document.get("collections", ()),
     )
 
 
@@ -179,13 +181,9 @@ def _policy(
             raise problem("[policy] with odrl = FILE takes no other keys")
         odrl_path = base / table["odrl"]
         try:
-            return Policy.from_odrl(json.loads(odrl_path.read_text(encoding="utf-8")))
+            return Policy.from_odrl(odrl_path.read_bytes())
         except OSError as error:
             raise problem(f"cannot read the policy {odrl_path}: {error}") from None
-        except PolicyError:
-            raise
-        except ValueError as error:
-            raise problem(f"the policy {odrl_path} is not JSON: {error}") from None
     name = table.get("template")
     if name not in templates():
         raise problem(f'[policy] needs template = one of {sorted(templates())}, or odrl = "FILE"')

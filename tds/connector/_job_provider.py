@@ -406,6 +406,8 @@ class JobProvider:
             data_time=spec.data_time,
             # The CA's word on the requester's collections; unknown (None) never widens access.
             memberships=self._memberships.get(spec.job_id),
+            # The operator's word on the dataset's.
+            target_collections=frozenset(self._node.catalog.get(part.dataset_id).collections),
         )
         state = self._node.usage if job_id is None else self._node.usage.for_job(job_id)
         decision = evaluate(agreement.policy, request, state, consume=consume)

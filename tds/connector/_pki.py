@@ -949,13 +949,13 @@ MAX_MEMBERSHIP_CHARACTERS = 64
 MAX_MEMBERSHIPS = 32
 
 
-def check_memberships(memberships: object) -> tuple[str, ...]:
-    """``memberships`` as the sorted, distinct collection IRIs a certificate may carry."""
+def check_memberships(memberships: object, holder: str = "a certificate") -> tuple[str, ...]:
+    """``memberships`` as the sorted, distinct collection IRIs ``holder`` may carry."""
     if isinstance(memberships, str | bytes) or not isinstance(memberships, Iterable):
-        raise ConfigError("memberships must be a list of collection IRIs, not one string")
+        raise ConfigError("collections are a list of collection IRIs, not one string")
     units = sorted(set(memberships))
     if len(units) > MAX_MEMBERSHIPS:
-        raise ConfigError(f"a certificate carries at most {MAX_MEMBERSHIPS} memberships")
+        raise ConfigError(f"{holder} carries at most {MAX_MEMBERSHIPS} collections")
     for unit in units:
         if (
             not isinstance(unit, str)
@@ -965,7 +965,7 @@ def check_memberships(memberships: object) -> tuple[str, ...]:
             or any(character.isspace() for character in unit)
         ):
             raise ConfigError(
-                f"a membership is a collection IRI of at most {MAX_MEMBERSHIP_CHARACTERS} "
-                f"characters, such as urn:tds:space:healthcare, not {unit!r:.80}"
+                f"a collection is an IRI of at most {MAX_MEMBERSHIP_CHARACTERS} characters, "
+                f"such as urn:tds:space:healthcare, not {unit!r:.80}"
             )
     return tuple(units)

@@ -12,9 +12,11 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from functools import lru_cache
 from typing import Any
 
 from tds.errors import PolicySyntaxError
+from tds.policy._jsonld import UndefinedProperty, compact_policy, defined_terms
 from tds.policy._model import (
     MAX_NESTING,
     AnyConstraint,
@@ -31,11 +33,11 @@ from tds.policy._model import (
 from tds.policy._profile import (
     CONTEXT_IRI,
     DATATYPES,
-    ODRL_CONTEXT_IRIS,
     ODRL_NS,
     OPERANDS,
     PREFIXES,
     PROFILE_IRI,
+    TDS_NS,
     Action,
     Conflict,
     DutyAction,
@@ -119,7 +121,41 @@ def policy_from_odrl(document: dict[str, Any] | str | bytes) -> Policy:
     if not isinstance(document, dict):
         raise PolicySyntaxError(f"a policy is a JSON object, got {type(document).__name__}")
     _check_document(document)
-    return _policy(document)
+    try:
+        text = json.dumps(document, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as error:
+        raise PolicySyntaxError(f"not JSON: {error}") from None
+    return _read(text)
+
+
+@lru_cache(maxsize=1024)
+def _read(text: str) -> Policy:
+    """The policy in a checked JSON document. Cached: JSON-LD processing takes milliseconds,
+    stores read the same policies again and again, and a Policy is an immutable value."""
+    document = json.loads(text)
+    try:
+        compacted = compact_policy(document)
+    except UndefinedProperty as error:
+        named = "a property mapped to null" if error.term is None else shown(error.term)
+        raise PolicySyntaxError(
+            f"unknown property {named}: no @context defines it, so JSON-LD would drop it",
+            path=_key_path(document, error.term),
+        ) from None
+    return _policy(compacted)
+
+
+def _key_path(document: dict[str, Any], key: str | None) -> str:
+    """Where ``key`` first occurs in the document, in document order ("" if nowhere)."""
+    pending: list[tuple[object, str]] = [(document, "")]
+    while pending:
+        node, path = pending.pop()
+        if isinstance(node, list):
+            pending.extend((item, f"{path}[{i}]") for i, item in reversed(list(enumerate(node))))
+        elif isinstance(node, dict):
+            if key in node:
+                return _join(path, key)
+            pending.extend((value, _join(path, name)) for name, value in reversed(node.items()))
+    return ""
 
 
 class _RepeatedKey(dict[str, Any]):
@@ -143,6 +179,10 @@ def _refuse_constant(name: str) -> None:
     raise PolicySyntaxError(f"{name} is not JSON; write numbers as finite literals")
 
 
+# Deep enough for logical constraints nested to MAX_NESTING in any of their forms, shallow enough
+# for the JSON-LD processor's recursion.
+MAX_DOCUMENT_DEPTH = 8 + 3 * MAX_NESTING
+
 _NOT_TEXT = (
     "contains a lone surrogate (such as \\ud800), which is not Unicode text and cannot be "
     "written as UTF-8; JSON text must hold whole characters"
@@ -155,17 +195,23 @@ def _check_document(document: dict[str, Any]) -> None:
     Walks the whole document, including values the parser never reads, without recursion (a
     dict built in Python may nest deeper than the stack, or contain itself).
     """
-    pending: list[tuple[object, str]] = [(document, "")]
+    pending: list[tuple[object, str, int]] = [(document, "", 0)]
     visited: set[int] = set()
     while pending:
-        node, path = pending.pop()
+        node, path, depth = pending.pop()
         if isinstance(node, str) and not is_text(node):
             raise PolicySyntaxError(_NOT_TEXT, path=path)
         if not isinstance(node, dict | list) or id(node) in visited:
             continue
+        if depth > MAX_DOCUMENT_DEPTH:
+            raise PolicySyntaxError(
+                f"objects and arrays nest more than {MAX_DOCUMENT_DEPTH} deep", path=path
+            )
         visited.add(id(node))
         if isinstance(node, list):
-            pending.extend((item, f"{path}[{i}]") for i, item in reversed(list(enumerate(node))))
+            pending.extend(
+                (item, f"{path}[{i}]", depth + 1) for i, item in reversed(list(enumerate(node)))
+            )
             continue
         if isinstance(node, _RepeatedKey):
             raise PolicySyntaxError(
@@ -181,7 +227,7 @@ def _check_document(document: dict[str, Any]) -> None:
                 # Escaped, so that the error itself can be logged as UTF-8.
                 escaped = key.encode("utf-8", "backslashreplace").decode("utf-8")
                 raise PolicySyntaxError(_NOT_TEXT, path=_join(path, escaped))
-            children.append((value, _join(path, key)))
+            children.append((value, _join(path, key), depth + 1))
         pending.extend(reversed(children))
 
 
@@ -381,26 +427,19 @@ def _term_at(kind: type[Any], value: object, path: str, label: str) -> Any:
     spelling = value.get("@id") if isinstance(value, dict) and set(value) == {"@id"} else value
     member = resolve_term(kind, spelling) if isinstance(spelling, str) else None
     if member is None:
-        raise PolicySyntaxError(f"unknown {label} {shown(spelling)} in the tds profile", path=path)
+        hint = _NAMESAKES.get(spelling, "") if isinstance(spelling, str) else ""
+        raise PolicySyntaxError(
+            f"unknown {label} {shown(spelling)} in the tds profile{hint}", path=path
+        )
     return member
 
 
-def _check_context(context: object, path: str) -> None:
-    for index, entry in enumerate(_many(context)):
-        entry_path = f"{path}[{index}]" if isinstance(context, list) else path
-        if isinstance(entry, str):
-            if entry not in ODRL_CONTEXT_IRIS and entry != CONTEXT_IRI:
-                raise PolicySyntaxError(
-                    f"tds reads only the ODRL and tds contexts, not {shown(entry)}", entry_path
-                )
-            continue
-        for prefix, namespace in _object(entry, entry_path).items():
-            if PREFIXES.get(prefix) != namespace:
-                raise PolicySyntaxError(
-                    f"context entry {shown(prefix)} redefines a term tds reads with a fixed "
-                    "meaning",
-                    path=_join(entry_path, prefix),
-                )
+# ODRL's spatial, which a document naming only the ODRL context means by "spatial".
+_NAMESAKES = dict.fromkeys(
+    ("odrl:spatial", f"{ODRL_NS}spatial"),
+    "; ODRL's spatial names a place, which tds cannot check: write tds:spatial, a bounding box "
+    "(or list the tds context after ODRL's)",
+)
 
 
 def _check_profile(profiles: object) -> None:
@@ -417,12 +456,13 @@ def _check_profile(profiles: object) -> None:
 
 
 def _policy(node: dict[str, Any]) -> Policy:
+    if node.get("obligation") == []:
+        # Eclipse EDC writes an empty list of obligations into every policy.
+        node = {key: value for key, value in node.items() if key != "obligation"}
     _check_keys(
         node,
         {
-            "@context",
             "@type",
-            "type",
             "uid",
             "@id",
             "profile",
@@ -435,21 +475,16 @@ def _policy(node: dict[str, Any]) -> Policy:
         },
         "",
     )
-    if "@context" in node:
-        _check_context(node["@context"], "@context")
     uid = _uid(node, "")
     if uid is None:
         raise PolicySyntaxError("a policy needs a uid", path="uid")
-    if "@type" in node and "type" in node:
-        raise PolicySyntaxError("a policy has both @type and type (its alias); write one", "type")
-    type_key = "@type" if "@type" in node else "type"
-    if type_key not in node:
+    if "@type" not in node:
         raise PolicySyntaxError("a policy needs an @type (Set, Offer or Agreement)", "@type")
-    type_name = _one(node[type_key], type_key)
+    type_name = _one(node["@type"], "@type")
     # ODRL: Set is the default subclass, so a plain Policy is a Set.
     if type_name in ("Policy", "odrl:Policy", "http://www.w3.org/ns/odrl/2/Policy"):
         type_name = PolicyType.SET.value
-    policy_type = _term_at(PolicyType, type_name, type_key, "policy type")
+    policy_type = _term_at(PolicyType, type_name, "@type", "policy type")
     _check_profile(node.get("profile", []))
     # ODRL 2.2: a policy that names no strategy is void wherever its rules conflict.
     conflict = Conflict.INVALID
@@ -485,6 +520,12 @@ _RULE_KEYS = {"uid", "@id", "@type", "target", "assigner", "assignee", "action",
 
 
 def _rule_fields(node: dict[str, Any], path: str) -> dict[str, Any]:
+    if set(node) == {"@id"}:
+        raise PolicySyntaxError(
+            f"rules referenced by IRI ({shown(node['@id'])}) are not supported; write the rule "
+            "inline",
+            path=path,
+        )
     if "action" not in node:
         raise PolicySyntaxError("a rule needs an action", path=_join(path, "action"))
     action, refinements = _action(node["action"], _join(path, "action"), Action)
@@ -641,7 +682,9 @@ _ACCEPTED_TYPES: dict[ValueKind, frozenset[str | None]] = {
 def _datatype(spelling: object, path: str) -> str:
     for local, namespace in DATATYPES.items():
         prefix = next(p for p, ns in PREFIXES.items() if ns == namespace)
-        if spelling in (f"{prefix}:{local}", f"{namespace}{local}"):
+        # The tds context defines its datatypes as terms, so JSON-LD compacts them to bare names.
+        bare = local if namespace == TDS_NS else None
+        if spelling in (f"{prefix}:{local}", f"{namespace}{local}", bare):
             return local
     raise PolicySyntaxError(f"unknown datatype {shown(spelling)}", path=_join(path, "@type"))
 
@@ -745,7 +788,8 @@ def duty_to_odrl(duty: Duty) -> dict[str, Any]:
 
 def _action_out(action: Action | DutyAction, refinements: tuple[AnyConstraint, ...]) -> Any:
     if not refinements:
-        return action.value
+        # A name the ODRL context leaves out (synchronize) is written with its prefix.
+        return action.value if action.value in defined_terms() else compact_iri(action)
     return {
         "rdf:value": {"@id": compact_iri(action)},
         "refinement": [_constraint_out(c) for c in refinements],

@@ -223,7 +223,7 @@ def test_the_ca_certifies_memberships(
     units = certificate.subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)
     assert sorted(unit.value for unit in units) == [consortium, space]
     refused = run("ca", "issue", "bob/node-csr.pem", "--ca", ca, "--renew", "--member", "x")
-    assert refused.exit_code == 2 and "a membership is a collection IRI" in refused.stderr
+    assert refused.exit_code == 2 and "a collection is an IRI" in refused.stderr
 
 
 def test_a_second_certificate_needs_renew(run: Run, ca: Path) -> None:

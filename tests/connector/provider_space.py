@@ -20,7 +20,7 @@ from tds.connector import (
     enroll_node,
     node_uri,
 )
-from tds.policy import Collection, Permission
+from tds.policy import Collection, Permission, Prohibition
 from tds.sectors._offer import offer_or_agreement
 
 
@@ -68,9 +68,13 @@ def visits_dataset(
     patients: list[str],
     permissions: tuple[Permission, ...],
     collections: tuple[Collection, ...] = (),
+    *,
+    prohibitions: tuple[Prohibition, ...] = (),
+    in_collections: tuple[str, ...] = (),
 ) -> Dataset:
     """Hospital's dataset ``visits``: one column of ``patients``, offered under
-    ``permissions`` (and, for rules assigned to them, ``collections``)."""
+    ``permissions`` and ``prohibitions`` (and, for rules assigned to or targeting them,
+    ``collections``), and put in the asset collections ``in_collections``."""
     (directory / "visits.csv").write_text("patient_id\n" + "\n".join(patients) + "\n")
     policy = offer_or_agreement(
         uid="urn:tds:policy:hospital:visits",
@@ -78,6 +82,7 @@ def visits_dataset(
         target=dataset_target("hospital", "visits"),
         assignee=None,
         permissions=permissions,
+        prohibitions=prohibitions,
     )
     return Dataset(
         id="visits",
@@ -86,4 +91,5 @@ def visits_dataset(
         columns=(Column("patient_id", "string"),),
         source=DataSource("csv", directory / "visits.csv"),
         contract_policy=dataclasses.replace(policy, collections=collections),
+        collections=in_collections,
     )

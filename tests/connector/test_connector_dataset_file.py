@@ -152,5 +152,18 @@ def test_unreadable_and_invalid_files_are_config_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read the policy"):
         load_dataset_file(_write(tmp_path, text), "hospital")
     (tmp_path / "broken.json").write_text("{", encoding="utf-8")
-    with pytest.raises(ConfigError, match="is not JSON"):
+    with pytest.raises(ConfigError, match="not valid JSON"):
         load_dataset_file(_write(tmp_path, text.replace("absent", "broken")), "hospital")
+
+
+def test_a_description_may_put_the_dataset_in_asset_collections(tmp_path: Path) -> None:
+    text = VISITS.replace(
+        'description = "One row per visit."',
+        'description = "One row per visit."\ncollections = ["urn:tds:assets:personal-data"]',
+    )
+    dataset = load_dataset_file(_write(tmp_path, text), "hospital")
+    assert dataset.collections == ("urn:tds:assets:personal-data",)
+    assert load_dataset_file(_write(tmp_path, VISITS, "plain.toml"), "hospital").collections == ()
+    one_string = text.replace('["urn:tds:assets:personal-data"]', '"urn:tds:assets:personal-data"')
+    with pytest.raises(ConfigError, match="not one string"):
+        load_dataset_file(_write(tmp_path, one_string), "hospital")
