@@ -416,9 +416,7 @@ class Catalog:
         """
         if not isinstance(dataset, Dataset):
             raise ConfigError(f"expected a Dataset, got {type(dataset).__name__}")
-        check_offer_policy(
-            dataset.contract_policy, self.node_name, dataset.id, dataset.collections
-        )
+        check_offer_policy(dataset.contract_policy, self.node_name, dataset.id, dataset.collections)
         document = json.dumps(dataset.to_dict(), sort_keys=True, ensure_ascii=False)
         with self._store.transaction() as connection:
             row = connection.execute(
