@@ -18,7 +18,7 @@ from pyld import jsonld
 from pyld.documentloader.frozen import FrozenDocumentLoader
 
 from tds.errors import PolicySyntaxError
-from tds.policy._profile import CONTEXT_IRI, ODRL_CONTEXT_IRIS
+from tds.policy._profile import CONTEXT_IRI, ODRL_CONTEXT_IRIS, ODRL_NS
 from tds.policy._values import shown
 
 ODRL_CONTEXT = "http://www.w3.org/ns/odrl.jsonld"
@@ -66,21 +66,37 @@ def _compact_context() -> dict[str, Any]:
     return {"@context": [terms, _context("tds-profile.jsonld")]}
 
 
-def compact_policy(document: dict[str, Any]) -> dict[str, Any]:
+def compact_policy(document: dict[str, Any] | list[Any]) -> dict[str, Any]:
     """``document`` in tds's compact form, without its ``@context``."""
     expanded = _expand(document)
-    if len(expanded) != 1:
-        raise PolicySyntaxError(
-            f"a policy document holds exactly one policy, this one holds {len(expanded)} nodes"
-        )
-    node = _unwrap_edc_definition(expanded[0])
     options = {"documentLoader": _loader(), "compactArrays": True, "base": None}
     try:
-        compacted: dict[str, Any] = jsonld.compact(node, _compact_context(), options)
+        if len(expanded) == 1:
+            node = _unwrap_edc_definition(expanded[0])
+            compacted: dict[str, Any] = jsonld.compact(node, _compact_context(), options)
+        else:
+            compacted = _framed_policy(expanded, options)
     except _PROCESSOR_ERRORS as error:
         raise _refusal(error) from None
     compacted.pop("@context", None)
     return compacted
+
+
+_POLICY_CLASSES = [f"{ODRL_NS}{name}" for name in ("Set", "Offer", "Agreement", "Policy")]
+
+
+def _framed_policy(nodes: list[dict[str, Any]], options: dict[str, Any]) -> dict[str, Any]:
+    """The one policy of a flattened graph (as RDF tools write it: every rule, constraint and
+    duty a node of its own, referenced by IRI), with those nodes embedded where referenced."""
+    frame = {**_compact_context(), "@type": _POLICY_CLASSES}
+    framed: dict[str, Any] = jsonld.frame(nodes, frame, {**options, "omitGraph": True})
+    found = len(framed.get("@graph", [framed])) if set(framed) - {"@context"} else 0
+    if found != 1:
+        raise PolicySyntaxError(
+            f"a policy document holds exactly one policy (a Set, Offer or Agreement), this one "
+            f"holds {found}"
+        )
+    return framed
 
 
 class UndefinedProperty(Exception):
@@ -104,7 +120,7 @@ _PROCESSOR_ERRORS = (
 )
 
 
-def _expand(document: dict[str, Any]) -> list[dict[str, Any]]:
+def _expand(document: dict[str, Any] | list[Any]) -> list[dict[str, Any]]:
     def refuse_dropped(term: str | None) -> None:
         raise UndefinedProperty(term)
 

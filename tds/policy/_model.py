@@ -475,8 +475,9 @@ class Policy:
         return rule.assignee or self.assignee
 
     @classmethod
-    def from_odrl(cls, document: dict[str, Any] | str | bytes) -> Policy:
-        """Read an ODRL JSON-LD policy (a dict, or its JSON text as str or bytes).
+    def from_odrl(cls, document: dict[str, Any] | list[Any] | str | bytes) -> Policy:
+        """Read an ODRL JSON-LD policy (a dict or a list of nodes, or its JSON text as str or
+        bytes).
 
         Raises PolicySyntaxError, naming the offending path, for anything outside the tds
         profile: unknown terms, wrongly typed right operands, unsupported ODRL features.

@@ -101,7 +101,7 @@ _REFUSED_DUTIES = {
 }
 
 
-def policy_from_odrl(document: dict[str, Any] | str | bytes) -> Policy:
+def policy_from_odrl(document: dict[str, Any] | list[Any] | str | bytes) -> Policy:
     if isinstance(document, bytes):
         try:
             # JSON exchanged between systems is UTF-8 (RFC 8259); json.loads would also guess
@@ -118,8 +118,11 @@ def policy_from_odrl(document: dict[str, Any] | str | bytes) -> Policy:
             raise
         except (ValueError, RecursionError) as error:
             raise PolicySyntaxError(f"not valid JSON: {error}") from None
-    if not isinstance(document, dict):
-        raise PolicySyntaxError(f"a policy is a JSON object, got {type(document).__name__}")
+    if not isinstance(document, dict | list):
+        raise PolicySyntaxError(
+            f"a policy is a JSON object (or a JSON-LD array of nodes), got "
+            f"{type(document).__name__}"
+        )
     _check_document(document)
     try:
         text = json.dumps(document, ensure_ascii=False, allow_nan=False)
@@ -144,7 +147,7 @@ def _read(text: str) -> Policy:
     return _policy(compacted)
 
 
-def _key_path(document: dict[str, Any], key: str | None) -> str:
+def _key_path(document: dict[str, Any] | list[Any], key: str | None) -> str:
     """Where ``key`` first occurs in the document, in document order ("" if nowhere)."""
     pending: list[tuple[object, str]] = [(document, "")]
     while pending:
@@ -189,7 +192,7 @@ _NOT_TEXT = (
 )
 
 
-def _check_document(document: dict[str, Any]) -> None:
+def _check_document(document: dict[str, Any] | list[Any]) -> None:
     """Refuse what the parser could read one way while another reader reads it another way.
 
     Walks the whole document, including values the parser never reads, without recursion (a
@@ -284,9 +287,17 @@ def _check_type(node: dict[str, Any], expected: str, path: str) -> None:
         )
 
 
+# Dublin Core terms that describe a policy or rule and decide nothing: read, and not kept. Others
+# (dct:valid, dct:accessRights, ...) could restrict a use, so they stay unknown properties.
+_DESCRIPTIVE = frozenset(
+    f"dct:{name}"
+    for name in ("title", "description", "source", "creator", "created", "issued", "modified")
+)
+
+
 def _check_keys(node: dict[str, Any], allowed: set[str], path: str) -> None:
     for key in node:
-        if key in allowed:
+        if key in allowed or key in _DESCRIPTIVE:
             continue
         if key in _UNSUPPORTED:
             message = f"{_UNSUPPORTED[key]} are not supported by the tds profile"

@@ -550,6 +550,22 @@ _TERMS: dict[type[enum.Enum], dict[str, Any]] = {
     for kind in (PolicyType, Conflict, Action, DutyAction, Operator, LogicalOperator, LeftOperand)
 }
 
+# Actions ODRL 2.2 deprecated, read as the actions that replace them.
+DEPRECATED_ACTIONS = {
+    "append": Action.MODIFY,
+    "appendTo": Action.MODIFY,
+    "write": Action.MODIFY,
+    "writeTo": Action.MODIFY,
+    "copy": Action.REPRODUCE,
+    "extractChar": Action.EXTRACT,
+    "extractPage": Action.EXTRACT,
+    "extractWord": Action.EXTRACT,
+    "pay": Action.COMPENSATE,
+}
+for _old, _replacement in DEPRECATED_ACTIONS.items():
+    for _spelling in (_old, f"odrl:{_old}", f"{ODRL_NS}{_old}"):
+        _TERMS[Action][_spelling] = _replacement
+
 
 def resolve_term(kind: type[_Term], spelling: str) -> _Term | None:
     """The profile term ``spelling`` names (``eq``, ``odrl:eq`` or its IRI), or None."""

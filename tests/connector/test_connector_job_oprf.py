@@ -88,7 +88,13 @@ def test_a_worker_killed_mid_join_fails_the_job_cleanly(
         (requested,) = client.jobs(role=JobRole.REQUESTER)
     with Client(nodes.provider) as hospital:
         (provided,) = hospital.jobs(role=JobRole.PROVIDER)
-    assert requested.state is provided.state is JobState.FAILED
+    assert requested.state is JobState.FAILED
+    if side == "provider":
+        assert provided.state is JobState.FAILED
+    else:
+        # The requester cancels the job at the provider; the provider may see its stream
+        # break first and fail the job itself. Ended it is, either way.
+        assert provided.state in (JobState.FAILED, JobState.CANCELLED)
     assert "worker process died" in (provided if side == "provider" else requested).reason
     monkeypatch.undo()
     # The node goes on: the next join runs on a fresh pool.

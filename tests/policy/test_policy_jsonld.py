@@ -284,3 +284,43 @@ def test_odrl_spatial_under_the_odrl_context_alone_says_what_to_write() -> None:
     assert caught.value.path == "permission[0].constraint[0].leftOperand"
     document["@context"] = [ODRL, TDS]
     assert Policy.from_odrl(document).permissions[0].constraints[0].left_operand == "spatial"
+
+
+def flattened(policy: Policy) -> list:
+    """``policy`` as RDF tools write JSON-LD: every node at top level, referenced by @id."""
+    options = {"documentLoader": _loader()}
+    return jsonld.flatten(policy.to_odrl(), None, options)
+
+
+@pytest.mark.parametrize("policy", TEMPLATES, ids=lambda p: p.uid)
+def test_a_flattened_graph_reads_back_equal(policy) -> None:
+    nodes = flattened(policy)
+    assert len(nodes) > 2
+    assert Policy.from_odrl(nodes) == policy
+
+
+def test_a_graph_of_two_policies_is_refused() -> None:
+    both = [policy.to_odrl() for policy in TEMPLATES]
+    nodes = jsonld.flatten(both, None, {"documentLoader": _loader()})
+    with pytest.raises(PolicySyntaxError, match="exactly one policy .* holds 2"):
+        Policy.from_odrl({"@graph": nodes})
+
+
+def test_a_graph_of_no_policy_is_refused() -> None:
+    with pytest.raises(PolicySyntaxError, match="holds 0"):
+        Policy.from_odrl(
+            [
+                {"@id": "urn:a", "@type": "odrl:Permission", "odrl:action": {"@id": "odrl:use"}},
+                {"@id": "urn:b", "@type": "odrl:Duty", "odrl:action": {"@id": "tds:log"}},
+            ]
+        )
+
+
+def test_dublin_core_descriptions_are_read_and_restricting_terms_are_not() -> None:
+    document = permission_for("use", ODRL)
+    document["dct:title"] = "Visits for research"
+    document["permission"][0]["dct:description"] = "Any use of the visits."
+    assert Policy.from_odrl(document) == Policy.from_odrl(permission_for("use", ODRL))
+    document["dct:valid"] = "2026-01-01/2026-12-31"
+    with pytest.raises(PolicySyntaxError, match="unknown property 'dct:valid'"):
+        Policy.from_odrl(document)

@@ -168,7 +168,7 @@ def test_every_action_round_trips_and_reads_in_words(action) -> None:
     assert line.startswith("Never ") and line.split("Never ", 1)[1][0].islower()
 
 
-@pytest.mark.parametrize("spelling", ["download", "odrl:copy", "tds:print", "odrl:join"])
+@pytest.mark.parametrize("spelling", ["download", "odrl:lease", "tds:print", "odrl:join"])
 def test_actions_outside_the_vocabulary_and_the_profile_stay_errors(spelling) -> None:
     document = {
         "@type": "Set",
@@ -178,3 +178,27 @@ def test_actions_outside_the_vocabulary_and_the_profile_stay_errors(spelling) ->
     }
     with pytest.raises(PolicySyntaxError, match="unknown action"):
         Policy.from_odrl(document)
+
+
+@pytest.mark.parametrize(
+    ("deprecated", "replacement"),
+    [
+        ("write", "modify"),
+        ("appendTo", "modify"),
+        ("copy", "reproduce"),
+        ("extractPage", "extract"),
+    ],
+)
+def test_actions_odrl_deprecated_read_as_their_replacements(deprecated, replacement) -> None:
+    document = {
+        "@type": "Set",
+        "uid": "urn:p",
+        "target": TARGET,
+        "permission": [{"action": f"odrl:{deprecated}"}],
+    }
+    policy = Policy.from_odrl(document)
+    assert policy.permissions[0].action is odrl_action(replacement)
+    assert policy.to_odrl()["permission"][0]["action"] == replacement
+    assert Request(assignee=ALICE, action=ODRL_NS + deprecated, target=TARGET).action is (
+        odrl_action(replacement)
+    )
