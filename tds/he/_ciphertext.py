@@ -31,11 +31,12 @@ _KEY_ID_BYTES = 8
 
 
 def require_public_key(value: Any) -> PublicKey:
-    """``value`` if it is a :class:`PublicKey`, else ConfigError."""
+    """``value`` if it is a public key of either scheme, else ConfigError."""
     from tds.he._keys import PublicKey
+    from tds.he._ou import OUPublicKey
 
-    if not isinstance(value, PublicKey):
-        raise ConfigError(f"expected a tds.he.PublicKey, not {type(value).__name__}")
+    if not isinstance(value, PublicKey | OUPublicKey):
+        raise ConfigError(f"expected a tds.he.PublicKey or OUPublicKey, not {type(value).__name__}")
     return value
 
 
@@ -49,7 +50,8 @@ def check_phe_object(value: Any, class_name: str) -> ModuleType:
 
 
 class Ciphertext:
-    """A Paillier ciphertext under one :class:`PublicKey`.
+    """A ciphertext under one public key (Paillier's :class:`PublicKey` or an
+    :class:`OUPublicKey`).
 
     ``a + b``, ``a + 3``, ``a - b``, ``-a``, ``a * 5`` and ``sum([a, b, c])``
     work as on the plaintexts. Scaling by a plaintext does not re-randomize:
@@ -75,20 +77,26 @@ class Ciphertext:
 
     @property
     def value(self) -> int:
-        """The raw ciphertext, an integer in Z*_{n^2}."""
+        """The raw ciphertext: an integer in Z*_{n^2} (Paillier) or Z*_n (OU)."""
         return int(self._value)
 
     def _check_same_key_as(self, public_key: PublicKey) -> None:
-        if self.public_key is not public_key and self.public_key.n != public_key.n:
+        if self.public_key is public_key:
+            return
+        if self.public_key.scheme != public_key.scheme:
+            raise KeyMismatchError(
+                f"a {self.public_key.scheme} ciphertext does not mix with a {public_key.scheme} key"
+            )
+        if self.public_key != public_key:
             raise KeyMismatchError("operands were encrypted under different public keys")
 
     def __add__(self, other: Ciphertext | int) -> Ciphertext:
         key = self.public_key
+        modulus = key.ciphertext_modulus
         if isinstance(other, Ciphertext):
             other._check_same_key_as(key)
-            return Ciphertext._trusted(key, self._value * other._value % key.n_square)
-        shift = key.encode(other) * key.n + 1
-        return Ciphertext._trusted(key, self._value * shift % key.n_square)
+            return Ciphertext._trusted(key, self._value * other._value % modulus)
+        return Ciphertext._trusted(key, self._value * key.plaintext_factor(other) % modulus)
 
     def __radd__(self, other: int) -> Ciphertext:
         # sum() starts from the integer 0; adding it must not cost a multiplication.
@@ -98,7 +106,7 @@ class Ciphertext:
 
     def __neg__(self) -> Ciphertext:
         key = self.public_key
-        return Ciphertext._trusted(key, gmpy2.invert(self._value, key.n_square))
+        return Ciphertext._trusted(key, gmpy2.invert(self._value, key.ciphertext_modulus))
 
     def __sub__(self, other: Ciphertext | int) -> Ciphertext:
         if isinstance(other, Ciphertext):
@@ -110,7 +118,9 @@ class Ciphertext:
 
     def __mul__(self, scalar: int) -> Ciphertext:
         if isinstance(scalar, Ciphertext):
-            raise PlaintextTypeError("Paillier cannot multiply two ciphertexts; scale by an int")
+            raise PlaintextTypeError(
+                "an additive scheme cannot multiply two ciphertexts; scale by an int"
+            )
         if isinstance(scalar, float | np.floating):
             raise PlaintextTypeError(
                 "cannot multiply a ciphertext by a float: scale to an integer first"
@@ -118,7 +128,7 @@ class Ciphertext:
         key = self.public_key
         factor = as_integer(scalar, "a ciphertext's multiplier")
         # A negative exponent makes gmpy2 invert first: cheaper than reducing mod n.
-        return Ciphertext._trusted(key, gmpy2.powmod(self._value, factor, key.n_square))
+        return Ciphertext._trusted(key, gmpy2.powmod(self._value, factor, key.ciphertext_modulus))
 
     __rmul__ = __mul__
 
@@ -130,7 +140,8 @@ class Ciphertext:
         must hide from the key holder how this ciphertext was computed.
         """
         key = self.public_key
-        return Ciphertext._trusted(key, self._value * key.random_mask(strict=strict) % key.n_square)
+        mask = key.random_mask(strict=strict)
+        return Ciphertext._trusted(key, self._value * mask % key.ciphertext_modulus)
 
     def to_bytes(self) -> bytes:
         """``TDCT``, version, the key's 8-byte id (SHA-256 of ``n``), then :meth:`to_raw_bytes`.
@@ -172,8 +183,11 @@ class Ciphertext:
         return cls(public_key, int.from_bytes(data, "big"))
 
     def to_phe(self) -> phe.EncryptedNumber:
-        """This ciphertext as a python-paillier ``EncryptedNumber`` (exponent 0)."""
+        """This ciphertext as a python-paillier ``EncryptedNumber`` (exponent 0); Paillier only."""
         import phe
+
+        if self.public_key.scheme != "paillier":
+            raise ConfigError(f"only Paillier ciphertexts go to phe, not {self.public_key.scheme}")
 
         return phe.EncryptedNumber(self.public_key.to_phe(), int(self._value), exponent=0)
 

@@ -6,11 +6,10 @@ import functools
 import hashlib
 import secrets
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import gmpy2
-import numpy as np
 from gmpy2 import mpz
 
 from tds._workers import ExecutorChoice
@@ -21,6 +20,7 @@ from tds.errors import (
     PlaintextRangeError,
 )
 from tds.he import _pool
+from tds.he._batch import BatchDecryption, BatchEncryption
 from tds.he._ciphertext import Ciphertext, check_phe_object, require_public_key
 from tds.he._fixed_base import FixedBaseTable
 from tds.he._integers import as_integer, as_list, to_bytes_big
@@ -30,7 +30,6 @@ from tds.progress import ProgressCallback
 if TYPE_CHECKING:
     import phe
 
-    from tds.he._packing import EncryptedVector
 
 DEFAULT_KEY_BITS = 2048
 MIN_SECURE_KEY_BITS = 2048
@@ -49,21 +48,27 @@ _DJN_BASE_DOMAIN = b"TDS-HE-DJN-BASE-V01"
 _DJN_BASE_EXTRA_BYTES = 16
 
 
+def check_key_bits(bits: Any, *, insecure: bool, what: str) -> None:
+    """KeySizeError unless a ``bits``-bit key (``what``: "key" or "modulus") may be used."""
+    if isinstance(bits, bool) or not isinstance(bits, int):
+        raise KeySizeError("n_bits must be an integer")
+    if bits > MAX_KEY_BITS:
+        raise KeySizeError(f"a {bits}-bit {what} exceeds the largest supported, {MAX_KEY_BITS}")
+    if bits < MIN_INSECURE_KEY_BITS:
+        raise KeySizeError(f"a {bits}-bit {what} is below the smallest ever made, 512")
+    if bits < MIN_SECURE_KEY_BITS and not insecure:
+        raise KeySizeError(
+            f"a {bits}-bit {what} is unsafe; use at least {MIN_SECURE_KEY_BITS} bits "
+            "(insecure=True accepts smaller keys in tests)"
+        )
+
+
 def _check_modulus(n: Any, *, insecure: bool) -> mpz:
     """``n`` as an mpz if it may be a Paillier modulus of an acceptable size, else raise."""
     n = mpz(as_integer(n, "n", error=DecodeError))
     if n <= 0:
         raise DecodeError("the modulus must be a positive integer")
-    bits = n.bit_length()
-    if bits > MAX_KEY_BITS:
-        raise KeySizeError(f"a {bits}-bit modulus exceeds the largest supported, {MAX_KEY_BITS}")
-    if bits < MIN_INSECURE_KEY_BITS:
-        raise KeySizeError(f"a {bits}-bit modulus is below the smallest ever made, 512")
-    if bits < MIN_SECURE_KEY_BITS and not insecure:
-        raise KeySizeError(
-            f"a {bits}-bit key is unsafe; use at least {MIN_SECURE_KEY_BITS} bits "
-            "(insecure=True accepts smaller keys in tests)"
-        )
+    check_key_bits(n.bit_length(), insecure=insecure, what="modulus")
     if n % 2 == 0:
         raise KeySizeError("the modulus is even: not a product of two odd primes")
     return n
@@ -80,7 +85,7 @@ def _djn_base_root(n: mpz) -> mpz:
     return n - x * x % n
 
 
-class PublicKey:
+class PublicKey(BatchEncryption):
     """Encrypts integers; anyone holding it can add ciphertexts under it.
 
     ``n`` is the Paillier modulus (``g = n + 1``). ``h_s = h^n mod n^2`` is the
@@ -93,6 +98,8 @@ class PublicKey:
     ``n`` below 2048 bits is refused unless ``insecure=True`` (tests); below 512
     or above 8192 bits, or even, it is always refused (``KeySizeError``).
     """
+
+    scheme = "paillier"
 
     __slots__ = (
         "_digest",
@@ -136,6 +143,21 @@ class PublicKey:
     def randomness_bits(self) -> int:
         """Bit length of the short DJN exponent ``r``."""
         return self.n_bits // 2
+
+    @property
+    def plaintext_bits(self) -> int:
+        """Raw plaintexts are the residues below ``n``: those of fewer bits pack into slots."""
+        return self.n_bits
+
+    @property
+    def ciphertext_modulus(self) -> mpz:
+        """Ciphertexts live in Z*_{n^2}: they multiply (add plaintexts) modulo ``n^2``."""
+        return self.n_square
+
+    def plaintext_factor(self, value: int) -> mpz:
+        """The ciphertext of ``value`` with no randomness, ``1 + m n``: multiplying by it adds
+        ``value`` to a ciphertext's plaintext."""
+        return self.encode(value) * self.n + 1
 
     @property
     def ciphertext_size(self) -> int:
@@ -230,78 +252,6 @@ class PublicKey:
         """
         return Ciphertext._trusted(self, self.raw_encrypt(self.encode(value), strict=strict))
 
-    def encrypt_many(
-        self,
-        values: Iterable[int],
-        *,
-        strict: bool = False,
-        workers: int | None = None,
-        progress: ProgressCallback | None = None,
-        executor: ExecutorChoice = "local",
-    ) -> list[Ciphertext]:
-        """Encrypt many integers on ``executor``: ``"local"``, this machine's process pool of
-        ``workers`` processes (default: all cores), ``"ray"`` (a Ray cluster) or a
-        ``concurrent.futures.Executor``. Workers get the public key and the plaintexts.
-
-        ``progress`` receives ``Progress("paillier", "encrypt", done, total)`` as chunks finish.
-        """
-        _pool.check_progress(progress)
-        residues = [int(self.encode(v)) for v in as_list(values, "values")]
-        raw = self.raw_encrypt_many(
-            residues, strict=strict, workers=workers, progress=progress, executor=executor
-        )
-        return [Ciphertext._trusted(self, c) for c in raw]
-
-    def raw_encrypt_many(
-        self,
-        residues: list[int],
-        *,
-        strict: bool = False,
-        workers: int | None = None,
-        progress: ProgressCallback | None = None,
-        executor: ExecutorChoice = "local",
-    ) -> list[mpz]:
-        """:meth:`raw_encrypt` over a batch, on ``executor`` when it is large."""
-        _pool.check_progress(progress)
-        residues = [self._checked_residue(m) for m in as_list(residues, "residues")]
-        raw = _pool.map_batches(
-            lambda batch: [self.raw_encrypt(m, strict=strict) for m in batch],
-            functools.partial(_pool.encrypt_chunk, self.to_bytes(), strict),
-            residues,
-            workers,
-            widths=_pool.widths(self),
-            stage="encrypt",
-            progress=progress,
-            executor=executor,
-        )
-        return [mpz(c) for c in raw]
-
-    def encrypt_vector(
-        self,
-        values: Any,
-        *,
-        bound: int | None = None,
-        max_additions: int | None = None,
-        workers: int | None = None,
-        progress: ProgressCallback | None = None,
-        executor: ExecutorChoice = "local",
-    ) -> EncryptedVector:
-        """Encrypt a one-dimensional integer array, many values per ciphertext.
-
-        ``bound`` caps ``|value|`` (default ``2**63 - 1``: every int64 but ``-2**63``) and
-        ``max_additions`` is how many such vectors may be summed (default 1024). Everyone who
-        wants to add vectors must use the same two numbers; smaller ones pack more values into
-        each ciphertext. ``progress`` counts ciphertexts (stage ``encrypt``); ``executor`` and
-        ``workers`` as for :meth:`encrypt_many`.
-        """
-        from tds.he._packing import PackingLayout, encrypt_packed
-
-        _pool.check_progress(progress)
-        layout = PackingLayout.create(self, bound=bound, max_additions=max_additions)
-        return encrypt_packed(
-            self, layout, values, workers=workers, progress=progress, executor=executor
-        )
-
     # serialization and interop
 
     def to_bytes(self) -> bytes:
@@ -343,7 +293,7 @@ def _key_for_modulus(n: int) -> PublicKey:
     return PublicKey(n, insecure=True)
 
 
-class PrivateKey:
+class PrivateKey(BatchDecryption):
     """Decrypts with the CRT, and encrypts faster than the public key can.
 
     Holding ``p`` and ``q``, it computes ``h_s^r`` modulo ``p^2`` and ``q^2``
@@ -388,75 +338,8 @@ class PrivateKey:
         """Decrypt a raw ciphertext in Z*_{n^2} to its residue in Z_n (the raw layer)."""
         return self._crt.decrypt(self.public_key._checked_ciphertext(value))
 
-    def decrypt(self, ciphertext: Ciphertext) -> int:
-        """The signed integer inside ``ciphertext``."""
-        self._check_ciphertext(ciphertext)
-        return self.public_key.decode(self._crt.decrypt(ciphertext._value))
-
-    def decrypt_many(
-        self,
-        ciphertexts: Sequence[Ciphertext],
-        *,
-        workers: int | None = None,
-        progress: ProgressCallback | None = None,
-    ) -> list[int]:
-        """Decrypt many ciphertexts on this machine's process pool of ``workers`` (default: all
-        cores). There is no ``executor``: the private key goes to no process but its owner's.
-
-        ``progress`` receives ``Progress("paillier", "decrypt", done, total)`` as chunks finish.
-        """
-        _pool.check_progress(progress)
-        ciphertexts = as_list(ciphertexts, "ciphertexts", error=InvalidCiphertextError)
-        for c in ciphertexts:
-            self._check_ciphertext(c)
-        residues = self.raw_decrypt_many(
-            [c._value for c in ciphertexts], workers=workers, progress=progress
-        )
-        return [self.public_key.decode(r) for r in residues]
-
-    def raw_decrypt_many(
-        self,
-        values: list[int],
-        *,
-        workers: int | None = None,
-        progress: ProgressCallback | None = None,
-    ) -> list[mpz]:
-        """:meth:`raw_decrypt` over a batch, on the process pool when it is large."""
-        _pool.check_progress(progress)
-        values = as_list(values, "ciphertexts", error=InvalidCiphertextError)
-        checked = [int(self.public_key._checked_ciphertext(v)) for v in values]
-        raw = _pool.map_batches(
-            lambda batch: [self._crt.decrypt(mpz(c)) for c in batch],
-            functools.partial(_pool.decrypt_chunk, self.to_bytes()),
-            checked,
-            workers,
-            widths=_pool.widths(self.public_key)[::-1],  # ciphertexts in, residues out
-            stage="decrypt",
-            progress=progress,
-        )
-        return [mpz(m) for m in raw]
-
-    def decrypt_vector(
-        self,
-        vector: EncryptedVector,
-        *,
-        dtype: Any = np.int64,
-        workers: int | None = None,
-        progress: ProgressCallback | None = None,
-    ) -> np.ndarray:
-        """The summed integer vector; ``dtype=object`` returns exact Python ints.
-
-        ``progress`` counts ciphertexts (stage ``decrypt``).
-        """
-        from tds.he._packing import decrypt_packed
-
-        _pool.check_progress(progress)
-        return decrypt_packed(self, vector, dtype=dtype, workers=workers, progress=progress)
-
-    def _check_ciphertext(self, ciphertext: Any) -> None:
-        if not isinstance(ciphertext, Ciphertext):
-            raise InvalidCiphertextError(f"expected a Ciphertext, not {type(ciphertext).__name__}")
-        ciphertext._check_same_key_as(self.public_key)
+    def _decode(self, residue: int) -> int:
+        return self.public_key.decode(residue)
 
     # encryption with the factors
 
@@ -606,7 +489,7 @@ class _CrtParameters:
         return mod_p_square + self.p_square * (difference % self.q_square)
 
 
-def generate_keypair(
+def generate_paillier_keypair(
     n_bits: int = DEFAULT_KEY_BITS, *, insecure: bool = False
 ) -> tuple[PublicKey, PrivateKey]:
     """A fresh Paillier key pair with an ``n`` of exactly ``n_bits`` bits.
@@ -615,17 +498,9 @@ def generate_keypair(
     unless ``insecure=True`` (tests only), and nothing below 512 or above 8192 is
     made at all.
     """
-    if isinstance(n_bits, bool) or not isinstance(n_bits, int):
-        raise KeySizeError("n_bits must be an integer")
+    check_key_bits(n_bits, insecure=insecure, what="key")
     if n_bits % 2:
         raise KeySizeError("n_bits must be even")
-    if n_bits > MAX_KEY_BITS:
-        raise KeySizeError(f"{n_bits}-bit keys exceed the largest supported, {MAX_KEY_BITS}")
-    if n_bits < MIN_INSECURE_KEY_BITS or (n_bits < MIN_SECURE_KEY_BITS and not insecure):
-        raise KeySizeError(
-            f"{n_bits}-bit keys are unsafe; use at least {MIN_SECURE_KEY_BITS} "
-            "(insecure=True allows smaller keys in tests)"
-        )
     half = n_bits // 2
     while True:
         p, q = _random_prime(half), _random_prime(half)

@@ -72,8 +72,8 @@ class PackingLayout:
         if not 1 <= max_additions <= _MAX_ADDITIONS_LIMIT:
             raise ConfigError(f"max_additions must be between 1 and 2**32 - 1, got {max_additions}")
         slot_bytes = -(-(max_additions * 2 * bound).bit_length() // 8)
-        # Stay one bit below n so that every packed plaintext is a valid residue.
-        slots = (public_key.n_bits - 1) // (8 * slot_bytes)
+        # Stay one bit below the key's raw plaintexts so that every packed one is valid.
+        slots = (public_key.plaintext_bits - 1) // (8 * slot_bytes)
         if slots < 1:
             raise ConfigError("a slot for this bound and max_additions does not fit the key")
         return cls(bound=bound, max_additions=max_additions, slot_bytes=slot_bytes, slots=slots)

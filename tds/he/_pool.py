@@ -28,7 +28,6 @@ MIN_PARALLEL_ITEMS = 256
 _CHUNKS_PER_WORKER = 4
 # An in-process batch with a progress callback runs in this many steps, to report between them.
 _LOCAL_STEPS = 8
-_ROLE = "paillier"
 
 # Sizes and worker counts only: never key material, plaintexts or ciphertexts.
 _logger = logging.getLogger("tds.he")
@@ -53,13 +52,14 @@ def map_batches(
     stage: str,
     progress: ProgressCallback | None,
     executor: ExecutorChoice = "local",
+    role: str = "paillier",
 ) -> list[int]:
     """Apply ``local`` in-process to small batches, else ``remote`` in chunks on ``executor``.
 
     ``remote`` must be picklable (a module-level function or a partial of one); one that
     carries a private key must run on ``"local"``. It takes a chunk of items and returns its
     results as runs of fixed-width big-endian numbers, ``widths`` bytes each (see
-    :func:`joined`). ``progress`` gets ``Progress("paillier", stage, done, total)`` as parts
+    :func:`joined`). ``progress`` gets ``Progress(role, stage, done, total)`` as parts
     finish, the last with ``done == total``.
     """
     pool, workers = resolve_executor(executor, workers)
@@ -68,10 +68,10 @@ def map_batches(
 
     def report(done: int) -> None:
         if progress is not None:
-            progress(Progress(_ROLE, stage, done, total))
+            progress(Progress(role, stage, done, total))
 
     if pool is None or total < MIN_PARALLEL_ITEMS:
-        _logger.debug("paillier %s: %d items in this process", stage, total)
+        _logger.debug("%s %s: %d items in this process", role, stage, total)
         if progress is None:
             return local(items)
         step = max(1, -(-total // _LOCAL_STEPS))
@@ -89,7 +89,8 @@ def map_batches(
         for start in range(0, total, size)
     ]
     _logger.debug(
-        "paillier %s: %d items in %d chunks of up to %d on %d workers",
+        "%s %s: %d items in %d chunks of up to %d on %d workers",
+        role,
         stage,
         total,
         len(futures),
@@ -124,17 +125,17 @@ def split(data: bytes, width: int) -> list[int]:
 
 @functools.lru_cache(maxsize=8)
 def _public_key(key_bytes: bytes) -> PublicKey:
-    from tds.he._keys import PublicKey as _PublicKey
+    from tds.he._scheme import load_public_key
 
     # The bytes come from this process, which has already checked the key's size.
-    return _PublicKey.from_bytes(key_bytes, insecure=True)
+    return load_public_key(key_bytes, insecure=True)
 
 
 @functools.lru_cache(maxsize=8)
 def _private_key(key_bytes: bytes) -> PrivateKey:
-    from tds.he._keys import PrivateKey as _PrivateKey
+    from tds.he._scheme import load_private_key
 
-    return _PrivateKey.from_bytes(key_bytes, insecure=True)
+    return load_private_key(key_bytes, insecure=True)
 
 
 def encrypt_chunk(key_bytes: bytes, strict: bool, residues: bytes) -> bytes:
