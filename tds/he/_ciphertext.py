@@ -85,7 +85,8 @@ class Ciphertext:
             return
         if self.public_key.scheme != public_key.scheme:
             raise KeyMismatchError(
-                f"a {self.public_key.scheme} ciphertext does not mix with a {public_key.scheme} key"
+                f"the ciphertext is {self.public_key.scheme} and the key {public_key.scheme}: "
+                "the schemes do not mix"
             )
         if self.public_key != public_key:
             raise KeyMismatchError("operands were encrypted under different public keys")

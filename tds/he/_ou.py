@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 import gmpy2
@@ -23,10 +24,11 @@ from tds.errors import (
     KeySizeError,
     PlaintextRangeError,
 )
+from tds.he import _pool
 from tds.he._batch import BatchDecryption, BatchEncryption
 from tds.he._ciphertext import Ciphertext, require_public_key
 from tds.he._fixed_base import FixedBaseTable
-from tds.he._integers import as_integer
+from tds.he._integers import as_integer, as_list
 from tds.he._keys import DEFAULT_KEY_BITS, check_key_bits
 from tds.he._wire import Reader, Writer
 
@@ -202,6 +204,21 @@ class OUPublicKey(BatchEncryption):
             return gmpy2.powmod(x, self.n, self.n)
         return self.h_mask(secrets.randbits(self.randomness_bits))
 
+    def encrypt_many(self, values: Iterable[int], **options: Any) -> list[Ciphertext]:
+        """Encrypt many signed integers, as Paillier's :meth:`PublicKey.encrypt_many` does.
+
+        The raw layer holds non-negative residues only (``p`` is secret, so ``-m`` has no
+        public residue): a negative value is encrypted as its magnitude and the ciphertext
+        inverted.
+        """
+        _pool.check_progress(options.get("progress"))
+        signed = [self.encode(v) for v in as_list(values, "values")]
+        raw = self.raw_encrypt_many([abs(v) for v in signed], **options)
+        return [
+            Ciphertext._trusted(self, c if v >= 0 else gmpy2.invert(c, self.n))  # type: ignore[arg-type]
+            for v, c in zip(signed, raw, strict=True)
+        ]
+
     def h_mask(self, exponent: int) -> mpz:
         """``H ** exponent mod n`` for ``0 <= exponent < 2**randomness_bits`` (raw layer)."""
         return self._tables()[1].power(as_integer(exponent, "exponent"))
@@ -299,6 +316,10 @@ class OUPrivateKey(BatchDecryption):
         if residue >= self.p - max_int:
             return int(residue - self.p)
         raise PlaintextRangeError("decrypted value lies outside the signed range: an overflow")
+
+    def raw_encrypt(self, residue: int, *, strict: bool = False) -> mpz:
+        """The public key's :meth:`OUPublicKey.raw_encrypt`."""
+        return self.public_key.raw_encrypt(residue, strict=strict)
 
     def encrypt(self, value: int, *, strict: bool = False) -> Ciphertext:
         """Encrypt under the public key (the factors buy OU no speed)."""

@@ -171,10 +171,15 @@ ENTRY_POINTS: dict[str, Callable[[Kit, Any], object]] = {
 }
 
 
+PAILLIER_ONLY = {"PublicKey.decode", "PublicKey.djn_mask", "PrivateKey.djn_mask"}
+
+
 @pytest.mark.parametrize("name", sorted(ENTRY_POINTS))
 @SETTINGS
 @given(thing=ANYTHING)
 def test_arbitrary_objects_raise_only_tds_errors(kit: Kit, name: str, thing: Any) -> None:
+    if name in PAILLIER_ONLY and kit.public.scheme != "paillier":
+        return  # OU has no public decode (p is secret) and no DJN base
     with contextlib.suppress(TdsError):
         ENTRY_POINTS[name](kit, thing)
 
@@ -184,11 +189,11 @@ def _serialized(kit: Kit) -> dict[str, tuple[bytes, Callable[[bytes], object]]]:
     return {
         "public key": (
             public.to_bytes(),
-            lambda data: tds.he.PublicKey.from_bytes(data, insecure=True),
+            lambda data: tds.he.load_public_key(data, insecure=True),
         ),
         "private key": (
             kit.private.to_bytes(),
-            lambda data: tds.he.PrivateKey.from_bytes(data, insecure=True),
+            lambda data: tds.he.load_private_key(data, insecure=True),
         ),
         "ciphertext": (
             kit.ciphertext.to_bytes(),

@@ -108,7 +108,7 @@ def test_packing_spans_several_ciphertexts_and_packs_densely(keypair) -> None:
     public, private = keypair
     data = np.arange(-500, 500, dtype=np.int64)
     vector = public.encrypt_vector(data, bound=1000, max_additions=10)
-    assert vector.layout.slots >= 1023 // (8 * vector.layout.slot_bytes)
+    assert vector.layout.slots >= (public.plaintext_bits - 1) // (8 * vector.layout.slot_bytes)
     assert len(vector.ciphertexts) == -(-1000 // vector.layout.slots) > 1
     np.testing.assert_array_equal(private.decrypt_vector(vector + vector), 2 * data)
 

@@ -7,8 +7,8 @@ import tds
 
 
 @pytest.mark.parametrize("value", [0, 1, -1, 123456789, -(2**62), 2**200])
-def test_phe_decrypts_tds_ciphertexts(keypair, value: int) -> None:
-    public, private = keypair
+def test_phe_decrypts_tds_ciphertexts(paillier_keypair, value: int) -> None:
+    public, private = paillier_keypair
     phe_private = private.to_phe()
     for ciphertext in (
         public.encrypt(value),
@@ -28,8 +28,8 @@ def test_tds_decrypts_phe_ciphertexts(value: int) -> None:
     assert private.decrypt(adopted + private.public_key.encrypt(3)) == value + 3
 
 
-def test_phe_sums_of_tds_ciphertexts(keypair) -> None:
-    public, private = keypair
+def test_phe_sums_of_tds_ciphertexts(paillier_keypair) -> None:
+    public, private = paillier_keypair
     total = sum(
         (public.encrypt(v).to_phe() for v in (10, 20, -5)), start=public.encrypt(0).to_phe()
     )
@@ -37,8 +37,8 @@ def test_phe_sums_of_tds_ciphertexts(keypair) -> None:
     assert private.decrypt(tds.he.Ciphertext.from_phe(total, insecure=True)) == 25
 
 
-def test_keys_round_trip_through_phe(keypair) -> None:
-    public, private = keypair
+def test_keys_round_trip_through_phe(paillier_keypair) -> None:
+    public, private = paillier_keypair
     assert tds.he.PublicKey.from_phe(public.to_phe(), insecure=True) == public
     assert tds.he.PrivateKey.from_phe(private.to_phe(), insecure=True) == private
 
@@ -86,8 +86,8 @@ def test_foreign_objects_are_not_adopted(foreign) -> None:
             adopt(foreign)
 
 
-def test_phe_objects_of_the_wrong_kind_are_not_adopted(keypair) -> None:
-    public, private = keypair
+def test_phe_objects_of_the_wrong_kind_are_not_adopted(paillier_keypair) -> None:
+    public, private = paillier_keypair
     with pytest.raises(tds.errors.DecodeError, match="EncryptedNumber, not PaillierPublicKey"):
         tds.he.Ciphertext.from_phe(public.to_phe())
     with pytest.raises(tds.errors.DecodeError, match="PaillierPublicKey, not PaillierPrivateKey"):

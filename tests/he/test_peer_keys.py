@@ -26,8 +26,8 @@ def int_field(value: int) -> bytes:
     return len(body).to_bytes(4, "big") + body
 
 
-def test_the_djn_base_is_derived_from_n_alone(keypair) -> None:
-    public, _ = keypair
+def test_the_djn_base_is_derived_from_n_alone(paillier_keypair) -> None:
+    public, _ = paillier_keypair
     expected = reference_djn_base(int(public.n))
     for key in (
         public,
@@ -38,8 +38,8 @@ def test_the_djn_base_is_derived_from_n_alone(keypair) -> None:
         assert key.h_s == expected
 
 
-def test_a_peer_cannot_choose_the_djn_base(keypair) -> None:
-    public, private = keypair
+def test_a_peer_cannot_choose_the_djn_base(paillier_keypair) -> None:
+    public, private = paillier_keypair
     n = int(public.n)
     # -1 has order 2: under it h_s^r is +-1 and (1 + m n) would show through every ciphertext.
     order_two = n * n - 1
@@ -54,13 +54,13 @@ def test_a_peer_cannot_choose_the_djn_base(keypair) -> None:
     assert private.decrypt(ciphertext) == 5
 
 
-def test_public_key_bytes_carry_only_n(keypair) -> None:
-    public, _ = keypair
+def test_public_key_bytes_carry_only_n(paillier_keypair) -> None:
+    public, _ = paillier_keypair
     assert public.to_bytes() == b"TDPK\x02" + int_field(int(public.n))
 
 
-def test_small_peer_keys_need_the_insecure_flag(keypair) -> None:
-    public, private = keypair
+def test_small_peer_keys_need_the_insecure_flag(paillier_keypair) -> None:
+    public, private = paillier_keypair
     phe_public, phe_private = public.to_phe(), private.to_phe()
     phe_number = phe_public.encrypt(3)
     refusals = [
@@ -89,8 +89,8 @@ def test_keys_below_512_bits_are_refused_even_when_insecure() -> None:
         tds.he.PublicKey(n, insecure=True)
 
 
-def test_keys_above_8192_bits_are_refused_even_when_insecure(keypair) -> None:
-    public, _ = keypair
+def test_keys_above_8192_bits_are_refused_even_when_insecure(paillier_keypair) -> None:
+    public, _ = paillier_keypair
     # n^8 of a 1024-bit n has just under 8193 bits and no factor the DJN base could hit.
     largest = int(public.n) ** 8
     assert 8185 <= largest.bit_length() <= 8192

@@ -302,7 +302,7 @@ def test_a_flattened_graph_reads_back_equal(policy) -> None:
 def test_a_graph_of_two_policies_is_refused() -> None:
     both = [policy.to_odrl() for policy in TEMPLATES]
     nodes = jsonld.flatten(both, None, {"documentLoader": _loader()})
-    with pytest.raises(PolicySyntaxError, match="exactly one policy .* holds 2"):
+    with pytest.raises(PolicySyntaxError, match=r"exactly one policy .* holds 2"):
         Policy.from_odrl({"@graph": nodes})
 
 
