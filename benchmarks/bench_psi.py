@@ -153,7 +153,7 @@ class TestIntersectionSum:
             self.GROUP,
             f"tds run_local sum, {CORES} cores",
             lambda: tds.psi.run_local(
-                left, right, "sum", values, paillier_key=key, workers=CORES, insecure=SMOKE
+                left, right, "sum", values, sum_key=key, workers=CORES, insecure=SMOKE
             ),
             items=SMALL,
             unit="pair",

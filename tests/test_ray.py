@@ -57,7 +57,7 @@ def test_cardinality_and_sum_run_on_ray_too() -> None:
         RIGHT,
         mode="sum",
         right_values=values,
-        paillier_key=private_key,
+        sum_key=private_key,
         insecure=True,
         executor="ray",
     )

@@ -37,6 +37,7 @@ from tds.connector import Client
 from tds.connector._job_store import Job
 from tds.connector._jobs import JobKind, JobRole, JobState
 from tds.errors import ConfigError, StorageError, TdsError
+from tds.he._scheme import check_scheme
 from tds.progress import Progress
 
 __all__ = ["app"]
@@ -246,6 +247,16 @@ def start(
             show_default=False,
         ),
     ] = None,
+    scheme: Annotated[
+        str | None,
+        typer.Option(
+            "--scheme",
+            metavar="paillier|ou",
+            help="aggregate: the additive scheme of this node's key; ou (Okamoto-Uchiyama) is "
+            "several times faster. Default: the node's [compute] scheme.",
+            show_default=False,
+        ),
+    ] = None,
     consent_obtained: Annotated[
         bool,
         typer.Option(
@@ -311,6 +322,7 @@ def start(
                 sums=sums,
                 area=area,
                 period=period,
+                scheme=scheme,
             )
             provider, dataset_id = _psi_target(kind, target or [])
             if not key:
@@ -347,6 +359,7 @@ def start(
                     period=interval,
                     deadline_seconds=deadline,
                     progress=progress,
+                    scheme=None if scheme is None else check_scheme(scheme),
                 )
             else:
                 job = client.secure_join(

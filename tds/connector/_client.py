@@ -47,6 +47,7 @@ from tds.errors import (
     TdsError,
 )
 from tds.he import generate_keypair
+from tds.he._scheme import Scheme, check_scheme
 from tds.policy import BoundingBox, Policy
 from tds.progress import ProgressCallback
 from tds.psi import BUCKET_ITEMS, choose_protocol
@@ -406,12 +407,15 @@ class Client:
         period: tuple[dt.datetime, dt.datetime] | None = None,
         deadline_seconds: int = 600,
         progress: ProgressCallback | None = None,
+        scheme: Scheme | None = None,
     ) -> Job:
         """Count rows and add up ``sums`` per group across providers, under encryption.
 
         ``datasets`` maps each provider to its dataset (one agreement on each). Every
         provider encrypts its counts and sums under a fresh key of this node's and adds them
-        to those of the providers before it, so this node decrypts only the total. Groups
+        to those of the providers before it, so this node decrypts only the total. The key is
+        of ``scheme``, ``"paillier"`` or ``"ou"`` (Okamoto-Uchiyama, several times faster);
+        None takes the node's ``[compute] scheme``. Groups
         smaller than ``min_cohort`` at a provider (in rows, or in distinct subjects for a
         dataset that names its subject column) are left out there; with ``epsilon`` every
         provider adds differential-privacy noise; ``consent_obtained`` as for
@@ -428,7 +432,8 @@ class Client:
                 area = BoundingBox.parse(area)
             except PolicySyntaxError as error:
                 raise ConfigError(f"area: {error}") from None
-        public_key, private_key = generate_keypair()
+        scheme = self.config.compute.scheme if scheme is None else check_scheme(scheme)
+        public_key, private_key = generate_keypair(scheme=scheme)
         parts = []
         for provider, dataset_id in datasets.items():
             connection = self.connect(provider)

@@ -25,6 +25,8 @@ The file lives in the node directory, beside the node's key and certificate::
     executor = "local"                   # this machine's cores, or "ray": the Ray cluster
                                          # that RAY_ADDRESS names (pip install 'tds[ray]')
     workers = 0                          # processes or tasks per batch; 0: every core
+    scheme = "paillier"                  # or "ou": Okamoto-Uchiyama, for the keys this node
+                                         # makes (its aggregations, the join-sums it serves)
 
     [log]
     format = "text"                      # or "json": one object per line
@@ -61,6 +63,7 @@ from tds.connector._pki import NodeIdentity
 from tds.connector._transport import TransportSettings, parse_address
 from tds.connector._trust import validate_node_name
 from tds.errors import ConfigError, NotFoundError, StorageError
+from tds.he._scheme import SCHEMES
 
 __all__ = [
     "DEFAULT_PORT",
@@ -148,6 +151,13 @@ _KEYS = (
         low=0,
         high=MAX_WORKERS,
     ),
+    _Key(
+        "compute",
+        "scheme",
+        "scheme",
+        "text",
+        '"paillier", or "ou" for Okamoto-Uchiyama keys: several times faster',
+    ),
     _Key("log", "format", "log_format", "text", '"text", or "json" for one object per line'),
     _Key("log", "level", "log_level", "text", ", ".join(LOG_LEVELS)),
 )
@@ -190,6 +200,7 @@ class NodeConfig:
     shutdown_grace_seconds: float = 10.0
     executor: str = "local"
     workers: int = 0
+    scheme: str = "paillier"
     log_format: str = "text"
     log_level: str = "info"
     peers: Mapping[str, str] = field(default_factory=dict, hash=False)
@@ -318,7 +329,7 @@ class NodeConfig:
     @property
     def compute(self) -> Compute:
         """Where batch cryptography runs, from ``[compute]``."""
-        return Compute(self.executor, self.workers or None)
+        return Compute(self.executor, self.workers or None, self.scheme)
 
     @property
     def database_path(self) -> Path:
@@ -462,6 +473,8 @@ def _check_value(setting: _Key, value: object) -> None:
             f'[compute] executor must be "local" or "ray", not {value!r}: any other executor '
             "is for programs that build a Client themselves"
         )
+    elif setting.attribute == "scheme" and value not in SCHEMES:
+        raise ConfigError(f'[compute] scheme must be "paillier" or "ou", not {value!r}')
     elif setting.attribute == "log_format" and value not in LOG_FORMATS:
         raise ConfigError(f'[log] format must be "text" or "json", not {value!r}')
     elif setting.attribute == "log_level" and str(value).lower() not in LOG_LEVELS:

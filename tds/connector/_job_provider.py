@@ -61,7 +61,7 @@ from tds.errors import (
     TdsError,
     UsageDeniedError,
 )
-from tds.he import EncryptedVector, PublicKey, generate_keypair
+from tds.he import EncryptedVector, generate_keypair, load_public_key
 from tds.policy import Decision, DutyAction, Request, UsageKey, evaluate
 from tds.psi import (
     BucketedRightParty,
@@ -146,7 +146,7 @@ class JobProvider:
         self._note_memberships(spec.job_id, getattr(caller, "memberships", None))
         part = spec.part(self.name)
         if spec.kind is JobKind.AGGREGATE:
-            PublicKey.from_bytes(spec.requester_key)  # KeySizeError below 2048 bits
+            load_public_key(spec.requester_key)  # KeySizeError below 2048 bits
             position = spec.providers.index(part)
             if position > 0 and not spec.providers[position - 1].address:
                 raise ConfigError(
@@ -318,7 +318,7 @@ class JobProvider:
             if spec.epsilon is not None:
                 local = local.with_noise(spec.epsilon, spec.value_bound)
             self.jobs.progress(job_id, "encrypt", 0, 1)
-            key = PublicKey.from_bytes(spec.requester_key)
+            key = load_public_key(spec.requester_key)
             total = key.encrypt_vector(
                 local.to_vector(),
                 bound=PACKING_BOUND,
@@ -546,8 +546,8 @@ class _SecureJoin:
             values = to_units(columns[-1], self._value_type, f"column {part.value_column}")
             if spec.epsilon is not None:
                 values = [max(-spec.value_bound, min(spec.value_bound, v)) for v in values]
-            _, key = generate_keypair()
-            self._party = RightParty(items, values=values, paillier_key=key, **common)
+            _, key = generate_keypair(scheme=provider._compute.scheme)
+            self._party = RightParty(items, values=values, sum_key=key, **common)
         else:
             self._party = RightParty(items, **common)
 

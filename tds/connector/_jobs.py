@@ -21,6 +21,7 @@ from tds.connector._catalog import check_dataset_id
 from tds.connector._transport import parse_address
 from tds.connector._trust import validate_node_name
 from tds.errors import ConfigError, PolicySyntaxError, StateTransitionError
+from tds.he._scheme import Scheme
 from tds.policy import Action, BoundingBox, Decision, Duration, DutyAction, LeftOperand
 from tds.psi import Mode, _buckets
 
@@ -144,10 +145,12 @@ def check_transition(job_id: str, current: JobState, target: JobState) -> None:
 class Compute:
     """Where a node runs the batch cryptography of its jobs: ``executor`` (``"local"``,
     ``"ray"`` or a ``concurrent.futures.Executor``) split into ``workers`` tasks (None: every
-    core of the machine, or every CPU of the Ray cluster)."""
+    core of the machine, or every CPU of the Ray cluster); and ``scheme``, the additive scheme
+    of the keys the node makes (``"paillier"`` or ``"ou"``)."""
 
     executor: ExecutorChoice = "local"
     workers: int | None = None
+    scheme: Scheme = "paillier"
 
     def options(self) -> dict[str, Any]:
         """The ``executor`` and ``workers`` arguments of a secure join's party."""

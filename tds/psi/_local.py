@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from tds._workers import ExecutorChoice
 from tds.errors import ConfigError
-from tds.he import PrivateKey
+from tds.he._scheme import AnyPrivateKey, Scheme
 from tds.progress import ProgressCallback
 from tds.psi._buckets import (
     BUCKET_ITEMS,
@@ -51,7 +51,8 @@ def run_local(
     right_values: Sequence[int] | None = None,
     *,
     job_id: str | bytes | None = None,
-    paillier_key: PrivateKey | None = None,
+    sum_key: AnyPrivateKey | None = None,
+    scheme: Scheme = "paillier",
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     workers: int | None = None,
     progress: ProgressCallback | None = None,
@@ -66,13 +67,15 @@ def run_local(
     would carry it. Returns the joint view: ``items`` and ``counts`` as the left party
     learned them (``intersection``, ``both``), ``size`` (every mode), and ``sum`` as the right
     party decrypted it (``sum``, with ``right_values`` one integer per right item and the
-    right's ``paillier_key``, a fresh 2048-bit key if none is given).
+    right's ``sum_key``: a Paillier ``PrivateKey`` or an ``OUPrivateKey``, or a fresh 2048-bit
+    key of ``scheme``, ``"paillier"`` or ``"ou"`` (Okamoto-Uchiyama, several times faster),
+    if none is given).
 
     Both parties share one ``executor`` for their scalar multiplications, hashing and blocks
     of columns: ``"local"``, the process pool of ``workers`` processes (default: every core;
     ``workers=1`` keeps everything in this process), ``"ray"``, a Ray cluster (``RAY_ADDRESS``,
     or a local one; ``pip install 'tds[ray]'``), or any ``concurrent.futures.Executor``.
-    ``insecure=True`` lets a ``paillier_key`` below 2048 bits through (tests).
+    ``insecure=True`` lets a ``sum_key`` below 2048 bits through (tests).
 
     ``protocol`` is ``ecdh`` (X25519 blinding, every mode), ``oprf`` (the Chase-Miao OPRF:
     AES and bit operations instead of curve arithmetic, intersection and both only, its blocks
@@ -97,7 +100,7 @@ def run_local(
         "workers": workers,
     }
     if bucketed or chosen == "oprf":
-        if right_values is not None or paillier_key is not None:
+        if right_values is not None or sum_key is not None:
             join = "a bucketed join" if bucketed else "the OPRF join"
             raise ConfigError(f"{join} adds up nothing: values are for mode 'sum' (ECDH)")
         if bucketed:
@@ -113,7 +116,7 @@ def run_local(
         return left_party.result()
     common |= {"chunk_size": chunk_size, "insecure": insecure}
     left_party = LeftParty(left, **common)
-    right_party = RightParty(right, values=right_values, paillier_key=paillier_key, **common)
+    right_party = RightParty(right, values=right_values, sum_key=sum_key, scheme=scheme, **common)
     exchange(left_party, right_party, keep=False)
     left_view, right_view = left_party.result(), right_party.result()
     return replace(left_view, sum=right_view.sum)

@@ -13,7 +13,7 @@ Message flow, with fresh scalars a (left) and b (right) and H the per-job hash t
                                                  <-    LeftDigests   digest(b·a·H(x)); in order
                                                        per chunk, or (cardinality, sum) all
                                                        shuffled together once every chunk is in
-                                                 <-    RightKey      (sum) Paillier public key
+                                                 <-    RightKey      (sum) Paillier or OU public key
                                                  <-    RightPoints   b·H(y), shuffled, in chunks
                                                                      (sum: with Enc(value))
     digest(a·b·H(y)) matched against the LeftDigests
@@ -40,7 +40,8 @@ from tds.errors import (
     ProtocolError,
     UnexpectedMessageError,
 )
-from tds.he import Ciphertext, PrivateKey, PublicKey, generate_keypair
+from tds.he import Ciphertext, OUPrivateKey, PrivateKey, generate_keypair, load_public_key
+from tds.he._scheme import AnyPrivateKey, AnyPublicKey, Scheme, check_scheme
 from tds.progress import Progress, ProgressCallback
 from tds.psi._group import (
     DIGEST_BYTES,
@@ -175,7 +176,7 @@ class _Party(ABC):
 
         A message that does not fit raises (``JobMismatchError``, ``UnexpectedMessageError``,
         ``InvalidPointError``; ``DecodeError``, ``KeySizeError`` or ``InvalidCiphertextError`` for
-        a bad Paillier key or ciphertext) and leaves the party exactly as it was.
+        a bad Paillier or OU key or ciphertext) and leaves the party exactly as it was.
         """
         if not isinstance(message, Message):
             raise UnexpectedMessageError(
@@ -230,8 +231,8 @@ class LeftParty(_Party):
     process pool of ``workers`` processes, default every core; ``workers=1`` runs them in this
     process), ``"ray"`` (a Ray cluster) or a ``concurrent.futures.Executor`` of yours.
     ``progress`` receives a :class:`Progress` as chunks finish. In ``sum`` mode the right's
-    Paillier key must have at least 2048 bits (``KeySizeError``) unless ``insecure=True``
-    (tests).
+    sum key (Paillier or OU) must have at least 2048 bits (``KeySizeError``) unless
+    ``insecure=True`` (tests).
     """
 
     ROLE = "left"
@@ -265,7 +266,7 @@ class LeftParty(_Party):
         self._digests_received = 0
         self._sorted_digests = np.empty(0, dtype=_DIGEST_DTYPE)
         self._sorted_positions = np.empty(0, dtype=np.int64)
-        self._peer_key: PublicKey | None = None
+        self._peer_key: AnyPublicKey | None = None
         self._peer_total: int | None = None
         self._peer_received = 0
         self._in_flight: deque[tuple[RightPoints, list[Ciphertext], Pending]] = deque()
@@ -322,7 +323,7 @@ class LeftParty(_Party):
             )
 
     def _take_key(self, message: RightKey) -> None:
-        self._peer_key = PublicKey.from_bytes(message.public_key, insecure=self._insecure)
+        self._peer_key = load_public_key(message.public_key, insecure=self._insecure)
         self._encrypted_sum = Ciphertext(self._peer_key, 1)  # the trivial encryption of zero
         self._phase = _Phase.AWAITING_RIGHT_POINTS
 
@@ -423,9 +424,11 @@ class RightParty(_Party):
 
     Arguments as for :class:`LeftParty`, and for ``mode="sum"`` only: ``values``, one integer
     per item (values of duplicate keys are added; their absolute values may add up to at most
-    the key's ``max_int``, else ``PlaintextRangeError``), and ``paillier_key``, the right's
-    ``tds.he.PrivateKey`` (a fresh 2048-bit key when omitted; a smaller one needs
-    ``insecure=True``, as it does on the left). Only the sum is ever decrypted.
+    the key's ``max_int``, else ``PlaintextRangeError``), and ``sum_key``, the right's private
+    key of either additive scheme, ``tds.he.PrivateKey`` (Paillier) or ``OUPrivateKey``
+    (Okamoto-Uchiyama, several times faster): a fresh 2048-bit key of ``scheme`` when omitted;
+    a smaller one needs ``insecure=True``, as it does on the left. Only the sum is ever
+    decrypted.
     """
 
     ROLE = "right"
@@ -437,7 +440,8 @@ class RightParty(_Party):
         job_id: str | bytes,
         mode: Mode | str = Mode.INTERSECTION,
         values: Sequence[int] | None = None,
-        paillier_key: PrivateKey | None = None,
+        sum_key: AnyPrivateKey | None = None,
+        scheme: Scheme = "paillier",
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         executor: ExecutorChoice = "local",
         workers: int | None = None,
@@ -455,27 +459,25 @@ class RightParty(_Party):
         if self.mode is Mode.SUM:
             if values is None:
                 raise ConfigError("intersection-sum needs one integer value per right item")
-            if paillier_key is None:
-                _, paillier_key = generate_keypair()
-            if not isinstance(paillier_key, PrivateKey):
+            if sum_key is None:
+                _, sum_key = generate_keypair(scheme=check_scheme(scheme))
+            if not isinstance(sum_key, PrivateKey | OUPrivateKey):
                 raise ConfigError(
-                    f"paillier_key must be a tds.he.PrivateKey, not {type(paillier_key).__name__}"
+                    "sum_key must be a tds.he.PrivateKey or OUPrivateKey, not "
+                    f"{type(sum_key).__name__}"
                 )
             # The left's check on the key (KeySizeError below 2048 bits), made here before the
             # job starts rather than on the left in the middle of it.
-            PublicKey.from_bytes(paillier_key.public_key.to_bytes(), insecure=insecure)
-        elif values is not None or paillier_key is not None:
-            raise ConfigError(f"values and a Paillier key belong to mode 'sum', not {self.mode}")
-        self._paillier_key = paillier_key
+            load_public_key(sum_key.public_key.to_bytes(), insecure=insecure)
+        elif values is not None or sum_key is not None:
+            raise ConfigError(f"values and a sum key belong to mode 'sum', not {self.mode}")
+        self._sum_key = sum_key
         self._own = deduplicate(items, values)
         # Any subset of the totals then sums inside [-max_int, max_int]: the decrypted sum cannot
         # wrap around n, and no value fails to encrypt in the middle of the job.
-        if (
-            self.mode is Mode.SUM
-            and sum(map(abs, self._own.totals)) > paillier_key.public_key.max_int
-        ):
+        if self.mode is Mode.SUM and sum(map(abs, self._own.totals)) > sum_key.public_key.max_int:
             raise PlaintextRangeError(
-                "the absolute values add up past the Paillier key's max_int; "
+                "the absolute values add up past the key's max_int; "
                 "the sum over the intersection could overflow"
             )
         # Position k of the RightPoints stream carries distinct item _order[k].
@@ -516,7 +518,7 @@ class RightParty(_Party):
             if self.mode in (Mode.CARDINALITY, Mode.SUM):
                 self._outbox.append(self._digests_shuffled())
             if self.mode is Mode.SUM:
-                key = self._paillier_key.public_key.to_bytes()
+                key = self._sum_key.public_key.to_bytes()
                 self._outbox.append(iter([RightKey(self.job_id, self.mode, key)]))
             self._outbox.append(self._right_points())
 
@@ -545,7 +547,7 @@ class RightParty(_Party):
         for start, stop, pending in self._own_points(self._own.encoded, self._order):
             ciphertext_size, ciphertexts = 0, b""
             if self.mode is Mode.SUM:
-                key = self._paillier_key
+                key = self._sum_key
                 values = [self._own.totals[index] for index in self._order[start:stop]]
                 encrypted = key.encrypt_many(values, workers=self._batches.workers)
                 ciphertext_size = key.public_key.ciphertext_size
@@ -575,7 +577,7 @@ class RightParty(_Party):
                 f"an intersection of {message.size} keys between sets of "
                 f"{self._peer_total} and {len(self._own)}"
             )
-        key = self._paillier_key
+        key = self._sum_key
         self._sum = key.decrypt(Ciphertext.from_raw_bytes(key.public_key, message.ciphertext))
         self._size = message.size
         self._phase = _Phase.DONE

@@ -114,12 +114,12 @@ def test_a_deviating_left_learns_membership_in_cardinality_mode() -> None:
 
 
 def test_a_right_that_picks_its_values_reads_the_intersection_off_the_sum(
-    paillier_key: tds.he.PrivateKey,
+    sum_key: tds.he.PrivateKey,
 ) -> None:
     right = ["p1", "p2", "p3", "p4"]
     values = [1, 2, 4, 8]
     result = run_local(
-        ["p4", "x", "p2"], right, "sum", values, paillier_key=paillier_key, workers=1, insecure=True
+        ["p4", "x", "p2"], right, "sum", values, sum_key=sum_key, workers=1, insecure=True
     )
     learned = [item for bit, item in enumerate(right) if result.sum >> bit & 1]
     assert learned == ["p2", "p4"]

@@ -96,7 +96,7 @@ ARGUMENTS = (
     "mode",
     "values",
     "job_id",
-    "paillier_key",
+    "sum_key",
     "chunk_size",
     "workers",
     "executor",
@@ -108,9 +108,9 @@ class Arguments:
     """Draws each argument valid, except the one chosen to be arbitrary (or all of them, or
     none): a wild argument surrounded by valid ones reaches the check that is meant for it."""
 
-    def __init__(self, data: st.DataObject, paillier_key: tds.he.PrivateKey) -> None:
+    def __init__(self, data: st.DataObject, sum_key: tds.he.PrivateKey) -> None:
         self._data = data
-        self._key = paillier_key
+        self._key = sum_key
         self._wild = data.draw(st.sampled_from([None, "all", *ARGUMENTS]))
 
     def draw(self, name: str, valid: st.SearchStrategy, wild: st.SearchStrategy) -> object:
@@ -120,7 +120,7 @@ class Arguments:
     def common(self, mode: object) -> dict[str, object]:
         in_sum = mode == "sum"
         key = self.draw(
-            "paillier_key",
+            "sum_key",
             st.just(self._key if in_sum else None),
             # never None in sum, which would make a full-size key for the example
             st.sampled_from(
@@ -138,15 +138,15 @@ class Arguments:
             "progress": self.draw(
                 "progress", st.none() | st.just(lambda progress: None), st.none() | scalars
             ),
-            "paillier_key": key,
+            "sum_key": key,
             "insecure": True,
         }
 
 
 @settings(FUZZ, max_examples=150)
 @given(data=st.data())
-def test_run_local(data: st.DataObject, paillier_key: tds.he.PrivateKey) -> None:
-    arguments = Arguments(data, paillier_key)
+def test_run_local(data: st.DataObject, sum_key: tds.he.PrivateKey) -> None:
+    arguments = Arguments(data, sum_key)
     left = arguments.draw("left", st.lists(valid_items, max_size=6), sets)
     right = arguments.draw("right", st.lists(valid_items, max_size=6), sets)
     mode = arguments.draw(
@@ -161,20 +161,20 @@ def test_run_local(data: st.DataObject, paillier_key: tds.he.PrivateKey) -> None
 
 @settings(FUZZ, max_examples=150)
 @given(data=st.data())
-def test_party_constructors(data: st.DataObject, paillier_key: tds.he.PrivateKey) -> None:
-    arguments = Arguments(data, paillier_key)
+def test_party_constructors(data: st.DataObject, sum_key: tds.he.PrivateKey) -> None:
+    arguments = Arguments(data, sum_key)
     own = arguments.draw("left", st.lists(valid_items, max_size=6), sets)
     mode = arguments.draw("mode", st.sampled_from(list(Mode)), modes)
     count = len(own) if isinstance(own, list) else 0
     valid_values = st.lists(st.integers(-1000, 1000), min_size=count, max_size=count)
     own_values = arguments.draw("values", valid_values if mode == "sum" else st.none(), values)
     common = arguments.common(mode)
-    key = common.pop("paillier_key")
+    key = common.pop("sum_key")
     executor = arguments.draw("executor", st.none(), scalars)
     tds_errors_only(lambda: LeftParty(own, mode=mode, executor=executor, **common).next_message())
     tds_errors_only(
         lambda: RightParty(
-            own, mode=mode, values=own_values, paillier_key=key, executor=executor, **common
+            own, mode=mode, values=own_values, sum_key=key, executor=executor, **common
         ).next_message()
     )
 
@@ -216,7 +216,7 @@ def parties(mode: Mode, key: tds.he.PrivateKey) -> tuple[LeftParty, RightParty]:
             mode=mode,
             chunk_size=2,
             values=VALUES if in_sum else None,
-            paillier_key=key if in_sum else None,
+            sum_key=key if in_sum else None,
             insecure=True,
         ),
     )
@@ -274,9 +274,9 @@ REPLACEMENTS = st.integers(-1, 8) | st.binary(max_size=64) | st.none()
 @FUZZ
 @given(data=st.data(), mode=st.sampled_from(list(Mode)))
 def test_decode_message_of_mutated_messages(
-    data: st.DataObject, mode: Mode, paillier_key: tds.he.PrivateKey
+    data: st.DataObject, mode: Mode, sum_key: tds.he.PrivateKey
 ) -> None:
-    honest = honest_messages(mode, paillier_key)
+    honest = honest_messages(mode, sum_key)
     encoded = bytearray(data.draw(st.sampled_from(honest)).to_bytes())
     for _ in range(data.draw(st.integers(1, 4))):
         position = data.draw(st.integers(0, len(encoded)))
@@ -295,11 +295,11 @@ def test_decode_message_of_mutated_messages(
 @settings(FUZZ, max_examples=100)
 @given(data=st.data(), mode=st.sampled_from(list(Mode)))
 def test_receive_anything_at_any_step(
-    data: st.DataObject, mode: Mode, paillier_key: tds.he.PrivateKey
+    data: st.DataObject, mode: Mode, sum_key: tds.he.PrivateKey
 ) -> None:
     """Before each honest message (and after the last), a party gets something arbitrary. Each
     refused one leaves no trace, so the honest run still ends with the true result."""
-    left, right = parties(mode, paillier_key)
+    left, right = parties(mode, sum_key)
     delivered: list[Message] = []
     while True:
         step = next(

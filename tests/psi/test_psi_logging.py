@@ -15,7 +15,7 @@ SECRET_ITEMS = ["secret-alice", "secret-bob", "secret-carol"]
 
 @pytest.mark.parametrize("mode", list(Mode))
 def test_phase_changes_are_logged_without_secrets(
-    mode: Mode, paillier_key: tds.he.PrivateKey, caplog: pytest.LogCaptureFixture
+    mode: Mode, sum_key: tds.he.PrivateKey, caplog: pytest.LogCaptureFixture
 ) -> None:
     in_sum = mode is Mode.SUM
     left = LeftParty(SECRET_ITEMS, job_id="job-log", mode=mode, chunk_size=2, insecure=True)
@@ -25,7 +25,7 @@ def test_phase_changes_are_logged_without_secrets(
         mode=mode,
         chunk_size=2,
         values=[1234567, 7654321, 5555555] if in_sum else None,
-        paillier_key=paillier_key if in_sum else None,
+        sum_key=sum_key if in_sum else None,
         insecure=True,
     )
     with caplog.at_level(logging.DEBUG, logger="tds.psi"):
@@ -44,7 +44,7 @@ def test_phase_changes_are_logged_without_secrets(
     secrets = [*SECRET_ITEMS, "secret-dave", left._scalar.hex(), right._scalar.hex()]
     secrets += [repr(left._scalar), repr(right._scalar)]
     if in_sum:
-        secrets += [str(paillier_key.public_key.n), "1234567", "7654321", "5555555", "8888888"]
+        secrets += [str(sum_key.public_key.n), "1234567", "7654321", "5555555", "8888888"]
     assert not [secret for secret in secrets if secret in text]
 
 

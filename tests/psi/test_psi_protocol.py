@@ -94,7 +94,7 @@ def test_cardinality_equals_set_size(left: list, right: list, chunk: int) -> Non
     chunk=st.integers(1, 6),
 )
 def test_sum_equals_semi_join_sum(
-    left: list, right_rows: list, chunk: int, paillier_key: tds.he.PrivateKey
+    left: list, right_rows: list, chunk: int, sum_key: tds.he.PrivateKey
 ) -> None:
     right = [key for key, _ in right_rows]
     values = [value for _, value in right_rows]
@@ -103,7 +103,7 @@ def test_sum_equals_semi_join_sum(
         right,
         "sum",
         values,
-        paillier_key=paillier_key,
+        sum_key=sum_key,
         chunk_size=chunk,
         workers=1,
         insecure=True,
@@ -119,10 +119,10 @@ def test_sum_equals_semi_join_sum(
     [([], []), (["a"], []), ([], ["a"]), (["a", "b"], ["c"]), (["a", "b"], ["b", "a"])],
     ids=["both-empty", "right-empty", "left-empty", "disjoint", "equal"],
 )
-def test_edge_cases(mode: Mode, left: list, right: list, paillier_key: tds.he.PrivateKey) -> None:
+def test_edge_cases(mode: Mode, left: list, right: list, sum_key: tds.he.PrivateKey) -> None:
     values = list(range(1, len(right) + 1)) if mode is Mode.SUM else None
-    key = paillier_key if mode is Mode.SUM else None
-    result = run_local(left, right, mode, values, paillier_key=key, workers=1, insecure=True)
+    key = sum_key if mode is Mode.SUM else None
+    result = run_local(left, right, mode, values, sum_key=key, workers=1, insecure=True)
     shared = [item for item in left if item in right]
     assert result.size == len(shared)
     if mode in (Mode.INTERSECTION, Mode.BOTH):
@@ -131,16 +131,14 @@ def test_edge_cases(mode: Mode, left: list, right: list, paillier_key: tds.he.Pr
         assert result.sum == sum(v for item, v in zip(right, values, strict=True) if item in left)
 
 
-def test_duplicates_and_multi_column_keys(paillier_key: tds.he.PrivateKey) -> None:
+def test_duplicates_and_multi_column_keys(sum_key: tds.he.PrivateKey) -> None:
     hospital = [("P-1", 1980), ("P-2", 1975), ("P-1", 1980), ("P-3", 1990), ("P-1", 1981)]
     insurer = [("P-1", 1980), ("P-1", 1980), ("P-3", 1990), ("P-9", 1999), ("P-1", 1980)]
     claims = [100, 250, 40, 999, 5]
     result = run_local(hospital, insurer, workers=1)
     assert result.items == (("P-1", 1980), ("P-3", 1990))
     assert result.counts == (2, 1)
-    summed = run_local(
-        hospital, insurer, "sum", claims, paillier_key=paillier_key, workers=1, insecure=True
-    )
+    summed = run_local(hospital, insurer, "sum", claims, sum_key=sum_key, workers=1, insecure=True)
     assert (summed.size, summed.sum) == (2, 100 + 250 + 40 + 5)
 
 
@@ -149,7 +147,7 @@ def test_mixed_kinds_never_collide() -> None:
     assert result.items == ("1", (1,), ("1", 1))
 
 
-def test_a_process_pool_gives_the_same_result(paillier_key: tds.he.PrivateKey) -> None:
+def test_a_process_pool_gives_the_same_result(sum_key: tds.he.PrivateKey) -> None:
     left = [f"id-{i}" for i in range(300)]
     right = [f"id-{i}" for i in range(150, 500)]
     result = run_local(left, right, chunk_size=64, workers=2)
@@ -159,7 +157,7 @@ def test_a_process_pool_gives_the_same_result(paillier_key: tds.he.PrivateKey) -
         right,
         "sum",
         list(range(350)),
-        paillier_key=paillier_key,
+        sum_key=sum_key,
         chunk_size=64,
         workers=2,
         insecure=True,
@@ -184,21 +182,21 @@ def test_agrees_with_openmined_psi(mode: str) -> None:
         assert ours.size == client.GetIntersectionSize(setup, response)
 
 
-def test_sum_is_rerandomized_before_it_returns(paillier_key: tds.he.PrivateKey) -> None:
+def test_sum_is_rerandomized_before_it_returns(sum_key: tds.he.PrivateKey) -> None:
     """The right knows every ciphertext it sent; the sum it gets back must not be their product."""
     left = ["a", "b", "c"]
     right = ["b", "c", "d"]
     left_party = LeftParty(left, job_id="j", mode="sum", insecure=True)
     right_party = RightParty(
-        right, job_id="j", mode="sum", values=[5, 7, 11], paillier_key=paillier_key, insecure=True
+        right, job_id="j", mode="sum", values=[5, 7, 11], sum_key=sum_key, insecure=True
     )
     moved = exchange(left_party, right_party)
-    public_key = paillier_key.public_key
+    public_key = sum_key.public_key
     sent = [m for m in moved if isinstance(m, RightPoints)]
     # The messages name the key once (RightKey): each ciphertext travels bare.
     assert all(m.ciphertext_size == public_key.ciphertext_size for m in sent)
     ciphertexts = {
-        paillier_key.decrypt(Ciphertext.from_raw_bytes(public_key, raw)): raw
+        sum_key.decrypt(Ciphertext.from_raw_bytes(public_key, raw)): raw
         for m in sent
         for raw in (m.ciphertext(i) for i in range(m.count))
     }
@@ -207,8 +205,8 @@ def test_sum_is_rerandomized_before_it_returns(paillier_key: tds.he.PrivateKey) 
     )
     (returned,) = [m for m in moved if isinstance(m, EncryptedSum)]
     assert (
-        paillier_key.decrypt(product)
-        == paillier_key.decrypt(Ciphertext.from_raw_bytes(public_key, returned.ciphertext))
+        sum_key.decrypt(product)
+        == sum_key.decrypt(Ciphertext.from_raw_bytes(public_key, returned.ciphertext))
         == 12
     )
     assert returned.ciphertext != product.to_raw_bytes()
@@ -216,13 +214,13 @@ def test_sum_is_rerandomized_before_it_returns(paillier_key: tds.he.PrivateKey) 
     assert right_party.result().sum == 12 and left_party.result().sum is None
 
 
-def test_each_party_sees_only_what_its_mode_reveals(paillier_key: tds.he.PrivateKey) -> None:
+def test_each_party_sees_only_what_its_mode_reveals(sum_key: tds.he.PrivateKey) -> None:
     for mode in Mode:
         values = [1, 2] if mode is Mode.SUM else None
-        key = paillier_key if mode is Mode.SUM else None
+        key = sum_key if mode is Mode.SUM else None
         left_party = LeftParty(["a", "b", "z"], job_id="j", mode=mode, insecure=True)
         right_party = RightParty(
-            ["a", "b"], job_id="j", mode=mode, values=values, paillier_key=key, insecure=True
+            ["a", "b"], job_id="j", mode=mode, values=values, sum_key=key, insecure=True
         )
         exchange(left_party, right_party)
         disclosure = Disclosure.for_mode(mode)

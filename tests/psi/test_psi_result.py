@@ -44,9 +44,9 @@ def test_long_items_are_cut_short() -> None:
     assert len(repr(result)) < 300 and len(str(result)) < 300
 
 
-def test_str_of_each_view(paillier_key: tds.he.PrivateKey) -> None:
+def test_str_of_each_view(sum_key: tds.he.PrivateKey) -> None:
     summed = run_local(
-        ["a", "b"], ["b", "c"], "sum", [5, 7], paillier_key=paillier_key, workers=1, insecure=True
+        ["a", "b"], ["b", "c"], "sum", [5, 7], sum_key=sum_key, workers=1, insecure=True
     )
     assert str(summed) == "sum: 1 shared of 2 left and 2 right keys; sum 5"
     assert "sum=5" in repr(summed) and "items" not in repr(summed)

@@ -55,7 +55,7 @@ def parties(
     common = {"job_id": JOB, "mode": mode, "chunk_size": 2, "insecure": True}
     return (
         LeftParty(left, **common),
-        RightParty(right, values=values, paillier_key=key, **common),
+        RightParty(right, values=values, sum_key=key, **common),
     )
 
 
@@ -229,8 +229,8 @@ def test_right_refuses_a_bitmap_of_another_length() -> None:
     assert right.result().items == ("c", "d", "e")
 
 
-def test_right_refuses_an_impossible_intersection_size(paillier_key: tds.he.PrivateKey) -> None:
-    left, right = parties(Mode.SUM, paillier_key)
+def test_right_refuses_an_impossible_intersection_size(sum_key: tds.he.PrivateKey) -> None:
+    left, right = parties(Mode.SUM, sum_key)
     outcome = pump_until(left, right, first(EncryptedSum))
     with pytest.raises(UnexpectedMessageError, match="intersection of 5 keys"):
         right.receive(dataclasses.replace(outcome, size=5))
@@ -239,7 +239,7 @@ def test_right_refuses_an_impossible_intersection_size(paillier_key: tds.he.Priv
 @pytest.mark.parametrize("mode", list(Mode))
 @pytest.mark.parametrize("split", [False, True], ids=["in-one-chunk", "in-the-next-chunk"])
 def test_a_repeated_right_point_counts_once(
-    mode: Mode, split: bool, paillier_key: tds.he.PrivateKey
+    mode: Mode, split: bool, sum_key: tds.he.PrivateKey
 ) -> None:
     """A deviating right that sends every point twice must not make an item count twice."""
     in_sum = mode is Mode.SUM
@@ -249,7 +249,7 @@ def test_a_repeated_right_point_counts_once(
         job_id=JOB,
         mode=mode,
         values=[5, 7] if in_sum else None,
-        paillier_key=paillier_key if in_sum else None,
+        sum_key=sum_key if in_sum else None,
         insecure=True,
     )
     honest = pump_until(left, right, first(RightPoints))
@@ -277,8 +277,8 @@ def test_a_repeated_right_point_counts_once(
         bits = np.unpackbits(np.frombuffer(final.bitmap, np.uint8), bitorder="little")
         assert bits.sum() == 1
     if in_sum:
-        encrypted = tds.he.Ciphertext.from_raw_bytes(paillier_key.public_key, final.ciphertext)
-        assert (final.size, paillier_key.decrypt(encrypted)) == (1, 5)
+        encrypted = tds.he.Ciphertext.from_raw_bytes(sum_key.public_key, final.ciphertext)
+        assert (final.size, sum_key.decrypt(encrypted)) == (1, 5)
 
 
 # --- invalid points, keys and ciphertexts ---
@@ -304,17 +304,17 @@ def test_left_refuses_bad_points(point: bytes, problem: str) -> None:
         left.receive(dataclasses.replace(message, points=point + message.points[32:]))
 
 
-def test_left_refuses_a_malformed_paillier_key(paillier_key: tds.he.PrivateKey) -> None:
-    left, right = parties(Mode.SUM, paillier_key)
+def test_left_refuses_a_malformed_paillier_key(sum_key: tds.he.PrivateKey) -> None:
+    left, right = parties(Mode.SUM, sum_key)
     key = pump_until(left, right, first(RightKey))
     with pytest.raises(DecodeError):
         left.receive(dataclasses.replace(key, public_key=b"TDPK-not-a-key"))
 
 
-def test_left_refuses_a_paillier_key_with_an_even_modulus(paillier_key: tds.he.PrivateKey) -> None:
-    left, right = parties(Mode.SUM, paillier_key)
+def test_left_refuses_a_paillier_key_with_an_even_modulus(sum_key: tds.he.PrivateKey) -> None:
+    left, right = parties(Mode.SUM, sum_key)
     key = pump_until(left, right, first(RightKey))
-    data = bytearray(paillier_key.public_key.to_bytes())
+    data = bytearray(sum_key.public_key.to_bytes())
     data[9 + 127] ^= 1  # the last byte of n: magic, version, u32 length, then 128 bytes of n
     even = bytes(data)
     with pytest.raises(KeySizeError):
@@ -323,12 +323,10 @@ def test_left_refuses_a_paillier_key_with_an_even_modulus(paillier_key: tds.he.P
 
 
 def test_left_refuses_a_small_paillier_key_unless_insecure(
-    paillier_key: tds.he.PrivateKey,
+    sum_key: tds.he.PrivateKey,
 ) -> None:
     left = LeftParty(["a", "b"], job_id=JOB, mode=Mode.SUM)
-    right = RightParty(
-        ["b"], job_id=JOB, mode=Mode.SUM, values=[7], paillier_key=paillier_key, insecure=True
-    )
+    right = RightParty(["b"], job_id=JOB, mode=Mode.SUM, values=[7], sum_key=sum_key, insecure=True)
     key = pump_until(left, right, first(RightKey))
     with pytest.raises(KeySizeError, match="1024-bit"):
         left.receive(key)
@@ -341,14 +339,14 @@ def test_left_refuses_a_small_paillier_key_unless_insecure(
 
 
 def test_right_refuses_its_own_small_paillier_key_unless_insecure(
-    paillier_key: tds.he.PrivateKey,
+    sum_key: tds.he.PrivateKey,
 ) -> None:
     with pytest.raises(KeySizeError, match="insecure=True"):
-        RightParty(["a"], job_id=JOB, mode=Mode.SUM, values=[1], paillier_key=paillier_key)
+        RightParty(["a"], job_id=JOB, mode=Mode.SUM, values=[1], sum_key=sum_key)
 
 
-def test_left_refuses_invalid_ciphertexts(paillier_key: tds.he.PrivateKey) -> None:
-    left, right = parties(Mode.SUM, paillier_key, left=("a",), right=("a", "b"))
+def test_left_refuses_invalid_ciphertexts(sum_key: tds.he.PrivateKey) -> None:
+    left, right = parties(Mode.SUM, sum_key, left=("a",), right=("a", "b"))
     message = pump_until(left, right, first(RightPoints))
     size = message.ciphertext_size
     zero = bytes(size)  # 0 is not in Z*_{n^2}
@@ -376,8 +374,8 @@ def test_a_refused_message_leaves_no_trace() -> None:
     assert left.done and left.result().items == ("c", "d", "e")
 
 
-def test_right_refuses_an_invalid_sum(paillier_key: tds.he.PrivateKey) -> None:
-    left, right = parties(Mode.SUM, paillier_key)
+def test_right_refuses_an_invalid_sum(sum_key: tds.he.PrivateKey) -> None:
+    left, right = parties(Mode.SUM, sum_key)
     outcome = pump_until(left, right, first(EncryptedSum))
     with pytest.raises(DecodeError):
         right.receive(dataclasses.replace(outcome, ciphertext=b"\x01\x02"))
@@ -405,7 +403,7 @@ def test_right_refuses_an_invalid_sum(paillier_key: tds.he.PrivateKey) -> None:
         lambda: run_local(["a"], ["a"], workers=0),
         lambda: run_local(["a"], ["a"], workers="2"),
         lambda: run_local(["a"], ["a"], workers=1.5),
-        lambda: RightParty(["a"], job_id="j", mode="sum", values=[1], paillier_key="key"),
+        lambda: RightParty(["a"], job_id="j", mode="sum", values=[1], sum_key="key"),
     ],
 )
 def test_invalid_configuration(make: Callable[[], object]) -> None:
@@ -420,25 +418,25 @@ def test_sum_mode_makes_a_full_size_key_when_none_is_given() -> None:
     assert tds.he.PublicKey.from_bytes(key.public_key).n_bits == 2048
 
 
-def test_a_public_key_is_not_the_rights_paillier_key(paillier_key: tds.he.PrivateKey) -> None:
+def test_a_public_key_is_not_the_rights_paillier_key(sum_key: tds.he.PrivateKey) -> None:
     with pytest.raises(ConfigError, match="PrivateKey"):
-        RightParty(["a"], job_id=JOB, mode="sum", values=[1], paillier_key=paillier_key.public_key)
+        RightParty(["a"], job_id=JOB, mode="sum", values=[1], sum_key=sum_key.public_key)
 
 
 @pytest.mark.parametrize("copies", [1, 3])
 def test_values_that_could_overflow_the_sum_are_refused_up_front(
-    paillier_key: tds.he.PrivateKey, copies: int
+    sum_key: tds.he.PrivateKey, copies: int
 ) -> None:
     # Three values of max_int would wrap around n and decrypt to a wrong sum; one value past
     # max_int would stall the right party in the middle of the job.
-    large = int(paillier_key.public_key.max_int) + (copies == 1)
+    large = int(sum_key.public_key.max_int) + (copies == 1)
     with pytest.raises(PlaintextRangeError, match="max_int"):
         RightParty(
             ["a", "b", "c"][:copies],
             job_id=JOB,
             mode="sum",
             values=[large] * copies,
-            paillier_key=paillier_key,
+            sum_key=sum_key,
             insecure=True,
         )
 
@@ -492,7 +490,7 @@ def test_items_must_be_iterable(not_a_set: object) -> None:
 
 @pytest.mark.parametrize("values", [5, "12", b"\x01\x02", None])
 def test_right_values_must_be_a_collection_of_integers(
-    values: object, paillier_key: tds.he.PrivateKey
+    values: object, sum_key: tds.he.PrivateKey
 ) -> None:
     with pytest.raises(ConfigError, match="value"):
         RightParty(
@@ -500,23 +498,23 @@ def test_right_values_must_be_a_collection_of_integers(
             job_id=JOB,
             mode="sum",
             values=values,
-            paillier_key=paillier_key,
+            sum_key=sum_key,
             insecure=True,
         )
 
 
-def test_right_values_may_be_any_iterable(paillier_key: tds.he.PrivateKey) -> None:
+def test_right_values_may_be_any_iterable(sum_key: tds.he.PrivateKey) -> None:
     values = (value for value in (5, 7))
     result = run_local(
-        ["a", "b"], ["b", "c"], "sum", values, paillier_key=paillier_key, workers=1, insecure=True
+        ["a", "b"], ["b", "c"], "sum", values, sum_key=sum_key, workers=1, insecure=True
     )
     assert result.sum == 5
 
 
 @pytest.mark.parametrize("flag", [True, False, np.bool_(True)])
-def test_right_values_refuse_bool(flag: object, paillier_key: tds.he.PrivateKey) -> None:
+def test_right_values_refuse_bool(flag: object, sum_key: tds.he.PrivateKey) -> None:
     with pytest.raises(PlaintextTypeError, match="bool"):
-        run_local(["a"], ["a"], "sum", [flag], paillier_key=paillier_key, workers=1, insecure=True)
+        run_local(["a"], ["a"], "sum", [flag], sum_key=sum_key, workers=1, insecure=True)
 
 
 @pytest.mark.parametrize(
@@ -534,13 +532,13 @@ def test_progress_and_executor_are_checked_up_front(make: Callable[[], object]) 
         make()
 
 
-def test_the_right_takes_only_its_modes_last_message(paillier_key: tds.he.PrivateKey) -> None:
+def test_the_right_takes_only_its_modes_last_message(sum_key: tds.he.PrivateKey) -> None:
     left, right = parties(Mode.BOTH)
     bitmap = pump_until(left, right, first(MatchBitmap))
     with pytest.raises(UnexpectedMessageError, match="cannot take EncryptedSum"):
         right.receive(EncryptedSum(JOB.encode(), Mode.BOTH, 1, bytes(256)))
     right.receive(bitmap)
-    left, right = parties(Mode.SUM, paillier_key)
+    left, right = parties(Mode.SUM, sum_key)
     outcome = pump_until(left, right, first(EncryptedSum))
     with pytest.raises(UnexpectedMessageError, match="cannot take MatchBitmap"):
         right.receive(MatchBitmap(JOB.encode(), Mode.SUM, 4, b"\x0f"))
