@@ -37,10 +37,11 @@ def test_defaults_are_the_transport_defaults(tmp_path: Path) -> None:
     assert config.compute == Compute("local", None)
 
 
-def test_compute_names_the_executor_and_its_workers(tmp_path: Path) -> None:
-    text = '[node]\nname = "alice"\n[compute]\nexecutor = "ray"\nworkers = 8\n'
+def test_compute_names_the_executor_its_workers_and_the_scheme(tmp_path: Path) -> None:
+    text = '[node]\nname = "alice"\n[compute]\nexecutor = "ray"\nworkers = 8\nscheme = "ou"\n'
     config = NodeConfig.load(write(tmp_path, text))
-    assert config.compute == Compute("ray", 8)
+    assert config.compute == Compute("ray", 8, "ou")
+    assert NodeConfig.load(write(tmp_path, '[node]\nname = "a"\n')).compute.scheme == "paillier"
     assert config.compute.options() == {"executor": "ray", "workers": 8}
     assert NodeConfig.load(write(tmp_path, config.to_toml())) == config
 
@@ -314,6 +315,10 @@ def test_a_file_that_is_not_text(tmp_path: Path) -> None:
         (
             '[node]\nname = "a"\n[compute]\nexecutor = "threads"\n',
             r'\[compute\] executor must be "local" or "ray", not \'threads\'',
+        ),
+        (
+            '[node]\nname = "a"\n[compute]\nscheme = "rsa"\n',
+            r'\[compute\] scheme must be "paillier" or "ou", not \'rsa\'',
         ),
         (
             '[node]\nname = "a"\n[compute]\nworkers = -1\n',
