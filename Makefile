@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 RUNTIME := $(VENV)/.installed-runtime
 DEV := $(VENV)/.installed-dev
 
-.PHONY: demo test lint bench bench-spu clean
+.PHONY: demo test lint bench bench-spu bench-heu clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,7 @@ bench: $(DEV)
 	$(BIN)/pytest benchmarks --benchmark-only --benchmark-columns=min,mean,median,rounds \
 		--benchmark-sort=name -s
 	-$(MAKE) bench-spu
+	-$(MAKE) bench-heu
 
 # SecretFlow's PSI, the C++ peer of the OPRF join, in an environment of its own: spu pins
 # numpy below 2. Where it does not install, `make bench` goes on without it.
@@ -52,5 +53,16 @@ bench-spu: $(SPU_VENV)/.installed
 		$(SPU_VENV)/bin/python benchmarks/spu_psi.py $$n $$protocol 2>/dev/null | grep '^{'; \
 	done; done
 
+# SecretFlow's HEU, the C++ peer of tds's Okamoto-Uchiyama and Paillier, likewise apart.
+HEU_VENV := .venv-heu
+
+$(HEU_VENV)/.installed:
+	$(PYTHON) -m venv $(HEU_VENV)
+	$(HEU_VENV)/bin/python -m pip install -qq "sf-heu==0.5.2b0"
+	touch $@
+
+bench-heu: $(HEU_VENV)/.installed
+	@$(HEU_VENV)/bin/python benchmarks/heu_he.py 2000
+
 clean:
-	rm -rf $(VENV) $(SPU_VENV) .pytest_cache .benchmarks .hypothesis build *.egg-info
+	rm -rf $(VENV) $(SPU_VENV) $(HEU_VENV) .pytest_cache .benchmarks .hypothesis build *.egg-info
