@@ -4,7 +4,7 @@ keys, in one run; SecretFlow HEU's C++ OU and ZPaillier run apart (``make bench-
 Per-operation groups time one core on the same 32-bit values. The packed group runs the
 aggregation of ``bench_he`` (100 parties' vectors: encrypt, sum, decrypt) under both tds
 schemes, and the join group runs intersection-sum at 2^16 under both against the plain
-intersection of the same sets (the same protocol without values, encryption or sum).
+intersection of the same sets (the same ECDH protocol without values, encryption or sum).
 """
 
 from __future__ import annotations
@@ -98,8 +98,10 @@ def test_intersection_sum(benchmark, keys, implementation) -> None:
     left, right = id_sets(n)
     right_values = values(n, seed=7)
     if implementation == "intersection":
-        run = lambda: tds.psi.run_local(left, right, "intersection", workers=CORES)  # noqa: E731
-        name = "tds plain intersection (no values)"
+        run = lambda: tds.psi.run_local(  # noqa: E731
+            left, right, "intersection", workers=CORES, protocol="ecdh"
+        )
+        name = "tds plain intersection (ECDH, no values)"
     else:
         key = keys[implementation][1]
         run = lambda: tds.psi.run_local(  # noqa: E731

@@ -34,7 +34,6 @@ from tds.he._wire import Reader, Writer
 
 _PUBLIC_MAGIC = b"TDOK"
 _PRIVATE_MAGIC = b"TDOS"
-_DIGEST_DOMAIN = b"TDS-HE-OU-KEY-V01"
 _PRIMALITY_ROUNDS = 40
 # Statistical distance of a strict mask's exponent from uniform: 2^-128.
 _STRICT_EXTRA_BITS = 128
@@ -107,8 +106,7 @@ class OUPublicKey(BatchEncryption):
         # p > 2^(prime_bits - 1) >= 4 max_int: a gap between the positive and negative ranges
         # tells an overflow apart from a value.
         self.max_int = 2 ** (self.plaintext_bits - 2) - 1
-        writer = Writer(_DIGEST_DOMAIN).integer(n).integer(self.big_g).integer(self.big_h)
-        self._digest = hashlib.sha256(writer.to_bytes()).digest()
+        self._digest = hashlib.sha256(self.to_bytes()).digest()
         self._g_table: FixedBaseTable | None = None
         self._h_table: FixedBaseTable | None = None
         self._lock = threading.Lock()
@@ -138,7 +136,7 @@ class OUPublicKey(BatchEncryption):
 
     @property
     def digest(self) -> bytes:
-        """SHA-256 over the key's parameters: names the key inside serialized objects."""
+        """SHA-256 over :meth:`to_bytes`: names the key inside serialized objects."""
         return self._digest
 
     @property
@@ -187,7 +185,10 @@ class OUPublicKey(BatchEncryption):
             with self._lock:
                 if self._g_table is None or self._h_table is None:
                     self._g_table = FixedBaseTable(self.big_g, self.n, self.plaintext_bits)
-                    self._h_table = FixedBaseTable(self.big_h, self.n, self.randomness_bits)
+                    # 12-bit digits: 19 multiplications per mask instead of 28, for 20 MB.
+                    self._h_table = FixedBaseTable(
+                        self.big_h, self.n, self.randomness_bits, window_bits=12
+                    )
         return self._g_table, self._h_table
 
     def plaintext_factor(self, value: int) -> mpz:
