@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from benchmarks.conftest import compare, size
-from tds.policy import InMemoryUsageState, Policy, Request, UsageKey, evaluate
+from tds.policy import InMemoryUsageState, Policy, Request, UsageKey, _odrl, evaluate
 from tds.sectors import healthcare
 
 GROUP = "evaluate the healthcare template, one decision"
@@ -137,14 +137,22 @@ def test_evaluate_tds_policy_dry_run(benchmark, setup) -> None:
     assert all(d.permitted and not d.consumed for d in decisions)
 
 
-def test_parse_odrl(benchmark, setup) -> None:
+@pytest.mark.parametrize("cached", [False, True], ids=["first read", "read again"])
+def test_parse_odrl(benchmark, setup, cached: bool) -> None:
     policy, _, _ = setup
     document = policy.to_odrl()
+
+    def read() -> Policy:
+        if not cached:
+            _odrl._read.cache_clear()  # every read a first one: JSON-LD processing included
+        return Policy.from_odrl(document)
+
+    name = "tds.policy Policy.from_odrl, " + ("read again (cached)" if cached else "first read")
     parsed = compare(
         benchmark,
         "read the healthcare template from ODRL JSON-LD",
-        "tds.policy Policy.from_odrl",
-        lambda: [Policy.from_odrl(document) for _ in range(POLICIES)],
+        name,
+        lambda: [read() for _ in range(POLICIES)],
         items=POLICIES,
         unit="policy",
     )
