@@ -20,8 +20,8 @@ from tds.errors import (
     PlaintextRangeError,
 )
 from tds.he import _pool
-from tds.he._batch import BatchDecryption, BatchEncryption
 from tds.he._ciphertext import Ciphertext, check_phe_object, require_public_key
+from tds.he._common import CommonPrivateKey, CommonPublicKey
 from tds.he._fixed_base import FixedBaseTable
 from tds.he._integers import as_integer, as_list, to_bytes_big
 from tds.he._wire import Reader, Writer
@@ -85,7 +85,7 @@ def _djn_base_root(n: mpz) -> mpz:
     return n - x * x % n
 
 
-class PublicKey(BatchEncryption):
+class PublicKey(CommonPublicKey):
     """Encrypts integers; anyone holding it can add ciphertexts under it.
 
     ``n`` is the Paillier modulus (``g = n + 1``). ``h_s = h^n mod n^2`` is the
@@ -136,10 +136,6 @@ class PublicKey(BatchEncryption):
         return self._h_s
 
     @property
-    def n_bits(self) -> int:
-        return self.n.bit_length()
-
-    @property
     def randomness_bits(self) -> int:
         """Bit length of the short DJN exponent ``r``."""
         return self.n_bits // 2
@@ -166,25 +162,6 @@ class PublicKey(BatchEncryption):
         :meth:`Ciphertext.to_bytes` adds 13 bytes of header and key id.
         """
         return (self.n_square.bit_length() + 7) // 8
-
-    @property
-    def digest(self) -> bytes:
-        """SHA-256 over ``n``'s big-endian bytes: names the key inside serialized objects."""
-        return self._digest
-
-    @property
-    def fingerprint(self) -> str:
-        """The first 16 hex digits of :attr:`digest`, for logs."""
-        return self.digest.hex()[:16]
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, PublicKey) and self.n == other.n
-
-    def __hash__(self) -> int:
-        return hash(self.n)
-
-    def __repr__(self) -> str:
-        return f"<PublicKey {self.n_bits} bits fingerprint={self.fingerprint}>"
 
     # plaintext encoding
 
@@ -293,7 +270,7 @@ def _key_for_modulus(n: int) -> PublicKey:
     return PublicKey(n, insecure=True)
 
 
-class PrivateKey(BatchDecryption):
+class PrivateKey(CommonPrivateKey):
     """Decrypts with the CRT, and encrypts faster than the public key can.
 
     Holding ``p`` and ``q``, it computes ``h_s^r`` modulo ``p^2`` and ``q^2``
@@ -322,15 +299,6 @@ class PrivateKey(BatchDecryption):
         self._crt = _CrtParameters(p, q, public_key.n)
         self._tables: tuple[FixedBaseTable, FixedBaseTable] | None = None
         self._lock = threading.Lock()
-
-    def __repr__(self) -> str:
-        return f"<PrivateKey for {self.public_key!r}>"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, PrivateKey) and self.public_key == other.public_key
-
-    def __hash__(self) -> int:
-        return hash(self.public_key)
 
     # decryption
 

@@ -25,8 +25,8 @@ from tds.errors import (
     PlaintextRangeError,
 )
 from tds.he import _pool
-from tds.he._batch import BatchDecryption, BatchEncryption
 from tds.he._ciphertext import Ciphertext, require_public_key
+from tds.he._common import CommonPrivateKey, CommonPublicKey
 from tds.he._fixed_base import FixedBaseTable
 from tds.he._integers import as_integer, as_list
 from tds.he._keys import DEFAULT_KEY_BITS, check_key_bits
@@ -72,7 +72,7 @@ def _check_base(value: Any, n: mpz, name: str) -> mpz:
     return value
 
 
-class OUPublicKey(BatchEncryption):
+class OUPublicKey(CommonPublicKey):
     """Encrypts integers under Okamoto-Uchiyama; anyone holding it can add ciphertexts.
 
     The same methods as Paillier's :class:`PublicKey` (``encrypt``, ``encrypt_many``,
@@ -112,10 +112,6 @@ class OUPublicKey(BatchEncryption):
         self._lock = threading.Lock()
 
     @property
-    def n_bits(self) -> int:
-        return self.n.bit_length()
-
-    @property
     def randomness_bits(self) -> int:
         """Bit length of the random exponent ``r``."""
         return subgroup_bits(self.n_bits)
@@ -133,24 +129,6 @@ class OUPublicKey(BatchEncryption):
     def ciphertext_size(self) -> int:
         """Bytes of one bare ciphertext (the byte length of ``n``)."""
         return (self.n_bits + 7) // 8
-
-    @property
-    def digest(self) -> bytes:
-        """SHA-256 over :meth:`to_bytes`: names the key inside serialized objects."""
-        return self._digest
-
-    @property
-    def fingerprint(self) -> str:
-        return self.digest.hex()[:16]
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, OUPublicKey) and self._digest == other._digest
-
-    def __hash__(self) -> int:
-        return hash(self._digest)
-
-    def __repr__(self) -> str:
-        return f"<OUPublicKey {self.n_bits} bits fingerprint={self.fingerprint}>"
 
     # plaintexts
 
@@ -222,7 +200,10 @@ class OUPublicKey(BatchEncryption):
 
     def h_mask(self, exponent: int) -> mpz:
         """``H ** exponent mod n`` for ``0 <= exponent < 2**randomness_bits`` (raw layer)."""
-        return self._tables()[1].power(as_integer(exponent, "exponent"))
+        exponent = as_integer(exponent, "exponent")
+        if not 0 <= exponent < 1 << self.randomness_bits:
+            raise PlaintextRangeError(f"exponent must lie in [0, 2**{self.randomness_bits})")
+        return self._tables()[1].power(exponent)
 
     def raw_encrypt(self, residue: int, *, strict: bool = False) -> mpz:
         """Encrypt ``0 <= residue < 2^plaintext_bits`` (the raw layer)."""
@@ -251,7 +232,7 @@ class OUPublicKey(BatchEncryption):
         return cls(n, big_g, big_h, insecure=insecure)
 
 
-class OUPrivateKey(BatchDecryption):
+class OUPrivateKey(CommonPrivateKey):
     """Decrypts Okamoto-Uchiyama ciphertexts with one exponentiation to the 224-bit ``t``
     modulo ``p^2``. The same methods as Paillier's :class:`PrivateKey`."""
 
@@ -285,15 +266,6 @@ class OUPrivateKey(BatchDecryption):
         if (power - 1) % self.p or log % self.p == 0:
             raise DecodeError("G does not generate the plaintext group: nothing would decrypt")
         return gmpy2.invert(log, self.p)
-
-    def __repr__(self) -> str:
-        return f"<OUPrivateKey for {self.public_key!r}>"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, OUPrivateKey) and self.public_key == other.public_key
-
-    def __hash__(self) -> int:
-        return hash(self.public_key)
 
     def raw_decrypt(self, value: int) -> mpz:
         """The residue mod ``p`` inside a raw ciphertext (the raw layer).

@@ -1,8 +1,10 @@
-"""Batch and vector methods shared by the Paillier and Okamoto-Uchiyama keys.
+"""What the Paillier and Okamoto-Uchiyama keys share: identity, and the batch and vector
+methods.
 
 Each scheme's key supplies the single-value primitives (``encode``, ``raw_encrypt``,
-``raw_decrypt``, ``to_bytes``, ``scheme``); these mixins run them over batches, on a process
-pool or another executor when a batch is large, and over packed vectors.
+``raw_decrypt``, ``to_bytes``, ``scheme``, ``n`` and its ``_digest``); these bases name the key
+by its digest and run the primitives over batches, on a process pool or another executor when
+a batch is large, and over packed vectors.
 """
 
 from __future__ import annotations
@@ -25,8 +27,34 @@ if TYPE_CHECKING:
     from tds.he._packing import EncryptedVector
 
 
-class BatchEncryption:
-    """``encrypt_many``, ``raw_encrypt_many`` and ``encrypt_vector`` for a public key."""
+class CommonPublicKey:
+    """A public key's identity (``digest``, ``fingerprint``, equality), ``encrypt_many``,
+    ``raw_encrypt_many`` and ``encrypt_vector``."""
+
+    __slots__ = ()
+
+    @property
+    def n_bits(self) -> int:
+        return self.n.bit_length()  # type: ignore[attr-defined, no-any-return]
+
+    @property
+    def digest(self) -> bytes:
+        """SHA-256 naming the key inside serialized objects (see docs/concepts.md)."""
+        return self._digest  # type: ignore[attr-defined, no-any-return]
+
+    @property
+    def fingerprint(self) -> str:
+        """The first 16 hex digits of :attr:`digest`, for logs."""
+        return self.digest.hex()[:16]
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.digest == self.digest  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self.digest)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.n_bits} bits fingerprint={self.fingerprint}>"
 
     def encrypt_many(
         self,
@@ -108,9 +136,20 @@ class BatchEncryption:
         )
 
 
-class BatchDecryption:
-    """``decrypt``, ``decrypt_many``, ``raw_decrypt_many`` and ``decrypt_vector`` for a
-    private key with a ``public_key`` and a ``raw_decrypt``."""
+class CommonPrivateKey:
+    """A private key's identity (that of its ``public_key``), ``decrypt``, ``decrypt_many``,
+    ``raw_decrypt_many`` and ``decrypt_vector``, for a key with a ``raw_decrypt``."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} for {self.public_key!r}>"  # type: ignore[attr-defined]
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.public_key == self.public_key  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self.public_key)  # type: ignore[attr-defined]
 
     def decrypt(self, ciphertext: Ciphertext) -> int:
         """The signed integer inside ``ciphertext``."""
