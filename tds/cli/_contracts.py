@@ -277,6 +277,32 @@ def show_agreement(
         emit(summary, as_json, text)
 
 
+@agreement_app.command("violated")
+def record_violation(
+    agreement_id: Annotated[str, typer.Argument(help="An agreement this node provides.")],
+    duty: Annotated[
+        str,
+        typer.Argument(help="The compensate duty's uid, or its path (permission[0].duty[0])."),
+    ],
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why, for the audit log (e.g. the unpaid invoice).")
+    ],
+    directory: DirOption = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Record that the consumer did not compensate as the agreement asks: its permission grants
+    nothing more from now on."""
+    with node_client(directory, config) as client:
+        client.record_violation(agreement_id, duty, reason)
+        summary = {"agreement": agreement_id, "duty": duty, "violated": True}
+        emit(
+            summary,
+            as_json,
+            lambda: f"recorded: {duty} of {agreement_id} was violated; no further use under it",
+        )
+
+
 def _save(path: Path, document: str) -> None:
     try:
         path.write_text(document, encoding="utf-8")

@@ -13,7 +13,7 @@ from typing import Any
 
 from tds.connector import serde
 from tds.connector._agreement import SignedAgreement
-from tds.connector._audit import Checkpoint
+from tds.connector._audit import Checkpoint, EventKind
 from tds.connector._audit_check import AuditReport, consistency_proof, verify_peer_log
 from tds.connector._catalog import Dataset, DatasetOffer
 from tds.connector._config import NodeConfig
@@ -35,7 +35,7 @@ from tds.connector._node import NodeInfo, OpenNode
 from tds.connector._peer import PeerConnection, PeerPool
 from tds.connector._replies import new_message_id
 from tds.connector._transport import parse_address
-from tds.connector._trust import validate_node_name
+from tds.connector._trust import node_uri, validate_node_name
 from tds.connector._witness import StoredWitness
 from tds.errors import (
     ConfigError,
@@ -48,7 +48,7 @@ from tds.errors import (
 )
 from tds.he import generate_keypair
 from tds.he._scheme import Scheme, check_scheme
-from tds.policy import BoundingBox, Policy
+from tds.policy import BoundingBox, Policy, UsageKey
 from tds.progress import ProgressCallback
 from tds.psi import BUCKET_ITEMS, choose_protocol
 
@@ -223,6 +223,46 @@ class Client:
     def agreements(self, *, peer: str | None = None) -> list[SignedAgreement]:
         """The agreements this node made, as provider or consumer, oldest first."""
         return self.node.negotiations.agreements(peer=peer)
+
+    def record_violation(self, agreement_id: str, duty: str, reason: str) -> None:
+        """Record that the consumer of an agreement this node provides violated a duty it owed
+        after its uses (``compensate``): ``duty`` is the duty's uid, or its path such as
+        ``permission[0].duty[0]``. From now on the permission grants that consumer nothing,
+        and the audit log says who recorded it and why. ConfigError for a duty the agreement
+        has not, or one of another kind; NotFoundError for an unknown agreement."""
+        signed = self.agreement(agreement_id)
+        if signed.provider != self.name:
+            raise ConfigError(
+                f"{self.name} is the consumer of {agreement_id}; only its provider records "
+                "violations"
+            )
+        owed = {
+            d.uid or f"permission[{index}].duty[{number}]": d.action
+            for index, permission in enumerate(signed.policy.permissions)
+            for number, d in enumerate(permission.duties)
+        }
+        if not isinstance(duty, str) or duty not in owed:
+            raise ConfigError(
+                f"agreement {agreement_id} has no duty {duty!r:.80}; its duties: "
+                f"{', '.join(owed) or 'none'}"
+            )
+        if not owed[duty].may_be_violated:
+            raise ConfigError(
+                f"{duty} is a {owed[duty]} duty; only duties owed after the use (compensate) "
+                "are recorded as violated"
+            )
+        key = UsageKey(signed.policy.content_hash, duty, node_uri(signed.consumer))
+        with self.node.store.transaction():
+            self.node.usage.record_violation(key)
+            self.node.audit_log.append(
+                EventKind.USE_DECISION,
+                {
+                    "provider": self.name,
+                    "consumer": signed.consumer,
+                    "agreement": agreement_id,
+                    "violated": {"duty": duty, "reason": _reason(reason)},
+                },
+            )
 
     def _send(
         self, connection: PeerConnection, negotiation_id: str, method: str, request: bytes

@@ -144,6 +144,14 @@ _MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE uses ADD COLUMN job_id TEXT;
     CREATE UNIQUE INDEX uses_by_job ON uses (job_id) WHERE job_id IS NOT NULL;
     """,
+    """
+    CREATE TABLE violations (
+        policy TEXT NOT NULL,
+        rule TEXT NOT NULL,
+        assignee TEXT NOT NULL,
+        PRIMARY KEY (policy, rule, assignee)
+    );
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 _BUSY_TIMEOUT_MS = 10_000

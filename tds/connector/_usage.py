@@ -108,6 +108,14 @@ class SqliteUsageState(UsageState):
                 (duty.policy, duty.rule, duty.assignee),
             )
 
+    def record_violation(self, duty: UsageKey) -> None:
+        """Record that a duty owed after the use (compensate) was violated."""
+        with self._store.transaction() as connection:
+            connection.execute(
+                "INSERT OR IGNORE INTO violations VALUES (?, ?, ?)",
+                (duty.policy, duty.rule, duty.assignee),
+            )
+
     def agreed_at(self, content_hash: str) -> datetime | None:
         with self._store.transaction() as connection:
             row = connection.execute(
@@ -119,6 +127,14 @@ class SqliteUsageState(UsageState):
         with self._store.transaction() as connection:
             row = connection.execute(
                 "SELECT 1 FROM fulfilments WHERE policy = ? AND rule = ? AND assignee = ?",
+                (duty.policy, duty.rule, duty.assignee),
+            ).fetchone()
+        return row is not None
+
+    def is_violated(self, duty: UsageKey) -> bool:
+        with self._store.transaction() as connection:
+            row = connection.execute(
+                "SELECT 1 FROM violations WHERE policy = ? AND rule = ? AND assignee = ?",
                 (duty.policy, duty.rule, duty.assignee),
             ).fetchone()
         return row is not None

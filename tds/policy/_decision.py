@@ -28,14 +28,16 @@ class ConstraintResult:
 
 @dataclass(frozen=True)
 class DutyResult:
-    """Whether a duty is owed for this use and, for duties that precede use, fulfilled."""
+    """Whether a duty is owed for this use and, for duties that precede use, fulfilled; for a
+    duty owed after the use (compensate), ``fulfilled`` is False once it was recorded
+    violated."""
 
     path: str
     id: str
     action: str
     prior: bool  # must be fulfilled before the use, rather than performed with it
     owed: bool
-    fulfilled: bool | None  # None for duties performed with the use
+    fulfilled: bool | None  # None for duties performed with or after the use
     reason: str
 
 

@@ -146,6 +146,8 @@ def _duty_action(duty: Duty) -> str:
         return "the provider adds differential-privacy noise to every result" + _where(refinements)
     if action is DutyAction.OBTAIN_CONSENT:
         return "the consumer must have obtained consent before the first use" + _where(refinements)
+    if action is DutyAction.COMPENSATE:
+        return "the consumer compensates the provider after the use" + _where(refinements)
     if action is DutyAction.DELETE:
         if not refinements:
             return "the consumer deletes the result at once"

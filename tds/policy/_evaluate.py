@@ -165,7 +165,7 @@ def _permission_result(
         for number, duty in enumerate(permission.duties)
     )
     key = UsageKey(policy_hash, rule_id, request.assignee)
-    unmet = [duty for duty in duties if duty.prior and duty.owed and not duty.fulfilled]
+    unmet = [duty for duty in duties if duty.owed and duty.fulfilled is False]
     checks, granted, spent = _check_permission(
         permission, path, key, state, context, spend and not unmet
     )
@@ -323,6 +323,17 @@ def _duty_result(
     if not owed:
         reason = f"{action} is not owed: " + "; ".join(c.reason for c in checks)
         return DutyResult(path, duty_id, duty.action.value, prior, False, None, reason)
+    key = UsageKey(policy_hash, duty_id, context.request.assignee)
+    if duty.action.may_be_violated:
+        # Owed after the use; a violation on record ends the permission, no record fails closed.
+        if state is None:
+            reason = f"{action} is owed; no usage state was given to show it was not violated"
+            return DutyResult(path, duty_id, duty.action.value, False, True, False, reason)
+        if state.is_violated(key):
+            reason = f"{action} was recorded as violated: no further use until it is settled"
+            return DutyResult(path, duty_id, duty.action.value, False, True, False, reason)
+        reason = f"{action} is owed by the consumer after the use"
+        return DutyResult(path, duty_id, duty.action.value, False, True, None, reason)
     if not prior:
         reason = f"{action} must be performed with the use"
         return DutyResult(path, duty_id, duty.action.value, False, True, None, reason)
@@ -330,7 +341,7 @@ def _duty_result(
         fulfilled = False
         reason = f"{action} must precede the use; no usage state was given to show it did"
     else:
-        fulfilled = state.is_fulfilled(UsageKey(policy_hash, duty_id, context.request.assignee))
+        fulfilled = state.is_fulfilled(key)
         reason = f"{action} " + (
             "was fulfilled" if fulfilled else "must be fulfilled before the use and has not been"
         )

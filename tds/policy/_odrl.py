@@ -85,8 +85,6 @@ _UNSUPPORTED = {
 
 # Duties other ODRL stacks use that tds cannot check: refused, with why and what to write.
 _REFUSED_DUTIES = {
-    "compensate": "tds keeps no record of payments, so it could never tell that this duty "
-    "was met; settle payment outside the policy",
     "attribute": "attribution is owed by whoever publishes a result, which tds cannot see",
     "acceptTracking": "every use is recorded in the provider's audit log anyway; write the "
     "tds:log duty to say so",
@@ -583,13 +581,15 @@ def _duty(node: dict[str, Any], path: str) -> Duty:
         _duty(_object(item, f"{path}.consequence[{index}]"), f"{path}.consequence[{index}]")
         for index, item in enumerate(_many(node.get("consequence", [])))
     )
+    constraints = _constraints(node.get("constraint", []), _join(path, "constraint"))
+    uid = _uid(node, path)
     with _at(path):
         return Duty(
             action=action,
             refinements=refinements,
-            constraints=_constraints(node.get("constraint", []), _join(path, "constraint")),
+            constraints=constraints,
             consequences=consequences,
-            uid=_uid(node, path),
+            uid=uid,
         )
 
 

@@ -219,6 +219,7 @@ class DutyAction(enum.StrEnum):
     ADD_NOISE = "addNoise"
     ANONYMIZE = "anonymize"
     OBTAIN_CONSENT = "obtainConsent"
+    COMPENSATE = "compensate"
 
     @property
     def is_prior(self) -> bool:
@@ -226,8 +227,14 @@ class DutyAction(enum.StrEnum):
         return self is DutyAction.OBTAIN_CONSENT
 
     @property
+    def may_be_violated(self) -> bool:
+        """True for duties the consumer owes after the use (compensate): the provider records
+        one it finds violated, and the permission grants nothing more until it is settled."""
+        return self is DutyAction.COMPENSATE
+
+    @property
     def performed_by(self) -> Enforcer:
-        if self in (DutyAction.DELETE, DutyAction.OBTAIN_CONSENT):
+        if self in (DutyAction.DELETE, DutyAction.OBTAIN_CONSENT, DutyAction.COMPENSATE):
             return Enforcer.CONSUMER
         return Enforcer.PROVIDER
 
@@ -486,6 +493,7 @@ DUTY_PARAMETERS: dict[DutyAction, frozenset[LeftOperand]] = {
     DutyAction.ADD_NOISE: frozenset(),
     DutyAction.ANONYMIZE: frozenset({LeftOperand.COLUMN}),
     DutyAction.OBTAIN_CONSENT: frozenset(),
+    DutyAction.COMPENSATE: frozenset(),
 }
 
 _DUTY_NAMESPACES = {
@@ -495,6 +503,7 @@ _DUTY_NAMESPACES = {
     DutyAction.ADD_NOISE: TDS_NS,
     DutyAction.ANONYMIZE: ODRL_NS,
     DutyAction.OBTAIN_CONSENT: ODRL_NS,
+    DutyAction.COMPENSATE: ODRL_NS,
 }
 
 # Datatypes of typed right-operand literals ({"@value": ..., "@type": ...}).

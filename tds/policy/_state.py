@@ -1,4 +1,4 @@
-"""Usage state: counters, budgets, agreement times and fulfilled duties.
+"""Usage state: counters, budgets, agreement times, fulfilled and violated duties.
 
 Stateful operands (``count``, ``rate``, ``dpEpsilon``) are checked and spent in one atomic step,
 ``UsageState.try_consume``, which runs the evaluator's check against the current ledger and
@@ -94,6 +94,10 @@ class UsageState(ABC):
         """Whether a duty that must precede use (e.g. obtaining consent) was fulfilled."""
 
     @abstractmethod
+    def is_violated(self, duty: UsageKey) -> bool:
+        """Whether a duty owed after the use (compensate) was recorded as violated."""
+
+    @abstractmethod
     def try_consume(
         self, key: UsageKey, check: Callable[[UsageLedger], bool], use: Use | None
     ) -> bool:
@@ -131,6 +135,7 @@ class InMemoryUsageState(UsageState):
         self._ledgers: dict[UsageKey, _Ledger] = {}
         self._agreements: dict[str, datetime] = {}
         self._fulfilled: set[UsageKey] = set()
+        self._violated: set[UsageKey] = set()
 
     def record_agreement(self, content_hash: str, at: datetime) -> None:
         """Record when the policy with this content hash was agreed."""
@@ -144,6 +149,12 @@ class InMemoryUsageState(UsageState):
         _check_key(duty)
         with self._lock:
             self._fulfilled.add(duty)
+
+    def record_violation(self, duty: UsageKey) -> None:
+        """Record that a duty owed after the use (compensate) was violated."""
+        _check_key(duty)
+        with self._lock:
+            self._violated.add(duty)
 
     def ledger(self, key: UsageKey) -> UsageLedger:
         """A snapshot of the key's ledger."""
@@ -161,6 +172,11 @@ class InMemoryUsageState(UsageState):
         _check_key(duty)
         with self._lock:
             return duty in self._fulfilled
+
+    def is_violated(self, duty: UsageKey) -> bool:
+        _check_key(duty)
+        with self._lock:
+            return duty in self._violated
 
     def try_consume(
         self, key: UsageKey, check: Callable[[UsageLedger], bool], use: Use | None

@@ -824,3 +824,17 @@ def test_watch_of_an_unknown_job_fails(run: Run, space: Space) -> None:
     result = run("job", "watch", "0" * 32, "--dir", space.insurer)
     assert result.exit_code == 1
     assert "no job" in result.stderr
+
+
+def test_a_violation_is_recorded_only_for_a_compensate_duty(run: Run, space: Space) -> None:
+    with Client(space.hospital) as hospital:
+        agreement = hospital.agreements()[0]
+    duty = "permission[0].duty[0]"
+    result = run(
+        "agreement", "violated", agreement.id, duty, "--reason", "x", "--dir", space.hospital
+    )
+    assert result.exit_code == 2
+    assert "only duties owed after the use (compensate)" in result.stderr
+    missing = run("agreement", "violated", "urn:tds:agreement:none", duty, "--reason", "x",
+                  "--dir", space.hospital)  # fmt: skip
+    assert missing.exit_code == 1 and missing.stderr.startswith("error: ")

@@ -309,6 +309,10 @@ def within(duration):
 DUTY_CASES = [
     (Duty(action=DutyAction.LOG), "Every use is logged."),
     (
+        Duty(action=DutyAction.COMPENSATE, uid="urn:p#pay"),
+        "The consumer compensates the provider after the use.",
+    ),
+    (
         Duty(action=DutyAction.OBTAIN_CONSENT, uid="urn:p#consent"),
         "The consumer must have obtained consent before the first use.",
     ),
@@ -469,6 +473,7 @@ _PARAMETERS = {
     DutyAction.LOG: (),
     DutyAction.ADD_NOISE: (),
     DutyAction.OBTAIN_CONSENT: (),
+    DutyAction.COMPENSATE: (),
     DutyAction.NOTIFY: (LeftOperand.RECIPIENT,),
     DutyAction.DELETE: (LeftOperand.ELAPSED_TIME,),
     DutyAction.ANONYMIZE: (LeftOperand.COLUMN,),
