@@ -63,14 +63,15 @@ def check_key_bits(bits: Any, *, insecure: bool, what: str) -> None:
         )
 
 
-def _check_modulus(n: Any, *, insecure: bool) -> mpz:
-    """``n`` as an mpz if it may be a Paillier modulus of an acceptable size, else raise."""
+def check_modulus(n: Any, *, insecure: bool, form: str = "a product of two odd primes") -> mpz:
+    """``n`` as an mpz if it may be a modulus (``form``, for the message) of an acceptable
+    size, else raise."""
     n = mpz(as_integer(n, "n", error=DecodeError))
     if n <= 0:
         raise DecodeError("the modulus must be a positive integer")
     check_key_bits(n.bit_length(), insecure=insecure, what="modulus")
     if n % 2 == 0:
-        raise KeySizeError("the modulus is even: not a product of two odd primes")
+        raise KeySizeError(f"the modulus is even: not {form}")
     return n
 
 
@@ -114,7 +115,7 @@ class PublicKey(CommonPublicKey):
     )
 
     def __init__(self, n: int, *, insecure: bool = False) -> None:
-        n = _check_modulus(n, insecure=insecure)
+        n = check_modulus(n, insecure=insecure)
         self._djn_root = _djn_base_root(n)
         self.n = n
         self.n_square = n * n
@@ -259,7 +260,7 @@ class PublicKey(CommonPublicKey):
         check_phe_object(public_key, "PaillierPublicKey")
         if public_key.g != public_key.n + 1:
             raise DecodeError("only keys with g = n + 1 are supported")
-        n = _check_modulus(public_key.n, insecure=insecure)
+        n = check_modulus(public_key.n, insecure=insecure)
         return _key_for_modulus(int(n))
 
 

@@ -29,7 +29,7 @@ from tds.he._ciphertext import Ciphertext, require_public_key
 from tds.he._common import CommonPrivateKey, CommonPublicKey
 from tds.he._fixed_base import FixedBaseTable
 from tds.he._integers import as_integer, as_list
-from tds.he._keys import DEFAULT_KEY_BITS, check_key_bits
+from tds.he._keys import DEFAULT_KEY_BITS, check_key_bits, check_modulus
 from tds.he._wire import Reader, Writer
 
 _PUBLIC_MAGIC = b"TDOK"
@@ -54,12 +54,7 @@ def _prime_bits(n_bits: int) -> int:
 
 
 def _check_modulus(n: Any, *, insecure: bool) -> mpz:
-    n = mpz(as_integer(n, "n", error=DecodeError))
-    if n <= 0:
-        raise DecodeError("the modulus must be a positive integer")
-    check_key_bits(n.bit_length(), insecure=insecure, what="modulus")
-    if n % 2 == 0:
-        raise KeySizeError("the modulus is even: not p^2 q for odd primes")
+    n = check_modulus(n, insecure=insecure, form="p^2 q for odd primes")
     if gmpy2.is_square(n) or gmpy2.is_prime(n):
         raise DecodeError("the modulus is a square or a prime: not p^2 q")
     return n

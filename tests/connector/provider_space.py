@@ -15,6 +15,7 @@ from tds.connector import (
     Daemon,
     Dataset,
     DataSource,
+    Job,
     NodeConfig,
     dataset_target,
     enroll_node,
@@ -93,3 +94,11 @@ def visits_dataset(
         contract_policy=dataclasses.replace(policy, collections=collections),
         collections=in_collections,
     )
+
+
+def join(space: ProviderSpace, items: list[str]) -> Job:
+    """The requester's secure join of ``items`` with the provider's ``visits``, for research."""
+    with Client(space.requester) as client:
+        return client.secure_join(
+            space.peer, "visits", items, key_columns=["patient_id"], purpose="research"
+        )

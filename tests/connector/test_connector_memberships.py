@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from provider_space import provider_space, visits_dataset
+from provider_space import join, provider_space, visits_dataset
 
 from tds.connector import (
     CertificateAuthority,
-    Client,
     Dataset,
     JobState,
     enroll_node,
@@ -30,20 +29,12 @@ def _dataset(tmp_path: Path) -> Dataset:
     return visits_dataset(tmp_path, PATIENTS, (permission,), (Collection(SPACE, "party"),))
 
 
-def _join(space) -> object:
-    with Client(space.requester) as client:
-        return client.secure_join(
-            space.peer, "visits", PATIENTS[1000:2000], key_columns=["patient_id"],
-            purpose="research",
-        )  # fmt: skip
-
-
 def test_a_certified_member_of_the_collection_may_join(tmp_path: Path) -> None:
     for space in provider_space(
         tmp_path, _dataset(tmp_path), provider="hospital", requester="insurer",
         requester_memberships=(SPACE,),
     ):  # fmt: skip
-        job = _join(space)
+        job = join(space, PATIENTS[1000:2000])
         assert job.state is JobState.SUCCEEDED and job.result["size"] == 1000
 
 
@@ -53,7 +44,7 @@ def test_a_requester_the_ca_did_not_certify_is_refused(tmp_path: Path) -> None:
         requester_memberships=("urn:tds:space:power",),
     ):  # fmt: skip
         with pytest.raises(UsageDeniedError, match="members of urn:tds:space:healthcare"):
-            _join(space)
+            join(space, PATIENTS[1000:2000])
 
 
 def test_the_ca_writes_memberships_into_the_certificate(tmp_path: Path) -> None:
@@ -80,7 +71,7 @@ def test_a_permission_on_an_asset_collection_reaches_the_datasets_in_it(tmp_path
         (Collection(PERSONAL, "asset"),), in_collections=(PERSONAL,),
     )  # fmt: skip
     for space in provider_space(tmp_path, dataset, provider="hospital", requester="insurer"):
-        job = _join(space)
+        job = join(space, PATIENTS[1000:2000])
         assert job.state is JobState.SUCCEEDED and job.result["size"] == 1000
 
 
@@ -92,7 +83,7 @@ def test_a_prohibition_on_an_asset_collection_reaches_the_datasets_in_it(tmp_pat
     )  # fmt: skip
     for space in provider_space(tmp_path, dataset, provider="hospital", requester="insurer"):
         with pytest.raises(UsageDeniedError, match="prohibition 1 forbids"):
-            _join(space)
+            join(space, PATIENTS[1000:2000])
 
 
 def test_an_offer_may_not_target_a_collection_its_dataset_is_not_in(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from provider_space import provider_space, visits_dataset
+from provider_space import join, provider_space, visits_dataset
 
 from tds.connector import Client, JobState
 from tds.connector._audit import EventKind
@@ -17,21 +17,13 @@ PATIENTS = [f"P{number:06d}" for number in range(0, 2000)]
 PAY = "urn:tds:policy:hospital:visits#pay"
 
 
-def _join(space) -> object:
-    with Client(space.requester) as client:
-        return client.secure_join(
-            space.peer, "visits", PATIENTS[500:900], key_columns=["patient_id"],
-            purpose="research",
-        )  # fmt: skip
-
-
 def test_a_recorded_violation_refuses_the_next_job(tmp_path: Path) -> None:
     permission = Permission(
         action=Action.USE, duties=(Duty(action=DutyAction.COMPENSATE, uid=PAY),)
     )
     dataset = visits_dataset(tmp_path, PATIENTS, (permission,))
     for space in provider_space(tmp_path, dataset, provider="hospital", requester="insurer"):
-        assert _join(space).state is JobState.SUCCEEDED
+        assert join(space, PATIENTS[500:900]).state is JobState.SUCCEEDED
         with Client(space.provider) as hospital:
             (agreement,) = hospital.agreements()
             with pytest.raises(ConfigError, match="no duty 'urn:other'"):
@@ -44,6 +36,6 @@ def test_a_recorded_violation_refuses_the_next_job(tmp_path: Path) -> None:
             assert last.kind is EventKind.USE_DECISION
             assert last.data["violated"] == {"duty": PAY, "reason": "invoice 2026-17 unpaid"}
         with pytest.raises(UsageDeniedError, match="recorded as violated"):
-            _join(space)
+            join(space, PATIENTS[500:900])
         with Client(space.requester) as insurer, pytest.raises(ConfigError, match="consumer"):
             insurer.record_violation(agreement.id, PAY, "not mine to say")
