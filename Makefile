@@ -61,8 +61,9 @@ $(HEU_VENV)/.installed:
 	$(HEU_VENV)/bin/python -m pip install -qq "sf-heu==0.5.2b0"
 	touch $@
 
-bench-heu: $(HEU_VENV)/.installed
-	@$(HEU_VENV)/bin/python benchmarks/heu_he.py 2000
+bench-heu:
+	@$(MAKE) -s $(HEU_VENV)/.installed || { echo "sf-heu does not install here: HEU's numbers skipped"; exit 0; }; \
+	$(HEU_VENV)/bin/python benchmarks/heu_he.py 2000
 
 clean:
 	rm -rf $(VENV) $(SPU_VENV) $(HEU_VENV) .pytest_cache .benchmarks .hypothesis build *.egg-info
