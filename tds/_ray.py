@@ -32,7 +32,7 @@ _log = logging.getLogger("tds.workers")
 _RETRIES = 1
 
 
-def _import_ray() -> Any:
+def import_ray() -> Any:
     try:
         import ray
     except ImportError:
@@ -50,7 +50,7 @@ class RayExecutor(Executor):
     """Submits each call as a Ray task; ``cpus`` is what the cluster offers."""
 
     def __init__(self) -> None:
-        ray = _import_ray()
+        ray = import_ray()
         if not ray.is_initialized():
             address = os.environ.get("RAY_ADDRESS") or None
             ray.init(address=address, include_dashboard=False, log_to_driver=False)
@@ -95,7 +95,7 @@ def local_cluster(cpus: int) -> Iterator[str]:
     Started apart because a process with threads of its own (a test runner's, gRPC's) cannot
     always fork Ray's processes safely: the fork may copy a lock another thread holds.
     """
-    ray = _import_ray()
+    ray = import_ray()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

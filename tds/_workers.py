@@ -63,21 +63,35 @@ def resolve_executor(
     split by default into as many tasks as the cluster has CPUs. An Executor: that one, split
     into ``workers`` tasks (default: this machine's cores).
     """
-    if isinstance(executor, str):
-        if executor == "local":
-            count = resolve_workers(workers)
-            return (process_pool(count) if count > 1 else None), count
-        if executor == "ray":
-            from tds._ray import ray_executor
+    check_executor(executor, workers)
+    if isinstance(executor, str) and executor == "local":
+        count = resolve_workers(workers)
+        return (process_pool(count) if count > 1 else None), count
+    if isinstance(executor, str):  # "ray"
+        from tds._ray import ray_executor
 
-            cluster = ray_executor()
-            count = resolve_workers(min(cluster.cpus, MAX_WORKERS) if workers is None else workers)
-            return cluster, count
-    elif isinstance(executor, Executor):
-        return guarded(executor), resolve_workers(workers)
-    raise ConfigError(
-        f"executor must be 'local', 'ray' or a concurrent.futures.Executor, not {executor!r:.60}"
-    )
+        cluster = ray_executor()
+        count = resolve_workers(min(cluster.cpus, MAX_WORKERS) if workers is None else workers)
+        return cluster, count
+    assert isinstance(executor, Executor)
+    return guarded(executor), resolve_workers(workers)
+
+
+def check_executor(executor: object, workers: int | None) -> None:
+    """ConfigError for an executor choice or worker count :func:`resolve_executor` would refuse,
+    without starting a pool or reaching a cluster (for work that may not need either)."""
+    named = isinstance(executor, str) and executor in ("local", "ray")
+    if not named and not isinstance(executor, Executor):
+        raise ConfigError(
+            "executor must be 'local', 'ray' or a concurrent.futures.Executor, not "
+            f"{executor!r:.60}"
+        )
+    if executor == "ray":
+        from tds._ray import import_ray
+
+        import_ray()  # ConfigError naming tds[ray] where Ray is not installed
+    if workers is not None:
+        resolve_workers(workers)
 
 
 _pools: dict[int, Executor] = {}

@@ -17,7 +17,7 @@ import numpy as np
 from gmpy2 import mpz
 
 from tds._workers import ExecutorChoice
-from tds.errors import InvalidCiphertextError
+from tds.errors import InvalidCiphertextError, PlaintextRangeError
 from tds.he import _pool
 from tds.he._ciphertext import Ciphertext
 from tds.he._integers import as_list
@@ -136,9 +136,20 @@ class CommonPublicKey:
         )
 
 
+def decode_signed(residue: int, modulus: int, max_int: int) -> int:
+    """The signed integer a residue modulo ``modulus`` stands for: ``[0, max_int]`` as itself,
+    ``[modulus - max_int, modulus)`` as negative; anything between is an overflow."""
+    if residue <= max_int:
+        return int(residue)
+    if residue >= modulus - max_int:
+        return int(residue - modulus)
+    raise PlaintextRangeError("decrypted value lies outside the signed range: an overflow")
+
+
 class CommonPrivateKey:
-    """A private key's identity (that of its ``public_key``), ``decrypt``, ``decrypt_many``,
-    ``raw_decrypt_many`` and ``decrypt_vector``, for a key with a ``raw_decrypt``."""
+    """A private key's identity (that of its ``public_key``), ``raw_decrypt``, ``decrypt``,
+    ``decrypt_many``, ``raw_decrypt_many`` and ``decrypt_vector``, for a key with a
+    ``_decrypt_residue`` of checked ciphertexts and a ``_decode``."""
 
     __slots__ = ()
 
@@ -151,11 +162,16 @@ class CommonPrivateKey:
     def __hash__(self) -> int:
         return hash(self.public_key)  # type: ignore[attr-defined]
 
+    def raw_decrypt(self, value: int) -> mpz:
+        """The plaintext residue inside a raw ciphertext (the raw layer)."""
+        key: Any = self
+        return key._decrypt_residue(key.public_key._checked_ciphertext(value))
+
     def decrypt(self, ciphertext: Ciphertext) -> int:
         """The signed integer inside ``ciphertext``."""
         key: Any = self
         self._check_ciphertext(ciphertext)
-        return key._decode(key.raw_decrypt(ciphertext._value))
+        return key._decode(key._decrypt_residue(ciphertext._value))
 
     def decrypt_many(
         self,
@@ -192,7 +208,7 @@ class CommonPrivateKey:
         values = as_list(values, "ciphertexts", error=InvalidCiphertextError)
         checked = [int(key.public_key._checked_ciphertext(v)) for v in values]
         raw = _pool.map_batches(
-            lambda batch: [key.raw_decrypt(mpz(c)) for c in batch],
+            lambda batch: [key._decrypt_residue(mpz(c)) for c in batch],
             functools.partial(_pool.decrypt_chunk, key.to_bytes()),
             checked,
             workers,

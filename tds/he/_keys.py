@@ -21,7 +21,7 @@ from tds.errors import (
 )
 from tds.he import _pool
 from tds.he._ciphertext import Ciphertext, check_phe_object, require_public_key
-from tds.he._common import CommonPrivateKey, CommonPublicKey
+from tds.he._common import CommonPrivateKey, CommonPublicKey, decode_signed
 from tds.he._fixed_base import FixedBaseTable
 from tds.he._integers import as_integer, as_list, to_bytes_big
 from tds.he._wire import Reader, Writer
@@ -39,10 +39,10 @@ MIN_INSECURE_KEY_BITS = 512
 MAX_KEY_BITS = 8192
 
 # gmpy2.is_prime runs a Baillie-PSW test and then (rounds - 24) Miller-Rabin rounds.
-_PRIMALITY_ROUNDS = 40
+PRIMALITY_ROUNDS = 40
 
-_PUBLIC_MAGIC = b"TDPK"
-_PRIVATE_MAGIC = b"TDSK"
+PUBLIC_MAGIC = b"TDPK"
+PRIVATE_MAGIC = b"TDSK"
 _DJN_BASE_DOMAIN = b"TDS-HE-DJN-BASE-V01"
 # Extra hash output beyond n's length, so that the hash reduced mod n is close to uniform.
 _DJN_BASE_EXTRA_BYTES = 16
@@ -177,12 +177,7 @@ class PublicKey(CommonPublicKey):
 
     def decode(self, residue: int) -> int:
         """Inverse of :meth:`encode`; a residue in the gap between ranges means overflow."""
-        residue = self._checked_residue(residue)
-        if residue <= self.max_int:
-            return int(residue)
-        if residue >= self.n - self.max_int:
-            return int(residue - self.n)
-        raise PlaintextRangeError("decrypted value lies outside the signed range: an overflow")
+        return decode_signed(self._checked_residue(residue), self.n, self.max_int)
 
     # encryption
 
@@ -234,12 +229,12 @@ class PublicKey(CommonPublicKey):
 
     def to_bytes(self) -> bytes:
         """``TDPK``, version, then length-prefixed ``n`` (see docs/concepts.md)."""
-        return Writer(_PUBLIC_MAGIC).integer(self.n).to_bytes()
+        return Writer(PUBLIC_MAGIC).integer(self.n).to_bytes()
 
     @classmethod
     def from_bytes(cls, data: bytes, *, insecure: bool = False) -> PublicKey:
         """Parse :meth:`to_bytes` output; ``insecure=True`` accepts ``n`` below 2048 bits."""
-        reader = Reader(data, _PUBLIC_MAGIC, "public key")
+        reader = Reader(data, PUBLIC_MAGIC, "public key")
         n = reader.integer()
         reader.finish()
         return cls(n, insecure=insecure)
@@ -290,7 +285,7 @@ class PrivateKey(CommonPrivateKey):
             raise DecodeError("p and q are not the factors of the public modulus")
         # Composite or repeated factors make the CRT decrypt to garbage (or fail to invert).
         if p == q or not (
-            gmpy2.is_prime(p, _PRIMALITY_ROUNDS) and gmpy2.is_prime(q, _PRIMALITY_ROUNDS)
+            gmpy2.is_prime(p, PRIMALITY_ROUNDS) and gmpy2.is_prime(q, PRIMALITY_ROUNDS)
         ):
             raise DecodeError("p and q must be two distinct primes")
         if gmpy2.gcd(public_key.n, (p - 1) * (q - 1)) != 1:
@@ -303,9 +298,8 @@ class PrivateKey(CommonPrivateKey):
 
     # decryption
 
-    def raw_decrypt(self, value: int) -> mpz:
-        """Decrypt a raw ciphertext in Z*_{n^2} to its residue in Z_n (the raw layer)."""
-        return self._crt.decrypt(self.public_key._checked_ciphertext(value))
+    def _decrypt_residue(self, value: mpz) -> mpz:
+        return self._crt.decrypt(value)
 
     def _decode(self, residue: int) -> int:
         return self.public_key.decode(residue)
@@ -393,13 +387,13 @@ class PrivateKey(CommonPrivateKey):
         These bytes are the secret: store them encrypted at rest.
         """
         public = self.public_key.to_bytes()
-        writer = Writer(_PRIVATE_MAGIC).u32(len(public)).raw(public)
+        writer = Writer(PRIVATE_MAGIC).u32(len(public)).raw(public)
         return writer.integer(self.p).integer(self.q).to_bytes()
 
     @classmethod
     def from_bytes(cls, data: bytes, *, insecure: bool = False) -> PrivateKey:
         """Parse :meth:`to_bytes` output; ``insecure=True`` accepts ``n`` below 2048 bits."""
-        reader = Reader(data, _PRIVATE_MAGIC, "private key")
+        reader = Reader(data, PRIVATE_MAGIC, "private key")
         public = PublicKey.from_bytes(reader.raw(reader.u32()), insecure=insecure)
         p, q = reader.integer(), reader.integer()
         reader.finish()
@@ -472,7 +466,7 @@ def generate_paillier_keypair(
         raise KeySizeError("n_bits must be even")
     half = n_bits // 2
     while True:
-        p, q = _random_prime(half), _random_prime(half)
+        p, q = random_prime(half), random_prime(half)
         n = p * q
         # Guard against Fermat factoring and keys where g = n + 1 would not work.
         if (p - q).bit_length() < half - 100 or gmpy2.gcd(n, (p - 1) * (q - 1)) != 1:
@@ -481,8 +475,9 @@ def generate_paillier_keypair(
         return public, PrivateKey(public, p, q)
 
 
-def _random_prime(bits: int) -> mpz:
-    # The top two bits set make the product of two such primes exactly 2 * bits long.
+def random_prime(bits: int) -> mpz:
+    """A random prime of exactly ``bits`` bits with its top two bits set, so that the product
+    of two such primes is exactly ``2 * bits`` long."""
     while True:
         candidate = mpz(secrets.randbits(bits)) | (mpz(3) << (bits - 2)) | 1
         prime = gmpy2.next_prime(candidate)

@@ -26,15 +26,20 @@ from tds.errors import (
 )
 from tds.he import _pool
 from tds.he._ciphertext import Ciphertext, require_public_key
-from tds.he._common import CommonPrivateKey, CommonPublicKey
+from tds.he._common import CommonPrivateKey, CommonPublicKey, decode_signed
 from tds.he._fixed_base import FixedBaseTable
 from tds.he._integers import as_integer, as_list
-from tds.he._keys import DEFAULT_KEY_BITS, check_key_bits, check_modulus
+from tds.he._keys import (
+    DEFAULT_KEY_BITS,
+    PRIMALITY_ROUNDS,
+    check_key_bits,
+    check_modulus,
+    random_prime,
+)
 from tds.he._wire import Reader, Writer
 
-_PUBLIC_MAGIC = b"TDOK"
-_PRIVATE_MAGIC = b"TDOS"
-_PRIMALITY_ROUNDS = 40
+PUBLIC_MAGIC = b"TDOK"
+PRIVATE_MAGIC = b"TDOS"
 # Statistical distance of a strict mask's exponent from uniform: 2^-128.
 _STRICT_EXTRA_BITS = 128
 
@@ -153,21 +158,29 @@ class OUPublicKey(CommonPublicKey):
 
     # encryption
 
-    def _tables(self) -> tuple[FixedBaseTable, FixedBaseTable]:
-        if self._g_table is None or self._h_table is None:
+    def _g(self) -> FixedBaseTable:
+        """Powers of G, built on first use."""
+        if self._g_table is None:
             with self._lock:
-                if self._g_table is None or self._h_table is None:
+                if self._g_table is None:
                     self._g_table = FixedBaseTable(self.big_g, self.n, self.plaintext_bits)
-                    # 12-bit digits: 19 multiplications per mask instead of 28, for 20 MB.
+        return self._g_table
+
+    def _h(self) -> FixedBaseTable:
+        """Powers of H, built on first use: 12-bit digits, 19 multiplications per mask instead
+        of 28, for 20 MB."""
+        if self._h_table is None:
+            with self._lock:
+                if self._h_table is None:
                     self._h_table = FixedBaseTable(
                         self.big_h, self.n, self.randomness_bits, window_bits=12
                     )
-        return self._g_table, self._h_table
+        return self._h_table
 
     def plaintext_factor(self, value: int) -> mpz:
         """``G^value mod n``: multiplying a ciphertext by it adds ``value`` to its plaintext."""
         value = self.encode(value)
-        power = self._tables()[0].power(abs(value))
+        power = self._g().power(abs(value))
         return power if value >= 0 else gmpy2.invert(power, self.n)
 
     def random_mask(self, *, strict: bool = False) -> mpz:
@@ -176,7 +189,7 @@ class OUPublicKey(CommonPublicKey):
         if strict:
             x = secrets.randbelow(int(self.n) - 2) + 2
             return gmpy2.powmod(x, self.n, self.n)
-        return self.h_mask(secrets.randbits(self.randomness_bits))
+        return self._h().power(secrets.randbits(self.randomness_bits))
 
     def encrypt_many(self, values: Iterable[int], **options: Any) -> list[Ciphertext]:
         """Encrypt many signed integers, as Paillier's :meth:`PublicKey.encrypt_many` does.
@@ -198,12 +211,12 @@ class OUPublicKey(CommonPublicKey):
         exponent = as_integer(exponent, "exponent")
         if not 0 <= exponent < 1 << self.randomness_bits:
             raise PlaintextRangeError(f"exponent must lie in [0, 2**{self.randomness_bits})")
-        return self._tables()[1].power(exponent)
+        return self._h().power(exponent)
 
     def raw_encrypt(self, residue: int, *, strict: bool = False) -> mpz:
         """Encrypt ``0 <= residue < 2^plaintext_bits`` (the raw layer)."""
         residue = self._checked_residue(residue)
-        return self._tables()[0].power(residue) * self.random_mask(strict=strict) % self.n
+        return self._g().power(residue) * self.random_mask(strict=strict) % self.n
 
     def encrypt(self, value: int, *, strict: bool = False) -> Ciphertext:
         """Encrypt a signed integer; ``strict=True`` masks with ``x^n`` (see
@@ -215,13 +228,13 @@ class OUPublicKey(CommonPublicKey):
 
     def to_bytes(self) -> bytes:
         """``TDOK``, version, then length-prefixed ``n``, ``G`` and ``H``."""
-        writer = Writer(_PUBLIC_MAGIC).integer(self.n).integer(self.big_g)
+        writer = Writer(PUBLIC_MAGIC).integer(self.n).integer(self.big_g)
         return writer.integer(self.big_h).to_bytes()
 
     @classmethod
     def from_bytes(cls, data: bytes, *, insecure: bool = False) -> OUPublicKey:
         """Parse :meth:`to_bytes` output; ``insecure=True`` accepts ``n`` below 2048 bits."""
-        reader = Reader(data, _PUBLIC_MAGIC, "OU public key")
+        reader = Reader(data, PUBLIC_MAGIC, "OU public key")
         n, big_g, big_h = reader.integer(), reader.integer(), reader.integer()
         reader.finish()
         return cls(n, big_g, big_h, insecure=insecure)
@@ -241,7 +254,7 @@ class OUPrivateKey(CommonPrivateKey):
         t = mpz(as_integer(t, "t", error=DecodeError))
         if p <= 2 or q <= 2 or p == q or p * p * q != public_key.n:
             raise DecodeError("p and q are not the factors of the public modulus p^2 q")
-        if not all(gmpy2.is_prime(v, _PRIMALITY_ROUNDS) for v in (p, q, t)):
+        if not all(gmpy2.is_prime(v, PRIMALITY_ROUNDS) for v in (p, q, t)):
             raise DecodeError("p, q and t must be primes")
         if (p - 1) % t:
             raise DecodeError("t does not divide p - 1")
@@ -262,14 +275,14 @@ class OUPrivateKey(CommonPrivateKey):
             raise DecodeError("G does not generate the plaintext group: nothing would decrypt")
         return gmpy2.invert(log, self.p)
 
-    def raw_decrypt(self, value: int) -> mpz:
-        """The residue mod ``p`` inside a raw ciphertext (the raw layer).
+    def _decrypt_residue(self, value: mpz) -> mpz:
+        """The residue mod ``p`` inside a checked ciphertext.
 
         Ciphertexts masked by ``H^r`` decrypt through ``c^t``; one re-randomized with a strict
         ``x^n`` mask leaves ``c^t`` outside the plaintext group, and decrypts through the full
         ``c^(p-1)`` instead.
         """
-        c = self.public_key._checked_ciphertext(value) % self.p_square
+        c = value % self.p_square
         power = gmpy2.powmod(c, self.t, self.p_square)
         inverse = self._inverse_t
         if (power - 1) % self.p:
@@ -278,12 +291,7 @@ class OUPrivateKey(CommonPrivateKey):
         return (power - 1) // self.p * inverse % self.p
 
     def _decode(self, residue: int) -> int:
-        max_int = self.public_key.max_int
-        if residue <= max_int:
-            return int(residue)
-        if residue >= self.p - max_int:
-            return int(residue - self.p)
-        raise PlaintextRangeError("decrypted value lies outside the signed range: an overflow")
+        return decode_signed(residue, self.p, self.public_key.max_int)
 
     def raw_encrypt(self, residue: int, *, strict: bool = False) -> mpz:
         """The public key's :meth:`OUPublicKey.raw_encrypt`."""
@@ -303,13 +311,13 @@ class OUPrivateKey(CommonPrivateKey):
         These bytes are the secret: store them encrypted at rest.
         """
         public = self.public_key.to_bytes()
-        writer = Writer(_PRIVATE_MAGIC).u32(len(public)).raw(public)
+        writer = Writer(PRIVATE_MAGIC).u32(len(public)).raw(public)
         return writer.integer(self.p).integer(self.q).integer(self.t).to_bytes()
 
     @classmethod
     def from_bytes(cls, data: bytes, *, insecure: bool = False) -> OUPrivateKey:
         """Parse :meth:`to_bytes` output; ``insecure=True`` accepts ``n`` below 2048 bits."""
-        reader = Reader(data, _PRIVATE_MAGIC, "OU private key")
+        reader = Reader(data, PRIVATE_MAGIC, "OU private key")
         public = OUPublicKey.from_bytes(reader.raw(reader.u32()), insecure=insecure)
         p, q, t = reader.integer(), reader.integer(), reader.integer()
         reader.finish()
@@ -323,7 +331,7 @@ def generate_ou_keypair(
     check_key_bits(n_bits, insecure=insecure, what="key")
     t_bits = subgroup_bits(n_bits)
     p_bits = _prime_bits(n_bits)
-    t = _prime(t_bits)
+    t = random_prime(t_bits)
     while True:
         # p = t u + 1 with the top two bits of p set.
         low = (mpz(3) << (p_bits - 2)) // t + 1
@@ -331,7 +339,7 @@ def generate_ou_keypair(
         u = low + mpz(secrets.randbelow(int(high - low)))
         u += u % 2  # p = t u + 1 is odd only for an even u
         p = t * u + 1
-        if p.bit_length() == p_bits and gmpy2.is_prime(p, _PRIMALITY_ROUNDS):
+        if p.bit_length() == p_bits and gmpy2.is_prime(p, PRIMALITY_ROUNDS):
             break
     p_square = p * p
     # q from the range that makes n = p^2 q exactly n_bits long.
@@ -341,25 +349,19 @@ def generate_ou_keypair(
         if q <= high and q != p:
             break
     n = p_square * q
-    while True:
-        g = mpz(secrets.randbelow(int(n) - 3) + 2)
-        # g's part of order p must be non-trivial: g^(p-1) != 1 mod p^2.
-        if gmpy2.gcd(g, n) == 1 and gmpy2.powmod(g, p - 1, p_square) != 1:
-            break
-    while True:
-        g_prime = mpz(secrets.randbelow(int(n) - 3) + 2)
-        if gmpy2.gcd(g_prime, n) == 1:
-            break
+    g = _random_unit(n)
+    # g's part of order p must be non-trivial: g^(p-1) != 1 mod p^2.
+    while gmpy2.powmod(g, p - 1, p_square) == 1:
+        g = _random_unit(n)
     big_g = gmpy2.powmod(g, u, n)
-    big_h = gmpy2.powmod(g_prime, n * u, n)
+    big_h = gmpy2.powmod(_random_unit(n), n * u, n)
     public = OUPublicKey(n, big_g, big_h, insecure=insecure)
     return public, OUPrivateKey(public, p, q, t)
 
 
-def _prime(bits: int) -> mpz:
-    """A random prime of exactly ``bits`` bits, its top two bits set."""
+def _random_unit(n: mpz) -> mpz:
+    """A uniform element of Z*_n other than 1."""
     while True:
-        candidate = mpz(secrets.randbits(bits)) | (mpz(3) << (bits - 2)) | 1
-        prime = gmpy2.next_prime(candidate)
-        if prime.bit_length() == bits:
-            return prime
+        x = mpz(secrets.randbelow(int(n) - 3) + 2)
+        if gmpy2.gcd(x, n) == 1:
+            return x

@@ -15,7 +15,9 @@ from collections.abc import Callable
 from concurrent.futures import as_completed
 from typing import TYPE_CHECKING, Any
 
-from tds._workers import ExecutorChoice, resolve_executor
+from gmpy2 import mpz
+
+from tds._workers import ExecutorChoice, check_executor, resolve_executor
 from tds.errors import ConfigError
 from tds.progress import Progress, ProgressCallback
 
@@ -62,7 +64,7 @@ def map_batches(
     :func:`joined`). ``progress`` gets ``Progress(role, stage, done, total)`` as parts
     finish, the last with ``done == total``.
     """
-    pool, workers = resolve_executor(executor, workers)
+    check_executor(executor, workers)
     check_progress(progress)
     total = len(items)
 
@@ -70,7 +72,11 @@ def map_batches(
         if progress is not None:
             progress(Progress(role, stage, done, total))
 
-    if pool is None or total < MIN_PARALLEL_ITEMS:
+    # A small batch runs here before any pool is started or any cluster reached.
+    pool, workers = (
+        resolve_executor(executor, workers) if total >= MIN_PARALLEL_ITEMS else (None, 1)
+    )
+    if pool is None:
         _logger.debug("%s %s: %d items in this process", role, stage, total)
         if progress is None:
             return local(items)
@@ -150,7 +156,8 @@ def crt_encrypt_chunk(key_bytes: bytes, strict: bool, residues: bytes) -> bytes:
 
 def decrypt_chunk(key_bytes: bytes, ciphertexts: bytes) -> bytes:
     key = _private_key(key_bytes)
-    return _each(key.raw_decrypt, ciphertexts, widths(key.public_key)[::-1])
+    # The ciphertexts were checked before they were sent here.
+    return _each(lambda c: key._decrypt_residue(mpz(c)), ciphertexts, widths(key.public_key)[::-1])
 
 
 def _each(function: Callable[[int], int], data: bytes, sizes: tuple[int, int]) -> bytes:

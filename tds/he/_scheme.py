@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from tds.errors import ConfigError, DecodeError
+from tds.he import _keys, _ou
 from tds.he._keys import DEFAULT_KEY_BITS, PrivateKey, PublicKey, generate_paillier_keypair
 from tds.he._ou import OUPrivateKey, OUPublicKey, generate_ou_keypair
 
@@ -13,8 +14,8 @@ SCHEMES: tuple[Scheme, ...] = ("paillier", "ou")
 AnyPublicKey = PublicKey | OUPublicKey
 AnyPrivateKey = PrivateKey | OUPrivateKey
 
-_PUBLIC = {b"TDPK": PublicKey, b"TDOK": OUPublicKey}
-_PRIVATE = {b"TDSK": PrivateKey, b"TDOS": OUPrivateKey}
+_PUBLIC: dict[bytes, Any] = {_keys.PUBLIC_MAGIC: PublicKey, _ou.PUBLIC_MAGIC: OUPublicKey}
+_PRIVATE: dict[bytes, Any] = {_keys.PRIVATE_MAGIC: PrivateKey, _ou.PRIVATE_MAGIC: OUPrivateKey}
 
 
 def check_scheme(scheme: object) -> Scheme:
@@ -41,15 +42,18 @@ def generate_keypair(
 
 def load_public_key(data: bytes, *, insecure: bool = False) -> AnyPublicKey:
     """A public key of either scheme from its ``to_bytes``, told apart by the magic bytes."""
-    kind = _PUBLIC.get(bytes(data[:4])) if isinstance(data, bytes | bytearray) else None
-    if kind is None:
-        raise DecodeError("not a tds public key (Paillier TDPK or OU TDOK)")
-    return kind.from_bytes(bytes(data), insecure=insecure)
+    key: AnyPublicKey = _load(_PUBLIC, data, insecure, "public key (Paillier TDPK or OU TDOK)")
+    return key
 
 
 def load_private_key(data: bytes, *, insecure: bool = False) -> AnyPrivateKey:
     """A private key of either scheme from its ``to_bytes``, told apart by the magic bytes."""
-    kind = _PRIVATE.get(bytes(data[:4])) if isinstance(data, bytes | bytearray) else None
+    key: AnyPrivateKey = _load(_PRIVATE, data, insecure, "private key (Paillier TDSK or OU TDOS)")
+    return key
+
+
+def _load(kinds: dict[bytes, Any], data: object, insecure: bool, what: str) -> Any:
+    kind = kinds.get(bytes(data[:4])) if isinstance(data, bytes | bytearray) else None
     if kind is None:
-        raise DecodeError("not a tds private key (Paillier TDSK or OU TDOS)")
+        raise DecodeError(f"not a tds {what}")
     return kind.from_bytes(bytes(data), insecure=insecure)
