@@ -37,7 +37,6 @@ from tds.connector import Client
 from tds.connector._job_store import Job
 from tds.connector._jobs import JobKind, JobRole, JobState
 from tds.errors import ConfigError, StorageError, TdsError
-from tds.he._scheme import check_scheme
 from tds.progress import Progress
 
 __all__ = ["app"]
@@ -359,7 +358,7 @@ def start(
                     period=interval,
                     deadline_seconds=deadline,
                     progress=progress,
-                    scheme=None if scheme is None else check_scheme(scheme),
+                    scheme=scheme,  # type: ignore[arg-type]  # the client checks it
                 )
             else:
                 job = client.secure_join(

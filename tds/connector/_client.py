@@ -236,11 +236,7 @@ class Client:
                 f"{self.name} is the consumer of {agreement_id}; only its provider records "
                 "violations"
             )
-        owed = {
-            d.uid or f"permission[{index}].duty[{number}]": d.action
-            for index, permission in enumerate(signed.policy.permissions)
-            for number, d in enumerate(permission.duties)
-        }
+        owed = {duty_id: duty.action for duty_id, duty in signed.policy.duties()}
         if not isinstance(duty, str) or duty not in owed:
             raise ConfigError(
                 f"agreement {agreement_id} has no duty {duty!r:.80}; its duties: "

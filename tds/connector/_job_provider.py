@@ -158,7 +158,7 @@ class JobProvider:
         if spec.consent_obtained:
             self._record_consent(spec, part, agreement)
         try:
-            self._decide(spec, part, consume=False, cohort_size=spec.min_cohort)
+            self._decide(spec, part, dataset, consume=False, cohort_size=spec.min_cohort)
         except UsageDeniedError as error:
             job = self.jobs.create(spec, JobRole.PROVIDER)
             self.jobs.move(job.id, JobState.FAILED, f"refused: {error}")
@@ -182,10 +182,7 @@ class JobProvider:
         attested it."""
         policy = agreement.policy
         duties = [
-            duty.uid or f"permission[{index}].duty[{number}]"
-            for index, permission in enumerate(policy.permissions)
-            for number, duty in enumerate(permission.duties)
-            if duty.action is DutyAction.OBTAIN_CONSENT
+            duty_id for duty_id, duty in policy.duties() if duty.action is DutyAction.OBTAIN_CONSENT
         ]
         if not duties:
             return
@@ -336,7 +333,9 @@ class JobProvider:
                     )
                 total = EncryptedVector.from_bytes(key, handed.vector) + total
                 earlier_deadline = handed.delete_by
-            decision = self._decide(spec, part, consume=False, cohort_size=cohort, job_id=job_id)
+            decision = self._decide(
+                spec, part, dataset, consume=False, cohort_size=cohort, job_id=job_id
+            )
             deadline = earliest(delete_by(decision), earlier_deadline)
             learned = {"suppressed_groups": local.suppressed, "providers_summed": position + 1}
             self.jobs.move(job_id, JobState.SUCCEEDED, "contributed", result=learned)
@@ -386,6 +385,7 @@ class JobProvider:
         self,
         spec: JobSpec,
         part: ProviderPart,
+        dataset: Dataset,
         *,
         consume: bool,
         cohort_size: int | None,
@@ -407,7 +407,7 @@ class JobProvider:
             # The CA's word on the requester's collections; unknown (None) never widens access.
             memberships=self._memberships.get(spec.job_id),
             # The operator's word on the dataset's.
-            target_collections=frozenset(self._node.catalog.get(part.dataset_id).collections),
+            target_collections=frozenset(dataset.collections),
         )
         state = self._node.usage if job_id is None else self._node.usage.for_job(job_id)
         decision = evaluate(agreement.policy, request, state, consume=consume)
@@ -432,8 +432,9 @@ class JobProvider:
         try:
             with self._node.store.transaction():
                 self.jobs.move(job.id, JobState.RUNNING, "computing")
+                dataset = self._node.catalog.get(part.dataset_id)
                 decision = self._decide(
-                    job.spec, part, consume=True, cohort_size=cohort_size, job_id=job.id
+                    job.spec, part, dataset, consume=True, cohort_size=cohort_size, job_id=job.id
                 )
                 self._node.audit_log.append(
                     EventKind.USE_DECISION,
@@ -463,9 +464,14 @@ class JobProvider:
         reason when it no longer does (it expired, ran out, or its dataset is gone)."""
         try:
             part = job.spec.part(self.name)
-            self._dataset(job.spec, part)
+            dataset = self._dataset(job.spec, part)
             self._decide(
-                job.spec, part, consume=False, cohort_size=job.spec.min_cohort, job_id=job.id
+                job.spec,
+                part,
+                dataset,
+                consume=False,
+                cohort_size=job.spec.min_cohort,
+                job_id=job.id,
             )
         except (UsageDeniedError, NotFoundError) as error:
             reason = f"stopped: the agreement no longer permits it: {error}"
@@ -518,7 +524,7 @@ class _SecureJoin:
         self._job = job
         self._part = part
         spec = job.spec
-        dataset = provider._dataset(spec, part)
+        dataset = self._dataset = provider._dataset(spec, part)
         columns = read_columns(dataset, spec.columns_for(part))
         items = secure_join_items(columns[: len(part.key_columns)])
         mode = spec.kind.psi_mode(reveal_to_provider=spec.reveal_to_provider)
@@ -585,7 +591,12 @@ class _SecureJoin:
     def _release_check(self, cohort_size: int) -> None:
         spec = self._job.spec
         decision = self._provider._decide(
-            spec, self._part, consume=False, cohort_size=cohort_size, job_id=self._job.id
+            spec,
+            self._part,
+            self._dataset,
+            consume=False,
+            cohort_size=cohort_size,
+            job_id=self._job.id,
         )
         self._delete_by = delete_by(decision)
 

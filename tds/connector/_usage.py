@@ -102,19 +102,11 @@ class SqliteUsageState(UsageState):
 
     def record_fulfilment(self, duty: UsageKey) -> None:
         """Record that a duty which must precede use (such as obtaining consent) is fulfilled."""
-        with self._store.transaction() as connection:
-            connection.execute(
-                "INSERT OR IGNORE INTO fulfilments VALUES (?, ?, ?)",
-                (duty.policy, duty.rule, duty.assignee),
-            )
+        self._mark("fulfilments", duty)
 
     def record_violation(self, duty: UsageKey) -> None:
         """Record that a duty owed after the use (compensate) was violated."""
-        with self._store.transaction() as connection:
-            connection.execute(
-                "INSERT OR IGNORE INTO violations VALUES (?, ?, ?)",
-                (duty.policy, duty.rule, duty.assignee),
-            )
+        self._mark("violations", duty)
 
     def agreed_at(self, content_hash: str) -> datetime | None:
         with self._store.transaction() as connection:
@@ -124,17 +116,27 @@ class SqliteUsageState(UsageState):
         return None if row is None else _instant(row[0])
 
     def is_fulfilled(self, duty: UsageKey) -> bool:
-        with self._store.transaction() as connection:
-            row = connection.execute(
-                "SELECT 1 FROM fulfilments WHERE policy = ? AND rule = ? AND assignee = ?",
-                (duty.policy, duty.rule, duty.assignee),
-            ).fetchone()
-        return row is not None
+        return self._marked("fulfilments", duty)
 
     def is_violated(self, duty: UsageKey) -> bool:
+        return self._marked("violations", duty)
+
+    # Duties recorded as fulfilled or violated: tables of (policy, rule, assignee).
+    _DUTY_TABLES = frozenset({"fulfilments", "violations"})
+
+    def _mark(self, table: str, duty: UsageKey) -> None:
+        assert table in self._DUTY_TABLES  # a fixed name, never input, in the SQL text
+        with self._store.transaction() as connection:
+            connection.execute(
+                f"INSERT OR IGNORE INTO {table} VALUES (?, ?, ?)",
+                (duty.policy, duty.rule, duty.assignee),
+            )
+
+    def _marked(self, table: str, duty: UsageKey) -> bool:
+        assert table in self._DUTY_TABLES
         with self._store.transaction() as connection:
             row = connection.execute(
-                "SELECT 1 FROM violations WHERE policy = ? AND rule = ? AND assignee = ?",
+                f"SELECT 1 FROM {table} WHERE policy = ? AND rule = ? AND assignee = ?",
                 (duty.policy, duty.rule, duty.assignee),
             ).fetchone()
         return row is not None

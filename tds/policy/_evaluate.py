@@ -95,7 +95,7 @@ def evaluate(
     # under perm the permission stands; under prohibit and invalid nothing is granted.
     blocked = bool(denials) and policy.conflict is not Conflict.PERM
 
-    exercised: tuple[Permission, RuleResult] | None = None
+    exercised: tuple[int, Permission, RuleResult] | None = None
     consumed = False
     permission_results: list[RuleResult] = []
     for index, permission in enumerate(policy.permissions):
@@ -104,11 +104,11 @@ def evaluate(
         result, spent = _permission_result(policy, permission, index, state, context, spend)
         permission_results.append(result)
         if result.active and exercised is None:
-            exercised, consumed = (permission, result), spent
+            exercised, consumed = (index, permission, result), spent
     results[:0] = permission_results
 
     if exercised is not None and not blocked:
-        permission, result = exercised
+        _, permission, result = exercised
         owed = tuple(
             duty
             for duty, duty_result in zip(permission.duties, result.duties, strict=True)
@@ -121,8 +121,8 @@ def evaluate(
     if exercised is None:
         reasons += _why_no_permission_grants(policy, request, permission_results)
     elif policy.conflict is Conflict.INVALID:
-        permission = exercised[0]
-        granting = rule_name("permission", policy.permissions.index(permission), permission.uid)
+        index, permission, _ = exercised
+        granting = rule_name("permission", index, permission.uid)
         reasons = [
             f"{granting} and a prohibition both apply, and the policy's conflict strategy is "
             "invalid: the policy is void for this request",

@@ -9,16 +9,20 @@ silently drop (a property the contexts leave undefined) is an error, never skipp
 
 from __future__ import annotations
 
-import json
 from functools import cache
-from importlib import resources
 from typing import Any
 
 from pyld import jsonld
 from pyld.documentloader.frozen import FrozenDocumentLoader
 
 from tds.errors import PolicySyntaxError
-from tds.policy._profile import CONTEXT_IRI, ODRL_CONTEXT_IRIS, ODRL_NS
+from tds.policy._profile import (
+    CONTEXT_IRI,
+    ODRL_CONTEXT_IRIS,
+    ODRL_NS,
+    bundled_terms,
+    profile_context,
+)
 from tds.policy._values import shown
 
 ODRL_CONTEXT = "http://www.w3.org/ns/odrl.jsonld"
@@ -29,26 +33,21 @@ EDC_NS = "https://w3id.org/edc/v0.0.1/ns/"
 # on aggregate and spatial, as in every policy tds writes). A document that names the ODRL context
 # alone so means ODRL's aggregate; one that names none means tds's.
 DEFAULT_CONTEXT = [ODRL_CONTEXT, CONTEXT_IRI]
-
-
-def _context(name: str) -> dict[str, Any]:
-    text = resources.files("tds.policy").joinpath(name).read_text("utf-8")
-    context: dict[str, Any] = json.loads(text)["@context"]
-    return context
+_ODRL_FILE, _TDS_FILE = "odrl-context.jsonld", "tds-profile.jsonld"
 
 
 @cache
 def _loader() -> FrozenDocumentLoader:
-    odrl = {"@context": _context("odrl-context.jsonld")}
+    odrl = {"@context": dict(bundled_terms(_ODRL_FILE))}
     documents = {iri: odrl for iri in ODRL_CONTEXT_IRIS}
-    documents[CONTEXT_IRI] = {"@context": _context("tds-profile.jsonld")}
+    documents[CONTEXT_IRI] = profile_context()
     return FrozenDocumentLoader(documents)
 
 
 @cache
 def defined_terms() -> frozenset[str]:
     """The names the ODRL and tds contexts define, which tds may write bare."""
-    return frozenset(_context("odrl-context.jsonld")) | frozenset(_context("tds-profile.jsonld"))
+    return frozenset(bundled_terms(_ODRL_FILE)) | frozenset(bundled_terms(_TDS_FILE))
 
 
 @cache
@@ -58,12 +57,12 @@ def _compact_context() -> dict[str, Any]:
     only for a bare IRI, and a refined action or a collection would come out as odrl:action or
     odrl:assignee), and @type written as such rather than as ODRL's alias "type"."""
     terms: dict[str, Any] = {}
-    for term, definition in _context("odrl-context.jsonld").items():
+    for term, definition in bundled_terms(_ODRL_FILE).items():
         if term == "type":
             continue
         plain = isinstance(definition, dict) and term != "uid"
         terms[term] = definition["@id"] if plain else definition
-    return {"@context": [terms, _context("tds-profile.jsonld")]}
+    return {"@context": [terms, dict(bundled_terms(_TDS_FILE))]}
 
 
 def compact_policy(document: dict[str, Any] | list[Any]) -> dict[str, Any]:

@@ -465,6 +465,14 @@ class Policy:
         for index, prohibition in enumerate(self.prohibitions):
             yield f"prohibition[{index}]", prohibition
 
+    def duties(self) -> Iterator[tuple[str, Duty]]:
+        """Each permission's duties with its id: its uid, or its path such as
+        ``permission[0].duty[1]`` (as usage states and compliance reports name it)."""
+        for path, rule in self.rules():
+            if isinstance(rule, Permission):
+                for index, duty in enumerate(rule.duties):
+                    yield duty.uid or f"{path}.duty[{index}]", duty
+
     def target_of(self, rule: Rule) -> str | None:
         return rule.target or self.target
 

@@ -1,9 +1,10 @@
 """ODRL JSON-LD in and out.
 
-tds reads the compact JSON-LD forms used throughout the ODRL 2.2 documents (bare terms,
-``odrl:``/``tds:`` prefixed names and full IRIs; typed or plain literals; a single value or an
-array) without running a JSON-LD processor, and writes one canonical compact form. Anything it
-does not understand is an error naming its path, never skipped.
+tds reads every JSON-LD form of a policy: a JSON-LD processor (``_jsonld``) first brings it
+into one compact form (terms as ``{"@id": "odrl:..."}``, classes as bare names, typed or plain
+literals, a single value or an array), which this module reads strictly, and it writes one
+canonical compact form. Anything it does not understand is an error naming its path, never
+skipped.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from tds.errors import PolicySyntaxError
-from tds.policy._jsonld import UndefinedProperty, compact_policy, defined_terms
+from tds.policy._jsonld import DEFAULT_CONTEXT, UndefinedProperty, compact_policy, defined_terms
 from tds.policy._model import (
     MAX_NESTING,
     AnyConstraint,
@@ -31,7 +32,6 @@ from tds.policy._model import (
     takes_set,
 )
 from tds.policy._profile import (
-    CONTEXT_IRI,
     DATATYPES,
     ODRL_NS,
     OPERANDS,
@@ -61,8 +61,6 @@ from tds.policy._values import (
     shown,
     to_decimal,
 )
-
-_ODRL_CONTEXT = "http://www.w3.org/ns/odrl.jsonld"
 
 # ODRL features outside the tds profile: named so the error says "not supported", not "unknown".
 _UNSUPPORTED = {
@@ -234,7 +232,7 @@ def _check_document(document: dict[str, Any] | list[Any]) -> None:
 
 def policy_to_odrl(policy: Policy) -> dict[str, Any]:
     document: dict[str, Any] = {
-        "@context": [_ODRL_CONTEXT, CONTEXT_IRI],
+        "@context": list(DEFAULT_CONTEXT),
         "@type": policy.type.value,
         "uid": policy.uid,
         "profile": PROFILE_IRI,
@@ -432,8 +430,13 @@ def _collections(node: dict[str, Any]) -> tuple[Collection, ...]:
     return tuple(collection for collection, _ in found.values())
 
 
+def _spelling(value: object) -> object:
+    """A term's name, whether written bare or as ``{"@id": name}``."""
+    return value.get("@id") if isinstance(value, dict) and set(value) == {"@id"} else value
+
+
 def _term_at(kind: type[Any], value: object, path: str, label: str) -> Any:
-    spelling = value.get("@id") if isinstance(value, dict) and set(value) == {"@id"} else value
+    spelling = _spelling(value)
     member = resolve_term(kind, spelling) if isinstance(spelling, str) else None
     if member is None:
         hint = _NAMESAKES.get(spelling, "") if isinstance(spelling, str) else ""
@@ -445,7 +448,7 @@ def _term_at(kind: type[Any], value: object, path: str, label: str) -> Any:
 
 # ODRL's spatial, which a document naming only the ODRL context means by "spatial".
 _NAMESAKES = dict.fromkeys(
-    ("odrl:spatial", f"{ODRL_NS}spatial"),
+    ("odrl:spatial",),
     "; ODRL's spatial names a place, which tds cannot check: write tds:spatial, a bounding box "
     "(or list the tds context after ODRL's)",
 )
@@ -491,7 +494,7 @@ def _policy(node: dict[str, Any]) -> Policy:
         raise PolicySyntaxError("a policy needs an @type (Set, Offer or Agreement)", "@type")
     type_name = _one(node["@type"], "@type")
     # ODRL: Set is the default subclass, so a plain Policy is a Set.
-    if type_name in ("Policy", "odrl:Policy", "http://www.w3.org/ns/odrl/2/Policy"):
+    if _names_class(type_name, "Policy"):
         type_name = PolicyType.SET.value
     policy_type = _term_at(PolicyType, type_name, "@type", "policy type")
     _check_profile(node.get("profile", []))
@@ -605,13 +608,13 @@ def _action(value: object, path: str, kind: type[Any]) -> tuple[Any, tuple[AnyCo
 
 
 def _action_term(kind: type[Any], value: object, path: str) -> Any:
-    spelling = value.get("@id") if isinstance(value, dict) and set(value) == {"@id"} else value
-    if kind is DutyAction and isinstance(spelling, str):
-        name = spelling.removeprefix(ODRL_NS).removeprefix("odrl:")
-        if name in _REFUSED_DUTIES:
-            raise PolicySyntaxError(
-                f"the duty {name} is not supported: {_REFUSED_DUTIES[name]}", path=path
-            )
+    spelling = _spelling(value)
+    vocabulary = resolve_term(Action, spelling) if isinstance(spelling, str) else None
+    if kind is DutyAction and vocabulary is not None and vocabulary.value in _REFUSED_DUTIES:
+        raise PolicySyntaxError(
+            f"the duty {vocabulary.value} is not supported: {_REFUSED_DUTIES[vocabulary.value]}",
+            path=path,
+        )
     return _term_at(kind, value, path, "action")
 
 

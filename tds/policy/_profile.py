@@ -8,6 +8,7 @@ table.
 from __future__ import annotations
 
 import enum
+import functools
 import json
 from dataclasses import dataclass
 from importlib import resources
@@ -593,6 +594,11 @@ def compact_iri(member: enum.Enum) -> str:
 
 def profile_context() -> dict[str, Any]:
     """The JSON-LD context of the tds profile, as published in ``docs/tds-profile.jsonld``."""
-    text = resources.files("tds.policy").joinpath("tds-profile.jsonld").read_text("utf-8")
-    context: dict[str, Any] = json.loads(text)
-    return context
+    return {"@context": dict(bundled_terms("tds-profile.jsonld"))}
+
+
+@functools.cache
+def bundled_terms(name: str) -> MappingProxyType[str, Any]:
+    """The term definitions of a JSON-LD context shipped in the package (read once)."""
+    text = resources.files("tds.policy").joinpath(name).read_text("utf-8")
+    return MappingProxyType(json.loads(text)["@context"])

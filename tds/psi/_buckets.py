@@ -28,7 +28,6 @@ that bucket are shared, which cardinality and sum must hide.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import math
 import secrets
@@ -44,7 +43,7 @@ from tds._workers import ExecutorChoice, InlineExecutor, resolve_executor
 from tds.errors import ConfigError, JobMismatchError, ProtocolError, UnexpectedMessageError
 from tds.progress import Progress, ProgressCallback
 from tds.psi._group import split_ranges
-from tds.psi._items import DistinctItems, deduplicate
+from tds.psi._items import DUMMY_TAG, DistinctItems, deduplicate
 from tds.psi._messages import (
     MAX_BUCKETS,
     MAX_WINDOW,
@@ -55,7 +54,8 @@ from tds.psi._messages import (
     decode_message,
     job_id_bytes,
 )
-from tds.psi._oprf_parties import OprfLeftParty, OprfRightParty
+from tds.psi._oprf import item_digests
+from tds.psi._oprf_parties import OPRF_MODES, OprfLeftParty, OprfRightParty
 from tds.psi._parties import LeftParty, RightParty
 from tds.psi._result import Disclosure, Mode, PsiResult, parse_mode, with_items
 
@@ -67,13 +67,11 @@ __all__ = [
     "bucket_count",
 ]
 
-BUCKETED_MODES = (Mode.INTERSECTION, Mode.BOTH)
+BUCKETED_MODES = OPRF_MODES
 BUCKET_ITEMS = 1 << 20
 # Finer buckets cost a join's fixed work each and protect nothing more: a left that asks for
 # more than one bucket per this many items is refused.
 MIN_BUCKET_ITEMS = 1 << 10
-# No item's encoding starts with this tag (see tds.psi._items), so a dummy never matches.
-_DUMMY_TAG = b"\x05"
 _DUMMY_BYTES = 16
 _NO_ITEM = -1
 
@@ -89,13 +87,8 @@ def bucket_count(largest: int, bucket_items: int = BUCKET_ITEMS) -> int:
 def bucket_ids(encoded: Sequence[bytes], key: bytes, buckets: int) -> np.ndarray:
     """The bucket of each encoded item (uint32): its keyed BLAKE2b's first 8 bytes mod
     ``buckets``, a power of two. A function of its arguments, for a worker to run."""
-    digest = functools.partial(hashlib.blake2b, digest_size=8, key=key)
-    joined = b"".join(map(_digest_bytes, map(digest, encoded)))
-    hashes = np.frombuffer(joined, dtype="<u8")
+    hashes = item_digests(encoded, key, size=8).reshape(-1).view("<u8")
     return (hashes & np.uint64(buckets - 1)).astype(np.uint32)
-
-
-_digest_bytes = hashlib.blake2b.digest
 
 
 def _window_for(workers: int) -> int:
@@ -274,7 +267,7 @@ class _BucketedParty(ABC):
         items = DistinctItems(
             tuple(map(encoded.__getitem__, indices))
             + tuple(
-                _DUMMY_TAG + noise[start : start + _DUMMY_BYTES]
+                DUMMY_TAG + noise[start : start + _DUMMY_BYTES]
                 for start in range(0, len(noise), _DUMMY_BYTES)
             ),
             # Each bucket's join reports its shared items as indices into this party's items.

@@ -34,6 +34,8 @@ __all__ = ["MAX_NESTING", "DistinctItems", "deduplicate", "encode_item"]
 # inside Python's recursion limit.
 MAX_NESTING = 32
 _STR, _BYTES, _INT, _TUPLE = b"\x01", b"\x02", b"\x03", b"\x04"
+# No item's encoding starts with this tag: padding that can never match an item.
+DUMMY_TAG = b"\x05"
 
 
 def encode_item(item: object) -> bytes:

@@ -15,6 +15,7 @@ from tds.psi._buckets import (
     BUCKETED_MODES,
     BucketedLeftParty,
     BucketedRightParty,
+    BucketJoin,
 )
 from tds.psi._messages import Message, decode_message
 from tds.psi._oprf_parties import OPRF_MODES, OprfLeftParty, OprfRightParty
@@ -132,9 +133,7 @@ def _materialized(items: Iterable[object]) -> Iterable[object]:
     return list(items)
 
 
-Party = (
-    LeftParty | RightParty | OprfLeftParty | OprfRightParty | BucketedLeftParty | BucketedRightParty
-)
+Party = BucketJoin | BucketedLeftParty | BucketedRightParty
 
 
 def exchange(left: Party, right: Party, *, keep: bool = True) -> list[Message]:

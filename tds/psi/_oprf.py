@@ -127,11 +127,12 @@ class OprfParameters:
         return cls(width, rows, output_bytes(left_size, right_size))
 
 
-def item_digests(encoded: Sequence[bytes], key: bytes) -> np.ndarray:
-    """``H1``: each encoded item hashed to 128 bits under the job's key, as an (n, 16) array."""
-    digest = functools.partial(hashlib.blake2b, digest_size=DIGEST_BYTES, key=key)
+def item_digests(encoded: Sequence[bytes], key: bytes, size: int = DIGEST_BYTES) -> np.ndarray:
+    """``H1``: each encoded item hashed to ``size`` bytes (128 bits) under the job's key, as an
+    (n, size) array."""
+    digest = functools.partial(hashlib.blake2b, digest_size=size, key=key)
     joined = b"".join(map(_digest_bytes, map(digest, encoded)))
-    return np.frombuffer(joined, dtype=np.uint8).reshape(len(encoded), DIGEST_BYTES)
+    return np.frombuffer(joined, dtype=np.uint8).reshape(len(encoded), size)
 
 
 _digest_bytes = hashlib.blake2b.digest
@@ -234,24 +235,43 @@ def found_in(values: bytes, pool: bytes, size: int) -> np.ndarray:
     """Which of the ``size``-byte values joined in ``values`` also occur in ``pool``, as a bool
     array: one binary search per value among the pool's sorted 64-bit prefixes, each hit
     then confirmed on all its bytes."""
+    return found_both(values, pool, size, both=False)[0]
+
+
+def found_both(
+    values: bytes, pool: bytes, size: int, *, both: bool = True
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`found_in` for ``values`` and, with ``both``, which of ``pool`` occur in
+    ``values``, from the same search."""
     wanted = np.frombuffer(values, dtype=np.uint8).reshape(-1, size)
     among = np.frombuffer(pool, dtype=np.uint8).reshape(-1, size)
     if not len(wanted) or not len(among):
-        return np.zeros(len(wanted), dtype=bool)
+        return np.zeros(len(wanted), dtype=bool), np.zeros(len(among), dtype=bool) if both else None
     keys, pool_keys = _prefixes(wanted), _prefixes(among)
     order = np.argsort(pool_keys)
     sorted_keys = pool_keys[order]
     if np.any(sorted_keys[1:] == sorted_keys[:-1]):
         # Pool values that share a prefix (about n^2 / 2^65 by chance) defeat the binary
-        # search; a set of whole values does not care.
-        whole = set(np.frombuffer(pool, dtype=f"V{size}").tolist())
-        candidates = np.frombuffer(values, dtype=f"V{size}").tolist()
-        return np.fromiter(map(whole.__contains__, candidates), dtype=bool, count=len(wanted))
+        # search; sets of whole values do not care.
+        return _found_in_set(values, pool, size), _found_in_set(
+            pool, values, size
+        ) if both else None
     slot = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
     found = sorted_keys[slot] == keys
     hits = np.flatnonzero(found)
     found[hits] = (wanted[hits] == among[order[slot[hits]]]).all(axis=1)
-    return found
+    if not both:
+        return found, None
+    # The pool's values are distinct here, so each confirmed hit names the one it matched.
+    pool_found = np.zeros(len(among), dtype=bool)
+    pool_found[order[slot[found]]] = True
+    return found, pool_found
+
+
+def _found_in_set(values: bytes, pool: bytes, size: int) -> np.ndarray:
+    whole = set(np.frombuffer(pool, dtype=f"V{size}").tolist())
+    candidates = np.frombuffer(values, dtype=f"V{size}").tolist()
+    return np.fromiter(map(whole.__contains__, candidates), dtype=bool, count=len(candidates))
 
 
 def _prefixes(values: np.ndarray) -> np.ndarray:

@@ -293,10 +293,9 @@ class OprfLeftParty(_OprfParty):
             return
         size = parameters.output_bytes
         own, theirs = self._own_outputs(), bytes(self._received)
-        self._matched = _oprf.found_in(own, theirs, size)
+        self._matched, hits = _oprf.found_both(own, theirs, size, both=self.mode is Mode.BOTH)
         _log.debug("oprf job %s (left): %d shared", self.job_id.hex(), int(self._matched.sum()))
-        if self.mode is Mode.BOTH:
-            hits = _oprf.found_in(theirs, own, size)
+        if hits is not None:
             bitmap = np.packbits(hits, bitorder="little").tobytes()
             self._outbox.append(iter([MatchBitmap(self.job_id, self.mode, len(hits), bitmap)]))
         self._done = True

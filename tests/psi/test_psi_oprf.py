@@ -157,6 +157,10 @@ def test_found_in_agrees_with_a_set(case: tuple[int, list[bytes], list[bytes]]) 
     size, values, pool = case
     found = _oprf.found_in(b"".join(values), b"".join(pool), size)
     assert found.tolist() == [value in set(pool) for value in values]
+    both = _oprf.found_both(b"".join(values), b"".join(pool), size)
+    assert both[0].tolist() == found.tolist()
+    assert both[1] is not None
+    assert both[1].tolist() == [value in set(values) for value in pool]
 
 
 def test_found_in_confirms_the_bytes_after_the_prefix() -> None:
